@@ -1,0 +1,95 @@
+import { z } from "zod";
+import { Secret } from "./secret.js";
+import { ACCOUNT_STATUSES } from "./model.js";
+import { ROLES } from "./panel-types.js";
+
+/**
+ * The user-management commands, as the domain sees them: already verified and unsealed, so
+ * credentials arrive as `Secret`s. The wire form (signed, sealed CBOR) lives in protocol/.
+ */
+
+const slotNumber = z.int().min(1).max(1_000_000);
+const epochMs = z.int().min(0).max(8.64e15);
+const secret = z.instanceof(Secret);
+
+export const actorSchema = z.strictObject({
+  /**
+   * cloud: a cloud service or operator; master: the Master user (at the keypad or by a cloud
+   * command made on the Master's behalf); keypad_user: a user programming at a keypad with their
+   * code (slot); dealer: the Security Professional; system: the agent itself (housekeeping).
+   */
+  kind: z.enum(["cloud", "master", "keypad_user", "dealer", "system"]),
+  id: z.string().min(1).max(128),
+  slot: slotNumber.optional(),
+});
+export type Actor = z.infer<typeof actorSchema>;
+
+export const weeklyWindowSchema = z.strictObject({
+  days: z.array(z.int().min(0).max(6)).min(1).max(7),
+  start: z.int().min(0).max(1439),
+  end: z.int().min(1).max(1440),
+});
+
+export const scheduleSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("always") }),
+  z.strictObject({ kind: z.literal("weekly"), windows: z.array(weeklyWindowSchema).min(1).max(32) }),
+  z.strictObject({ kind: z.literal("temporary"), from: epochMs, to: epochMs }),
+]);
+
+export const accountSchema = z.strictObject({
+  id: z.string().min(1).max(128),
+  email: z.string().min(3).max(254).regex(/^[^\s@]+@[^\s@]+$/),
+  createdAt: epochMs,
+  status: z.enum(ACCOUNT_STATUSES),
+});
+
+const tagInput = z.strictObject({ kind: z.enum(["keypad", "doorlock"]), tag: secret });
+
+const base = {
+  id: z.string().min(1).max(128),
+  actor: actorSchema,
+  expectedVersion: z.int().min(0).optional(),
+};
+
+export const snapshotUserSchema = z.strictObject({
+  slot: slotNumber,
+  /** "keep" retains the code this slot already has (resync without re-sending every code). */
+  code: z.union([secret, z.literal("keep")]),
+  label: z.string().max(64).optional(),
+  role: z.enum(ROLES).optional(),
+  partitions: z.array(z.int().min(1).max(64)).max(64).optional(),
+  schedule: scheduleSchema.optional(),
+  doorLocks: z.array(z.string().min(1).max(64)).max(64).optional(),
+  tags: z.array(tagInput).max(8).optional(),
+  account: accountSchema.nullable().optional(),
+});
+export type SnapshotUser = z.infer<typeof snapshotUserSchema>;
+
+export const commandSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ ...base, kind: z.literal("set_code"), slot: slotNumber, code: secret }),
+  z.strictObject({
+    ...base,
+    kind: z.literal("set_label"),
+    slot: slotNumber,
+    label: z.string().max(256).optional(),
+    /** The cloud app's first and last name; they become the label, cut to the panel's label length. */
+    firstName: z.string().max(128).optional(),
+    lastName: z.string().max(128).optional(),
+  }),
+  z.strictObject({ ...base, kind: z.literal("set_partitions"), slot: slotNumber, partitions: z.array(z.int().min(1).max(64)).min(1).max(64) }),
+  z.strictObject({ ...base, kind: z.literal("set_role"), slot: slotNumber, role: z.enum(ROLES) }),
+  z.strictObject({ ...base, kind: z.literal("set_schedule"), slot: slotNumber, schedule: scheduleSchema }),
+  z.strictObject({ ...base, kind: z.literal("disable_user"), slot: slotNumber }),
+  z.strictObject({ ...base, kind: z.literal("assign_account"), slot: slotNumber, account: accountSchema }),
+  z.strictObject({ ...base, kind: z.literal("unassign_account"), slot: slotNumber }),
+  z.strictObject({ ...base, kind: z.literal("remove_account"), accountId: z.string().min(1).max(128) }),
+  z.strictObject({ ...base, kind: z.literal("set_door_locks"), slot: slotNumber, doorLocks: z.array(z.string().min(1).max(64)).max(64) }),
+  z.strictObject({ ...base, kind: z.literal("set_proximity_tags"), slot: slotNumber, tags: z.array(tagInput).max(8) }),
+  z.strictObject({ ...base, kind: z.literal("snapshot"), users: z.array(snapshotUserSchema).max(200_000) }),
+  /** Issued by the access path: a One-time User disarmed; `localDay` is the panel-local date (YYYY-MM-DD). */
+  z.strictObject({ ...base, kind: z.literal("record_one_time_use"), slot: slotNumber, localDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/) }),
+]);
+
+export type Command = z.infer<typeof commandSchema>;
+export type CommandKind = Command["kind"];
+export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;
