@@ -34,15 +34,31 @@ export function isPageSize(n: number): n is PageSize {
   return (PAGE_SIZES as readonly number[]).includes(n);
 }
 
-/** Pages are 1-based; a page past the end is clamped to the last page. */
-export function paginate<T>(items: readonly T[], page = 1, perPage: PageSize = DEFAULT_PAGE_SIZE): Page<T> {
-  const total = items.length;
+/**
+ * Where page `page` of `total` items lies. Pages are 1-based; a page past the end is clamped to
+ * the last page, a page below 1 to the first. `withRows` completes the page with its range text.
+ */
+export function pageWindow(total: number, page: number, perPage: PageSize) {
   const pages = Math.max(1, Math.ceil(total / perPage));
-  const p = Math.min(Math.max(1, Math.floor(page)), pages);
-  const start = (p - 1) * perPage;
-  const rows = items.slice(start, start + perPage);
-  const range = total === 0 ? "0 of 0" : `${start + 1}-${start + rows.length} of ${total}`;
-  return { rows, page: p, perPage, total, pages, range };
+  const p = Number.isFinite(page) ? Math.min(Math.max(1, Math.floor(page)), pages) : 1;
+  const offset = (p - 1) * perPage;
+  const count = Math.max(0, Math.min(perPage, total - offset));
+  return {
+    page: p,
+    perPage,
+    pages,
+    offset,
+    count,
+    withRows<T>(rows: T[]): Page<T> {
+      const range = total === 0 ? "0 of 0" : `${offset + 1}-${offset + rows.length} of ${total}`;
+      return { rows, page: p, perPage, total, pages, range };
+    },
+  };
+}
+
+export function paginate<T>(items: readonly T[], page = 1, perPage: PageSize = DEFAULT_PAGE_SIZE): Page<T> {
+  const w = pageWindow(items.length, page, perPage);
+  return w.withRows(items.slice(w.offset, w.offset + w.count));
 }
 
 export function userRow(slot: Slot): UserRow {
@@ -65,11 +81,8 @@ export function userRow(slot: Slot): UserRow {
  */
 export function listUsers(table: PanelTable, page = 1, perPage: PageSize = DEFAULT_PAGE_SIZE, onlyActive = false): Page<UserRow> {
   if (onlyActive) return paginate(table.activeSlotNumbers().map((n) => userRow(table.slot(n))), page, perPage);
-  const total = table.type.capacity;
-  const pages = Math.max(1, Math.ceil(total / perPage));
-  const p = Math.min(Math.max(1, Math.floor(page)), pages);
-  const start = (p - 1) * perPage;
+  const w = pageWindow(table.type.capacity, page, perPage);
   const rows: UserRow[] = [];
-  for (let n = start + 1; n <= Math.min(total, start + perPage); n++) rows.push(userRow(table.slot(n)));
-  return { rows, page: p, perPage, total, pages, range: `${start + 1}-${start + rows.length} of ${total}` };
+  for (let n = w.offset + 1; n <= w.offset + w.count; n++) rows.push(userRow(table.slot(n)));
+  return w.withRows(rows);
 }

@@ -1,0 +1,352 @@
+import Database from "better-sqlite3";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  applyCommand, isBlank, PanelTable, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
+  type DomainEvent, type ErrorCode, type MetaValue, type PanelConfig, type Slot,
+} from "../domain/index.js";
+import { pageWindow, type Page, type PageSize, DEFAULT_PAGE_SIZE } from "../domain/paging.js";
+import { keyFingerprint, loadDeviceKey, DeviceKeyError } from "./device-key.js";
+import { migrate } from "./schema.js";
+
+export const DB_FILE = "panel-agent.db";
+
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+/** What is remembered of a command once its id has been seen: re-acked as is on redelivery. */
+export type StoredOutcome =
+  | { status: "applied"; result: CommandResult }
+  | { status: "rejected"; error: { code: ErrorCode; message: string; detail?: Record<string, string | number | boolean> } };
+
+export interface ExecuteItem {
+  command: Command;
+  /** The cloud's per-panel sequence number; absent for local (keypad) commands. */
+  seq?: number;
+}
+
+export interface ExecuteOutcome {
+  id: string;
+  seq: number | undefined;
+  /** duplicate: the id was applied before; `outcome` is the stored one and nothing changed now. */
+  status: "applied" | "rejected" | "duplicate";
+  outcome: StoredOutcome;
+  events: DomainEvent[];
+  /** What changed in the table (for the access index); empty for rejected and duplicate. */
+  changes: ChangeSet;
+}
+
+export interface OutboxInsert {
+  kind: string;
+  body: Uint8Array;
+}
+
+export interface OutboxRow {
+  id: number;
+  kind: string;
+  body: Buffer;
+  at: number;
+}
+
+export interface StoredLogEntry extends ActionLogEntry {
+  id: number;
+}
+
+export interface RetentionPolicy {
+  /** Action-log rows older than this are pruned. */
+  actionLogMaxAgeMs: number;
+  /** At most this many action-log rows are kept (newest). */
+  actionLogMaxRows: number;
+  /** Applied-command records older than this are pruned (must exceed any command's lifetime). */
+  appliedMaxAgeMs: number;
+}
+
+export const DEFAULT_RETENTION: RetentionPolicy = {
+  actionLogMaxAgeMs: 365 * 24 * 3600_000,
+  actionLogMaxRows: 100_000,
+  appliedMaxAgeMs: 30 * 24 * 3600_000,
+};
+
+export interface StoreOptions {
+  /** State directory: the database and the device key file live here. */
+  dir: string;
+  config: PanelConfig;
+  makeHasher: (key: Buffer) => CredentialHasher;
+}
+
+const EMPTY_CHANGES: ChangeSet = { slots: [], meta: [] };
+
+/**
+ * The durable user table: SQLite in WAL mode with synchronous=FULL. One transaction holds a
+ * batch's effects, dedup records, action-log rows, outbox rows and the new last sequence number;
+ * the in-memory table follows the commit (and is reverted if the commit fails).
+ */
+export class Store {
+  readonly table: PanelTable;
+  readonly hash: CredentialHasher;
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #stmt;
+  #lastSeq: number;
+  #tableVersion: number;
+
+  private constructor(db: Database.Database, path: string, table: PanelTable, hash: CredentialHasher) {
+    this.#db = db;
+    this.path = path;
+    this.table = table;
+    this.hash = hash;
+    this.#stmt = {
+      getState: db.prepare<[string], { value: string }>("SELECT value FROM agent_state WHERE key = ?"),
+      setState: db.prepare<[string, string]>("INSERT INTO agent_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      upsertSlot: db.prepare<[number, string]>("INSERT INTO slots (number, data) VALUES (?, ?) ON CONFLICT(number) DO UPDATE SET data = excluded.data"),
+      deleteSlot: db.prepare<[number]>("DELETE FROM slots WHERE number = ?"),
+      setMeta: db.prepare<[string, string]>("INSERT INTO panel_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      deleteMeta: db.prepare<[string]>("DELETE FROM panel_meta WHERE key = ?"),
+      insertLog: db.prepare<[number, string, string, number | null, string | null, string | null, string, string]>(
+        "INSERT INTO action_log (at, actor, action, slot, before, after, command_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getApplied: db.prepare<[string], { seq: number | null; outcome: string }>("SELECT seq, outcome FROM applied WHERE command_id = ?"),
+      insertApplied: db.prepare<[string, number | null, number, string]>("INSERT INTO applied (command_id, seq, at, outcome) VALUES (?, ?, ?, ?)"),
+      insertOutbox: db.prepare<[string, Buffer, number]>("INSERT INTO outbox (kind, body, at) VALUES (?, ?, ?)"),
+      outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
+      outboxCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox"),
+      logPage: db.prepare<[number, number], LogRow>("SELECT * FROM action_log ORDER BY id DESC LIMIT ? OFFSET ?"),
+      logCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM action_log"),
+    };
+    this.#lastSeq = Number(this.state("last_seq") ?? 0);
+    this.#tableVersion = Number(this.state("table_version") ?? 0);
+  }
+
+  static open(options: StoreOptions): Store {
+    mkdirSync(options.dir, { recursive: true, mode: 0o750 });
+    const path = join(options.dir, DB_FILE);
+    const existed = existsSync(path);
+    const db = new Database(path);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      const mode = String(db.pragma("journal_mode", { simple: true }));
+      const sync = Number(db.pragma("synchronous", { simple: true }));
+      // better-sqlite3 builds SQLite with WAL synchronous defaulting to NORMAL: insist on FULL (2).
+      if (mode !== "wal" || sync !== 2) throw new StoreError(`SQLite durability check failed: journal_mode=${mode}, synchronous=${sync}; expected wal and 2 (FULL).`);
+      migrate(db);
+
+      const getState = (key: string) => (db.prepare("SELECT value FROM agent_state WHERE key = ?").get(key) as { value: string } | undefined)?.value;
+      const fingerprint = getState("key_fingerprint");
+      const { key } = loadDeviceKey(options.dir, existed && fingerprint !== undefined);
+      if (fingerprint !== undefined && fingerprint !== keyFingerprint(key)) {
+        throw new DeviceKeyError(`The device key in ${options.dir} does not match the one this database was written with; restore the original key file.`);
+      }
+      if (fingerprint === undefined) db.prepare("INSERT INTO agent_state (key, value) VALUES ('key_fingerprint', ?)").run(keyFingerprint(key));
+
+      const slots = (db.prepare("SELECT data FROM slots").all() as { data: string }[]).map((r) => JSON.parse(r.data) as Slot);
+      const stored = getState("config");
+      if (stored !== undefined && slots.length > 0) {
+        const prev = JSON.parse(stored) as PanelConfig;
+        if (prev.type !== options.config.type || prev.codeLength !== options.config.codeLength || prev.panelId !== options.config.panelId) {
+          throw new StoreError(
+            `The configured panel (id ${options.config.panelId}, type ${options.config.type}, ${options.config.codeLength}-digit codes) does not match the stored user table (id ${prev.panelId}, type ${prev.type}, ${prev.codeLength}-digit codes).`,
+          );
+        }
+      }
+      db.prepare("INSERT INTO agent_state (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(options.config));
+      const meta = (db.prepare("SELECT key, value FROM panel_meta").all() as { key: string; value: string }[]).map((r) => [r.key, JSON.parse(r.value) as MetaValue] as [string, MetaValue]);
+      const table = new PanelTable(options.config, slots, meta);
+      return new Store(db, path, table, options.makeHasher(key));
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  get tableVersion(): number {
+    return this.#tableVersion;
+  }
+
+  /** Agent state outside the user table (lockout counters, dealer window, ...), as JSON text. */
+  state(key: string): string | undefined {
+    return this.#stmt.getState.get(key)?.value;
+  }
+
+  /** Writes agent state; inside `execute`'s hooks it joins that transaction, otherwise it commits alone. */
+  setState(key: string, value: string): void {
+    this.#stmt.setState.run(key, value);
+  }
+
+  applied(commandId: string): { seq: number | undefined; outcome: StoredOutcome } | undefined {
+    const row = this.#stmt.getApplied.get(commandId);
+    return row ? { seq: row.seq ?? undefined, outcome: JSON.parse(row.outcome) as StoredOutcome } : undefined;
+  }
+
+  /**
+   * Applies commands in order in ONE transaction: each command sees the ones before it; a rule
+   * rejection is an outcome (recorded, logged), not a failure of the batch. `outbox` runs inside
+   * the transaction, after the commands, to add rows (acks, events) that must commit with them.
+   * If the transaction fails, nothing is written and the in-memory table is restored.
+   */
+  execute(items: readonly ExecuteItem[], now: number, outbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[]): ExecuteOutcome[] {
+    const committed: ChangeSet[] = [];
+    const lastSeqBefore = this.#lastSeq;
+    const versionBefore = this.#tableVersion;
+    const run = this.#db.transaction(() => {
+      const outcomes: ExecuteOutcome[] = [];
+      const seenInBatch = new Map<string, StoredOutcome>();
+      let changed = false;
+      for (const item of items) {
+        const { command, seq } = item;
+        const prior = seenInBatch.get(command.id) ?? this.applied(command.id)?.outcome;
+        if (prior) {
+          outcomes.push({ id: command.id, seq, status: "duplicate", outcome: prior, events: [], changes: EMPTY_CHANGES });
+          continue;
+        }
+        const result = applyCommand(this.table, command, { now, hash: this.hash });
+        let outcome: StoredOutcome;
+        if (result.ok) {
+          this.table.commit(result.changes);
+          committed.push(result.changes);
+          this.#writeChanges(result.changes);
+          if (result.changes.slots.length > 0 || result.changes.meta.length > 0) changed = true;
+          outcome = { status: "applied", result: result.result };
+          outcomes.push({ id: command.id, seq, status: "applied", outcome, events: result.events, changes: result.changes });
+        } else {
+          outcome = { status: "rejected", error: result.error.toJSON() };
+          outcomes.push({ id: command.id, seq, status: "rejected", outcome, events: [], changes: EMPTY_CHANGES });
+        }
+        for (const entry of result.log) this.#insertLog(entry);
+        this.#stmt.insertApplied.run(command.id, seq ?? null, now, JSON.stringify(outcome));
+        seenInBatch.set(command.id, outcome);
+        if (seq !== undefined && seq > this.#lastSeq) this.#lastSeq = seq;
+      }
+      if (this.#lastSeq !== lastSeqBefore) this.#stmt.setState.run("last_seq", String(this.#lastSeq));
+      if (changed) {
+        this.#tableVersion++;
+        this.#stmt.setState.run("table_version", String(this.#tableVersion));
+      }
+      if (outbox) for (const row of outbox(outcomes)) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), now);
+      return outcomes;
+    });
+    try {
+      return run();
+    } catch (err) {
+      for (let i = committed.length - 1; i >= 0; i--) this.table.revert(committed[i]!);
+      this.#lastSeq = lastSeqBefore;
+      this.#tableVersion = versionBefore;
+      throw err;
+    }
+  }
+
+  /**
+   * Records a rejection that never reached the rules (bad signature, expired, gap, ...) in the
+   * action log. It is not a dedup record: a forged message must not block the real command's id.
+   */
+  logRejection(entry: Omit<ActionLogEntry, "before" | "after">, outboxRows: OutboxInsert[] = []): void {
+    this.#db.transaction(() => {
+      this.#insertLog({ ...entry, before: null, after: null });
+      for (const row of outboxRows) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), entry.at);
+    })();
+  }
+
+  /** Adds outbox rows in a transaction of their own (events that change no table state). */
+  enqueue(rows: OutboxInsert[], now: number): void {
+    if (rows.length === 0) return;
+    this.#db.transaction(() => {
+      for (const row of rows) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), now);
+    })();
+  }
+
+  /** Outbox rows in order, after `afterId`. */
+  outboxPeek(limit: number, afterId = 0): OutboxRow[] {
+    return this.#stmt.outboxPeek.all(afterId, limit);
+  }
+
+  outboxCount(): number {
+    return this.#stmt.outboxCount.get()!.n;
+  }
+
+  /** Deletes rows the broker acknowledged. Losing this write only means a re-publish after a crash. */
+  outboxDelete(ids: readonly number[]): void {
+    if (ids.length === 0) return;
+    const del = this.#db.prepare("DELETE FROM outbox WHERE id = ?");
+    this.#db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
+  }
+
+  /** The action log, newest first, in pages of the Users grid's sizes. */
+  actionLog(page = 1, perPage: PageSize = DEFAULT_PAGE_SIZE): Page<StoredLogEntry> {
+    const w = pageWindow(this.#stmt.logCount.get()!.n, page, perPage);
+    return w.withRows(this.#stmt.logPage.all(w.perPage, w.offset).map(fromLogRow));
+  }
+
+  /** Prunes the action log and old dedup records by the retention policy. Returns rows removed. */
+  prune(policy: RetentionPolicy, now: number): { actionLog: number; applied: number } {
+    return this.#db.transaction(() => {
+      let actionLog = this.#db.prepare("DELETE FROM action_log WHERE at < ?").run(now - policy.actionLogMaxAgeMs).changes;
+      actionLog += this.#db.prepare("DELETE FROM action_log WHERE id <= (SELECT id FROM action_log ORDER BY id DESC LIMIT 1 OFFSET ?)").run(policy.actionLogMaxRows).changes;
+      const applied = this.#db.prepare("DELETE FROM applied WHERE at < ? AND (seq IS NULL OR seq < ?)").run(now - policy.appliedMaxAgeMs, this.#lastSeq).changes;
+      return { actionLog, applied };
+    })();
+  }
+
+  integrityCheck(): string {
+    return String(this.#db.pragma("integrity_check", { simple: true }));
+  }
+
+  /** Checkpoints the WAL and closes; the store is unusable afterwards. */
+  close(): void {
+    if (!this.#db.open) return;
+    this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    this.#db.close();
+  }
+
+  #writeChanges(changes: ChangeSet): void {
+    for (const c of changes.slots) {
+      if (isBlank(c.after)) this.#stmt.deleteSlot.run(c.after.number);
+      else this.#stmt.upsertSlot.run(c.after.number, JSON.stringify(c.after));
+    }
+    for (const m of changes.meta) {
+      if (m.after === undefined) this.#stmt.deleteMeta.run(m.key);
+      else this.#stmt.setMeta.run(m.key, JSON.stringify(m.after));
+    }
+  }
+
+  #insertLog(e: ActionLogEntry): void {
+    this.#stmt.insertLog.run(e.at, JSON.stringify(e.actor), e.action, e.slot, e.before ? JSON.stringify(e.before) : null, e.after ? JSON.stringify(e.after) : null, e.commandId, e.result);
+  }
+}
+
+interface LogRow {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  slot: number | null;
+  before: string | null;
+  after: string | null;
+  command_id: string;
+  result: string;
+}
+
+function fromLogRow(r: LogRow): StoredLogEntry {
+  return {
+    id: r.id,
+    at: r.at,
+    actor: JSON.parse(r.actor) as ActionLogEntry["actor"],
+    action: r.action,
+    slot: r.slot,
+    before: r.before ? (JSON.parse(r.before) as ActionLogEntry["before"]) : null,
+    after: r.after ? (JSON.parse(r.after) as ActionLogEntry["after"]) : null,
+    commandId: r.command_id,
+    result: r.result as ActionLogEntry["result"],
+  };
+}
+

@@ -1,0 +1,212 @@
+import Database from "better-sqlite3";
+import { chmodSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Secret, type Command, type PanelConfig } from "../../../src/domain/index.js";
+import { DeviceKeyError } from "../../../src/store/device-key.js";
+import { Store, StoreError, type ExecuteItem } from "../../../src/store/store.js";
+import { createHmac } from "node:crypto";
+import { tempDirs } from "../../helpers/tmp.js";
+
+const dirs = tempDirs();
+afterEach(() => dirs.cleanup());
+
+const config: PanelConfig = { panelId: "panel-1", type: "DSC", codeLength: 6, timeZone: "Europe/Berlin", doorLocks: ["front"] };
+const makeHasher = (key: Buffer) => (c: Secret | string) => createHmac("sha256", key).update(c instanceof Secret ? c.reveal() : c).digest("base64url");
+const cloud = { kind: "cloud" as const, id: "svc" };
+const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
+
+function open(dir: string, cfg = config): Store {
+  return Store.open({ dir, config: cfg, makeHasher });
+}
+
+let n = 0;
+function cmd(input: Record<string, unknown>, id = `cmd-${++n}`): Command {
+  return { id, actor: cloud, ...input } as Command;
+}
+
+const CODES = ["482193", "730516", "918274"];
+
+function seed(store: Store): void {
+  const items: ExecuteItem[] = CODES.map((c, i) => ({ command: cmd({ kind: "set_code", slot: i + 2, code: new Secret(c) }), seq: i + 1 }));
+  items.push({ command: cmd({ kind: "set_label", slot: 2, label: "Anna" }), seq: 4 });
+  items.push({ command: cmd({ kind: "set_partitions", slot: 3, partitions: [1, 2] }), seq: 5 });
+  items.push({ command: cmd({ kind: "set_label", slot: 9, label: "Nobody" }), seq: 6 }); // rejected: code_required
+  store.execute(items, NOW);
+}
+
+describe("store", () => {
+  it("runs SQLite in WAL mode with synchronous=FULL", () => {
+    const dir = dirs.make();
+    const store = open(dir);
+    store.close();
+    const db = new Database(join(dir, "panel-agent.db"));
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    db.close();
+  });
+
+  it("keeps the table, sequence and action log identical across close and reopen", () => {
+    const dir = dirs.make();
+    const a = open(dir);
+    seed(a);
+    const slotsBefore = JSON.stringify([...a.table.storedSlots()].sort((x, y) => x.number - y.number));
+    const logBefore = a.actionLog(1, 50);
+    expect(a.lastSeq).toBe(6);
+    a.close();
+    const b = open(dir);
+    expect(JSON.stringify([...b.table.storedSlots()].sort((x, y) => x.number - y.number))).toBe(slotsBefore);
+    expect(b.actionLog(1, 50)).toEqual(logBefore);
+    expect(b.lastSeq).toBe(6);
+    expect(b.tableVersion).toBe(a.tableVersion);
+    expect(b.table.slotByCodeDigest(b.hash("482193"))).toBe(2);
+    b.close();
+  });
+
+  it("records rejected attempts in the action log with their code", () => {
+    const store = open(dirs.make());
+    seed(store);
+    const log = store.actionLog(1, 50);
+    expect(log.rows[0]).toMatchObject({ action: "set_label", slot: 9, result: "code_required" });
+    expect(log.rows.filter((r) => r.result === "ok")).toHaveLength(5);
+    store.close();
+  });
+
+  it("applies a command id once; a redelivery returns the stored outcome", () => {
+    const store = open(dirs.make());
+    const c = cmd({ kind: "set_code", slot: 2, code: new Secret("111111") }, "same-id");
+    const [first] = store.execute([{ command: c, seq: 1 }], NOW);
+    const [again] = store.execute([{ command: c, seq: 1 }], NOW + 1);
+    expect(first!.status).toBe("applied");
+    expect(again!.status).toBe("duplicate");
+    expect(again!.outcome).toEqual(first!.outcome);
+    expect(store.table.slot(2).version).toBe(1);
+    expect(store.actionLog().total).toBe(1);
+    store.close();
+  });
+
+  it("writes nothing and restores the in-memory table when the transaction fails", () => {
+    const store = open(dirs.make());
+    seed(store);
+    const before = JSON.stringify([...store.table.storedSlots()]);
+    const version = store.tableVersion;
+    expect(() =>
+      store.execute([{ command: cmd({ kind: "set_code", slot: 7, code: new Secret("555555") }), seq: 7 }], NOW, () => {
+        throw new Error("disk full");
+      }),
+    ).toThrow("disk full");
+    expect(JSON.stringify([...store.table.storedSlots()])).toBe(before);
+    expect(store.lastSeq).toBe(6);
+    expect(store.tableVersion).toBe(version);
+    expect(store.applied("cmd-7")).toBeUndefined();
+    store.close();
+  });
+
+  it("commits outbox rows with the batch and deletes them by id", () => {
+    const store = open(dirs.make());
+    store.execute([{ command: cmd({ kind: "set_code", slot: 2, code: new Secret("222222") }), seq: 1 }], NOW, (outs) =>
+      outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) })),
+    );
+    const rows = store.outboxPeek(10);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.kind).toBe("ack");
+    store.outboxDelete(rows.map((r) => r.id));
+    expect(store.outboxCount()).toBe(0);
+    store.close();
+  });
+
+  it("never stores a code in plaintext: the database and WAL files hold none of the codes set", () => {
+    const dir = dirs.make();
+    const store = open(dir);
+    seed(store);
+    for (const f of readdirSync(dir)) {
+      const bytes = readFileSync(join(dir, f)).toString("latin1");
+      for (const c of CODES) expect(bytes.includes(c), `${c} in ${f}`).toBe(false);
+    }
+    const log = JSON.stringify(store.actionLog(1, 200));
+    for (const c of CODES) expect(log).not.toContain(c);
+    store.close();
+    for (const f of readdirSync(dir)) {
+      const bytes = readFileSync(join(dir, f)).toString("latin1");
+      for (const c of CODES) expect(bytes.includes(c), `${c} in ${f}`).toBe(false);
+    }
+  });
+
+  describe("device key", () => {
+    it("is created once with mode 0600 and reused", () => {
+      const dir = dirs.make();
+      open(dir).close();
+      const key = readFileSync(join(dir, "device.key"));
+      expect(key).toHaveLength(32);
+      expect(readdirSync(dir)).toContain("device.key");
+      open(dir).close();
+      expect(readFileSync(join(dir, "device.key"))).toEqual(key);
+    });
+
+    it("refuses to start when the key is missing next to an existing database", () => {
+      const dir = dirs.make();
+      const s = open(dir);
+      seed(s);
+      s.close();
+      unlinkSync(join(dir, "device.key"));
+      expect(() => open(dir)).toThrow(DeviceKeyError);
+    });
+
+    it("refuses a damaged key file", () => {
+      const dir = dirs.make();
+      open(dir).close();
+      writeFileSync(join(dir, "device.key"), Buffer.alloc(12), { mode: 0o600 });
+      expect(() => open(dir)).toThrow(/damaged/);
+    });
+
+    it("refuses a different key than the database was written with", () => {
+      const dir = dirs.make();
+      open(dir).close();
+      writeFileSync(join(dir, "device.key"), Buffer.alloc(32, 1), { mode: 0o600 });
+      expect(() => open(dir)).toThrow(/does not match/);
+    });
+
+    it("refuses a key file readable by others", () => {
+      const dir = dirs.make();
+      open(dir).close();
+      chmodSync(join(dir, "device.key"), 0o644);
+      expect(() => open(dir)).toThrow(/0600/);
+    });
+  });
+
+  it("refuses a configuration that contradicts the stored table", () => {
+    const dir = dirs.make();
+    const s = open(dir);
+    seed(s);
+    s.close();
+    expect(() => open(dir, { ...config, codeLength: 4 })).toThrow(StoreError);
+  });
+
+  it("prunes the action log and old dedup records by retention", () => {
+    const store = open(dirs.make());
+    seed(store);
+    const later = NOW + 40 * 24 * 3600_000;
+    store.execute([{ command: cmd({ kind: "set_label", slot: 2, label: "Later" }), seq: 7 }], later);
+    const removed = store.prune({ actionLogMaxAgeMs: 10 * 24 * 3600_000, actionLogMaxRows: 1000, appliedMaxAgeMs: 10 * 24 * 3600_000 }, later);
+    expect(removed.actionLog).toBe(6);
+    expect(removed.applied).toBe(6);
+    expect(store.actionLog().total).toBe(1);
+    const capped = store.prune({ actionLogMaxAgeMs: 1e12, actionLogMaxRows: 0, appliedMaxAgeMs: 1e12 }, later);
+    expect(capped.actionLog).toBe(1);
+    store.close();
+  });
+
+  it("pages the action log newest first with the grid's range text", () => {
+    const store = open(dirs.make());
+    const items: ExecuteItem[] = [];
+    for (let i = 0; i < 23; i++) items.push({ command: cmd({ kind: "set_code", slot: i + 2, code: new Secret(String(100000 + i)) }), seq: i + 1 });
+    store.execute(items, NOW);
+    const p1 = store.actionLog(1, 10);
+    expect(p1.range).toBe("1-10 of 23");
+    expect(p1.rows[0]!.slot).toBe(24);
+    const p3 = store.actionLog(3, 10);
+    expect(p3.range).toBe("21-23 of 23");
+    expect(p3.rows).toHaveLength(3);
+    expect(store.actionLog(99, 10).page).toBe(3);
+    store.close();
+  });
+});
