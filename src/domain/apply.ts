@@ -3,12 +3,16 @@ import { RuleError, type ErrorCode } from "./errors.js";
 import { slotView, type Schedule, type Slot, type SlotView } from "./model.js";
 import { ROLE_PERMISSIONS, type TagKind } from "./panel-types.js";
 import type { CredentialHasher, Secret } from "./secret.js";
+import { DEALER_HOURS, DEALER_KEY, dealerRefusal, dealerWindow, isMasterActor, isWindowOpen, type DealerWindow } from "./dealer.js";
 import { defaultLabel, defaultSlot, type ChangeSet, type MetaChange, type PanelTable, type SlotChange } from "./table.js";
 
 /** What a rule may know besides the table and the command: the time and how credentials are hashed. */
 export interface ApplyContext {
+  /** Wall clock, epoch ms: for logs, temporary schedules, account dates. */
   now: number;
   hash: CredentialHasher;
+  /** Steady clock, ms (monotonic, continuous across restarts): for dealer windows. Defaults to `now`. */
+  steady?: number;
 }
 
 /** One row of the action log. Before/after hold only the non-secret fields that changed. */
@@ -26,7 +30,11 @@ export interface ActionLogEntry {
 export type DomainEvent =
   | { type: "local_change"; at: number; actor: Actor; action: string; slot: number | null; after: Partial<SlotView> | null }
   | { type: "one_time_consumed"; at: number; slot: number; localDay: string }
-  | { type: "snapshot_applied"; at: number; added: number[]; changed: number[]; removed: number[] };
+  | { type: "snapshot_applied"; at: number; added: number[]; changed: number[]; removed: number[] }
+  | { type: "dealer_access_granted"; at: number; hours: number; how: "direct" | "request"; requestId: string | null; expiresAt: number; by: Actor }
+  | { type: "dealer_session_started"; at: number; dealer: string }
+  | { type: "dealer_access_revoked"; at: number; by: Actor }
+  | { type: "dealer_access_expired"; at: number; grantedAt: number };
 
 export interface CommandResult {
   /** Slots the command touched, as they are after it (non-secret view). */
@@ -195,9 +203,21 @@ function withRolePartitions(d: Draft, slot: Slot): Slot {
   return slot;
 }
 
-/** Who may issue which command. Dealer rules come from the dealer module once wired; keypad users need the program permission. */
+function steadyNow(d: Draft): number {
+  return d.ctx.steady ?? d.ctx.now;
+}
+
+/** Who may issue which command: dealer windows, Master-only commands, keypad programming permissions. */
 function authorise(d: Draft): void {
   const { actor, kind } = d.cmd;
+  if (actor.kind === "dealer") {
+    const refusal = dealerRefusal(dealerWindow(d.table.meta(DEALER_KEY)), kind, steadyNow(d));
+    if (refusal) fail(refusal);
+    return;
+  }
+  if ((kind === "grant_dealer_access" || kind === "revoke_dealer_access") && !isMasterActor(actor, (s) => d.table.slot(s).role === "Master" && d.table.slot(s).codeDigest !== null)) {
+    fail("master_required");
+  }
   if (actor.kind === "keypad_user") {
     if (actor.slot === undefined) fail("permission_denied");
     const programmer = d.table.slot(actor.slot);
@@ -309,6 +329,35 @@ const handlers: { [K in CommandKind]: Handler<K> } = {
     applySnapshot(d, cmd.users);
   },
 
+  grant_dealer_access(d, cmd) {
+    const how = cmd.requestId !== undefined ? "request" : "direct";
+    const hours = DEALER_HOURS[how];
+    if (cmd.hours !== undefined && cmd.hours !== hours) fail("invalid_schedule", { reason: `${how} grants last ${hours} h` });
+    const steady = steadyNow(d);
+    const before = d.table.meta(DEALER_KEY);
+    const window: DealerWindow = {
+      state: "active", how, requestId: cmd.requestId ?? null, hours, grantedBy: cmd.actor.id,
+      grantedSteady: steady, expiresSteady: steady + hours * 3600_000,
+      grantedAt: d.ctx.now, expiresAt: d.ctx.now + hours * 3600_000, sessionStartedAt: null, endedAt: null,
+    };
+    d.meta.push({ key: DEALER_KEY, before, after: window });
+    d.events.push({ type: "dealer_access_granted", at: d.ctx.now, hours, how, requestId: window.requestId, expiresAt: window.expiresAt, by: cmd.actor });
+  },
+
+  revoke_dealer_access(d, cmd) {
+    const before = dealerWindow(d.table.meta(DEALER_KEY));
+    if (!isWindowOpen(before, steadyNow(d))) fail("dealer_access_not_active");
+    d.meta.push({ key: DEALER_KEY, before, after: { ...before, state: "revoked", endedAt: d.ctx.now } });
+    d.events.push({ type: "dealer_access_revoked", at: d.ctx.now, by: cmd.actor });
+  },
+
+  expire_dealer_access(d) {
+    const before = dealerWindow(d.table.meta(DEALER_KEY));
+    if (before === null || before.state !== "active" || steadyNow(d) < before.expiresSteady) fail("dealer_access_not_active");
+    d.meta.push({ key: DEALER_KEY, before, after: { ...before, state: "expired", endedAt: d.ctx.now } });
+    d.events.push({ type: "dealer_access_expired", at: d.ctx.now, grantedAt: before.grantedAt });
+  },
+
   record_one_time_use(d, cmd) {
     slotInRange(d, cmd.slot);
     const slot = current(d, cmd.slot);
@@ -321,6 +370,14 @@ const handlers: { [K in CommandKind]: Handler<K> } = {
     d.events.push({ type: "one_time_consumed", at: d.ctx.now, slot: cmd.slot, localDay: cmd.localDay });
   },
 };
+
+/** The dealer's first accepted command in a window starts the session (the "dealer logged in" notification). */
+function markDealerSession(d: Draft): void {
+  const w = dealerWindow(d.table.meta(DEALER_KEY));
+  if (w === null || w.sessionStartedAt !== null) return;
+  d.meta.push({ key: DEALER_KEY, before: w, after: { ...w, sessionStartedAt: d.ctx.now } });
+  d.events.push({ type: "dealer_session_started", at: d.ctx.now, dealer: d.cmd.actor.id });
+}
 
 /** Meta key under which the local day of a One-time User's last disarm is kept. */
 export function oneTimeKey(slot: number): string {
@@ -413,6 +470,7 @@ export function applyCommand(table: PanelTable, cmd: Command, ctx: ApplyContext)
       if (v !== cmd.expectedVersion) fail("version_conflict", { slot: cmd.slot, version: v });
     }
     (handlers[cmd.kind] as Handler<CommandKind>)(d, cmd);
+    if (cmd.actor.kind === "dealer") markDealerSession(d);
   } catch (err) {
     if (err instanceof Reject) return reject(cmd, ctx, err.code, err.detail);
     throw err;

@@ -86,10 +86,18 @@ export const commandSchema = z.discriminatedUnion("kind", [
   z.strictObject({ ...base, kind: z.literal("set_door_locks"), slot: slotNumber, doorLocks: z.array(z.string().min(1).max(64)).max(64) }),
   z.strictObject({ ...base, kind: z.literal("set_proximity_tags"), slot: slotNumber, tags: z.array(tagInput).max(8) }),
   z.strictObject({ ...base, kind: z.literal("snapshot"), users: z.array(snapshotUserSchema).max(200_000) }),
+  /** The Master grants Security Professional access: 2 h directly, 24 h answering the dealer's emailed request (requestId). */
+  z.strictObject({ ...base, kind: z.literal("grant_dealer_access"), hours: z.union([z.literal(2), z.literal(24)]).optional(), requestId: z.string().min(1).max(128).optional() }),
+  z.strictObject({ ...base, kind: z.literal("revoke_dealer_access") }),
+  /** Issued by the agent's housekeeping when the window has elapsed (the event; enforcement happens at every command). */
+  z.strictObject({ ...base, kind: z.literal("expire_dealer_access") }),
   /** Issued by the access path: a One-time User disarmed; `localDay` is the panel-local date (YYYY-MM-DD). */
   z.strictObject({ ...base, kind: z.literal("record_one_time_use"), slot: slotNumber, localDay: z.string().regex(/^\d{4}-\d{2}-\d{2}$/) }),
 ]);
 
 export type Command = z.infer<typeof commandSchema>;
+
+/** Kinds the agent issues itself; never accepted from the wire. */
+export const INTERNAL_COMMANDS = ["record_one_time_use", "expire_dealer_access"] as const satisfies readonly Command["kind"][];
 export type CommandKind = Command["kind"];
 export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;

@@ -6,3 +6,4 @@ export * from "./commands.js";
 export * from "./table.js";
 export * from "./apply.js";
 export * from "./paging.js";
+export * from "./dealer.js";
