@@ -20,7 +20,7 @@ const FAST_CAPACITY = 256;
  * does not linger in memory. Not re-entrant across threads, which JS is not.
  */
 export function createCredentialHasher(key: Buffer): CredentialHasher {
-  if (key.length === 0) throw new Error("credential hasher: empty device key");
+  if (key.length === 0) throw new RangeError("credential hasher: empty device key");
   // RFC 2104: a key longer than the block is hashed first.
   const k = key.length > BLOCK ? Buffer.from(hash("sha256", key, "hex"), "hex") : key;
   const inner = Buffer.alloc(BLOCK + FAST_CAPACITY);
