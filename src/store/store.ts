@@ -191,9 +191,10 @@ export class Store {
    * Applies commands in order in ONE transaction: each command sees the ones before it; a rule
    * rejection is an outcome (recorded, logged), not a failure of the batch. `outbox` runs inside
    * the transaction, after the commands, to add rows (acks, events) that must commit with them.
+   * `steady` is the steady clock (dealer windows).
    * If the transaction fails, nothing is written and the in-memory table is restored.
    */
-  execute(items: readonly ExecuteItem[], now: number, outbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[]): ExecuteOutcome[] {
+  execute(items: readonly ExecuteItem[], now: number, outbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[], steady?: number): ExecuteOutcome[] {
     const committed: ChangeSet[] = [];
     const lastSeqBefore = this.#lastSeq;
     const versionBefore = this.#tableVersion;
@@ -208,7 +209,7 @@ export class Store {
           outcomes.push({ id: command.id, seq, status: "duplicate", outcome: prior, events: [], changes: EMPTY_CHANGES });
           continue;
         }
-        const result = applyCommand(this.table, command, { now, hash: this.hash });
+        const result = applyCommand(this.table, command, { now, steady, hash: this.hash });
         let outcome: StoredOutcome;
         if (result.ok) {
           this.table.commit(result.changes);

@@ -1,0 +1,126 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { PanelCore, type AgentEvent } from "../../src/core.js";
+import { Secret, type Command, type PanelConfig } from "../../src/domain/index.js";
+import { tempDirs } from "../helpers/tmp.js";
+
+const dirs = tempDirs();
+const cores: PanelCore[] = [];
+afterEach(() => {
+  for (const c of cores.splice(0)) c.close();
+  dirs.cleanup();
+});
+
+const config: PanelConfig = { panelId: "p1", type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", doorLocks: ["front"] };
+const cloud = { kind: "cloud" as const, id: "svc" };
+// Wednesday 2026-11-25 10:00 in Berlin.
+const T0 = Date.UTC(2026, 10, 25, 9, 0, 0);
+
+function open(dir: string, clock: { t: number }) {
+  const core = new PanelCore({
+    stateDir: dir,
+    config,
+    lockout: { maxAttempts: 3, lockMs: 90_000 },
+    encodeEvent: (e: AgentEvent) => ({ kind: "evt", body: Buffer.from(JSON.stringify(e)) }),
+    now: () => clock.t,
+  });
+  cores.push(core);
+  return core;
+}
+
+let n = 0;
+function seed(core: PanelCore) {
+  const cmds = [
+    { kind: "set_code", slot: 1, code: new Secret("1111") },
+    { kind: "set_code", slot: 2, code: new Secret("2222") },
+    { kind: "set_code", slot: 3, code: new Secret("3333") },
+    { kind: "set_role", slot: 3, role: "One-time User" },
+    { kind: "set_code", slot: 4, code: new Secret("4444") },
+    { kind: "set_role", slot: 4, role: "Duress" },
+  ];
+  core.execute(cmds.map((c) => ({ command: { id: `s${++n}`, actor: cloud, ...c } as Command, seq: n })));
+}
+
+const kp = { keypadId: "kp1", partitions: [1] };
+const pin = (s: string) => ({ kind: "pin" as const, value: new Secret(s) });
+const events = (core: PanelCore) => core.store.outboxPeek(1000).map((r) => JSON.parse(r.body.toString()) as { type: string } & Record<string, unknown>);
+
+describe("panel core", () => {
+  it("grants a code set by a command, and arms/disarms the keypad's partitions", async () => {
+    const clock = { t: T0 };
+    const core = open(dirs.make(), clock);
+    seed(core);
+    expect(await core.access(kp, pin("2222"), "arm_away")).toEqual({ granted: true, label: "User 2", slot: 2 });
+    expect(core.status([1, 2])).toEqual([{ partition: 1, state: "armed_away" }, { partition: 2, state: "disarmed" }]);
+    expect(await core.access(kp, pin("9999"), "disarm")).toEqual({ granted: false });
+    expect(events(core).filter((e) => e.type === "access").map((e) => [e.granted, e.reason])).toEqual([[true, null], [false, "unknown_credential"]]);
+  });
+
+  it("lets a One-time User disarm once per local day, even across a restart", async () => {
+    const clock = { t: T0 };
+    const dir = dirs.make();
+    const core = open(dir, clock);
+    seed(core);
+    expect((await core.access(kp, pin("3333"), "arm_away")).granted).toBe(true);
+    expect((await core.access(kp, pin("3333"), "arm_away")).granted).toBe(true);
+    expect((await core.access(kp, pin("3333"), "disarm")).granted).toBe(true);
+    expect(events(core).some((e) => e.type === "one_time_consumed")).toBe(true);
+    core.close();
+    cores.pop();
+    const again = open(dir, clock);
+    expect((await again.access(kp, pin("3333"), "disarm")).granted).toBe(false);
+    clock.t = Date.UTC(2026, 10, 25, 23, 0, 1); // 00:00:01 on Thursday in Berlin
+    expect((await again.access(kp, pin("3333"), "disarm")).granted).toBe(true);
+  });
+
+  it("grants a duress code like any other and emits a silent duress event", async () => {
+    const clock = { t: T0 };
+    const core = open(dirs.make(), clock);
+    seed(core);
+    expect(await core.access(kp, pin("4444"), "disarm")).toEqual({ granted: true, label: "User 4", slot: 4 });
+    expect(events(core).find((e) => e.type === "duress")).toMatchObject({ slot: 4, point: { kind: "keypad", id: "kp1" } });
+  });
+
+  it("keeps a keypad locked across a restart", async () => {
+    const clock = { t: T0 };
+    const dir = dirs.make();
+    const core = open(dir, clock);
+    seed(core);
+    for (const c of ["0001", "0002", "0003"]) expect((await core.access(kp, pin(c), "disarm")).granted).toBe(false);
+    const locked = await core.access(kp, pin("2222"), "disarm");
+    expect(locked.granted).toBe(false);
+    expect(locked.lockedForMs).toBe(90_000);
+    core.close();
+    cores.pop();
+    clock.t += 30_000;
+    const again = open(dir, clock);
+    expect(await again.access(kp, pin("2222"), "disarm")).toEqual({ granted: false, lockedForMs: 60_000 });
+    clock.t += 60_000;
+    expect((await again.access(kp, pin("2222"), "disarm")).granted).toBe(true);
+    expect(events(again).some((e) => e.type === "lockout")).toBe(true);
+  });
+
+  it("lets the Master program a user at the keypad; the change is a local event and takes effect at once", async () => {
+    const clock = { t: T0 };
+    const core = open(dirs.make(), clock);
+    seed(core);
+    expect(await core.program(kp, new Secret("1111"), { kind: "set_code", slot: 7, code: new Secret("7777") })).toEqual({ ok: true });
+    expect((await core.access(kp, pin("7777"), "disarm")).granted).toBe(true);
+    expect(await core.program(kp, new Secret("2222"), { kind: "set_code", slot: 8, code: new Secret("8888") })).toMatchObject({ ok: false, error: "permission_denied" });
+    expect(await core.program(kp, new Secret("1111"), { kind: "set_code", slot: 8, code: new Secret("7777") })).toMatchObject({ ok: false, error: "code_in_use" });
+    expect(await core.program(kp, new Secret("1111"), { kind: "disable_user", slot: 7 })).toEqual({ ok: true });
+    expect((await core.access(kp, pin("7777"), "disarm")).granted).toBe(false);
+    const local = events(core).filter((e) => e.type === "local_change");
+    expect(local.map((e) => e.action)).toEqual(["set_code", "disable_user"]);
+    expect(JSON.stringify(events(core))).not.toMatch(/7777|1111|8888/);
+  });
+
+  it("grants and ends dealer access from the Master's keypad", async () => {
+    const clock = { t: T0 };
+    const core = open(dirs.make(), clock);
+    seed(core);
+    expect(await core.dealer(kp, new Secret("2222"), "grant")).toMatchObject({ ok: false, error: "master_required" });
+    expect(await core.dealer(kp, new Secret("1111"), "grant")).toEqual({ ok: true });
+    expect(await core.dealer(kp, new Secret("1111"), "revoke")).toEqual({ ok: true });
+    expect(events(core).filter((e) => e.type.startsWith("dealer")).map((e) => e.type)).toEqual(["dealer_access_granted", "dealer_access_revoked"]);
+  });
+});
