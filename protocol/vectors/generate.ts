@@ -1,0 +1,12 @@
+/** Writes protocol/vectors/<name>.hex and <name>.json. Run: npx tsx protocol/vectors/generate.ts */
+import { writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { buildVectors, vectorJson } from "./vectors.js";
+
+const dir = dirname(fileURLToPath(import.meta.url));
+for (const v of buildVectors()) {
+  writeFileSync(join(dir, `${v.name}.hex`), v.bytes.toString("hex") + "\n");
+  writeFileSync(join(dir, `${v.name}.json`), JSON.stringify(vectorJson(v), null, 2) + "\n");
+  console.log(`${v.name}: ${v.bytes.length} bytes`);
+}
