@@ -1,0 +1,48 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { decodeAck, decodeCbor, decodeEvent, decodeState, encodeCbor, openEnvelope, TrustedKeys } from "../../../protocol/index.js";
+import { buildVectors, vectorAgentKey, vectorJson, vectorSigningKey, VECTOR_NOW, VECTOR_PANEL_ID } from "../../../protocol/vectors/vectors.js";
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), "../../../protocol/vectors");
+const vectors = buildVectors();
+const fileHex = (name: string) => readFileSync(join(dir, `${name}.hex`), "utf8").trim();
+
+describe("golden vectors", () => {
+  it.each(vectors.map((v) => [v.name, v] as const))("%s: the file matches a deterministic regeneration", (name, v) => {
+    expect(fileHex(name)).toBe(v.bytes.toString("hex"));
+    expect(JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8"))).toEqual(JSON.parse(JSON.stringify(vectorJson(v))));
+  });
+
+  it.each(vectors.map((v) => [v.name] as const))("%s: decodes and re-encodes byte for byte", (name) => {
+    const bytes = Buffer.from(fileHex(name), "hex");
+    const d = decodeCbor(bytes);
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    expect(encodeCbor(d.value).equals(bytes)).toBe(true);
+    const value = d.value as { body?: Uint8Array };
+    if (value.body) {
+      const body = decodeCbor(value.body);
+      expect(body.ok && encodeCbor(body.value).equals(Buffer.from(value.body))).toBe(true);
+    }
+  });
+
+  it("the command vectors open with the published test keys", () => {
+    const opts = { panelId: VECTOR_PANEL_ID, trustedKeys: new TrustedKeys([vectorSigningKey.publicRaw]), agentPrivateKey: vectorAgentKey, now: VECTOR_NOW };
+    for (const name of ["command-set-label", "command-set-code", "batch-3"]) {
+      const r = openEnvelope(Buffer.from(fileHex(name), "hex"), opts);
+      expect(r.ok && r.commands.every((c) => c.ok)).toBe(true);
+    }
+    const code = openEnvelope(Buffer.from(fileHex("command-set-code"), "hex"), opts);
+    const c = code.ok ? code.commands[0] : undefined;
+    expect(c?.ok && c.command.kind === "set_code" && c.command.code.reveal()).toBe("4711");
+  });
+
+  it("the agent message vectors decode with their schemas", () => {
+    expect(decodeAck(Buffer.from(fileHex("ack"), "hex")).ok).toBe(true);
+    expect(decodeAck(Buffer.from(fileHex("batch-ack"), "hex")).ok).toBe(true);
+    expect(decodeEvent(Buffer.from(fileHex("event-resync"), "hex")).ok).toBe(true);
+    expect(decodeState(Buffer.from(fileHex("state"), "hex")).ok).toBe(true);
+  });
+});
