@@ -50,11 +50,14 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const c of clients) c.close();
-  await server?.stop();
+  try {
+    await server?.stop();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   // No code may reach a log line (paths aside, which hold random temp names).
   const logged = JSON.stringify(logs.map((l) => ({ ...l, obj: { ...l.obj, path: undefined } })));
   for (const code of CODES) expect(logged).not.toContain(code);
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe("keypad socket", () => {
