@@ -3,6 +3,7 @@ import {
   accountSchema,
   actorSchema,
   commandSchema,
+  INTERNAL_COMMANDS,
   PANEL_TYPE_IDS,
   ROLES,
   RuleError,
@@ -283,6 +284,10 @@ export const WIRE_COMMANDS: Readonly<Record<string, WireKindSpec>> = {
   set_door_locks: plain("set_door_locks"),
   set_proximity_tags: setProximityTags,
   snapshot,
+  grant_dealer_access: plain("grant_dealer_access"),
+  revoke_dealer_access: plain("revoke_dealer_access"),
+  list_users: plain("list_users"),
+  read_action_log: plain("read_action_log"),
 };
 
 /** The kinds a cloud may send (also advertised in the retained state as `proto.kinds`). */
@@ -293,7 +298,7 @@ export function wireKindSpec(kind: unknown): WireKindSpec | undefined {
 }
 
 /** The domain command kinds a cloud may send (excludes agent-internal kinds). */
-export type WireCommandInput = Exclude<Command, { kind: "record_one_time_use" }>;
+export type WireCommandInput = Exclude<Command, { kind: (typeof INTERNAL_COMMANDS)[number] }>;
 
 // ---------------------------------------------------------------------------------------------
 // acks
@@ -316,8 +321,19 @@ void _slotViewFits;
 
 const slotList = z.array(z.int().min(1).max(1_000_000)).max(200_000);
 
+/** A page of a read (Users grid rows or action-log rows), with the grid's range text. */
+export const pageSchema = z.strictObject({
+  rows: z.array(z.record(z.string(), z.unknown())).max(200),
+  page: z.int().min(1),
+  perPage: z.union([z.literal(10), z.literal(15), z.literal(50), z.literal(100), z.literal(200)]),
+  total: z.int().min(0),
+  pages: z.int().min(1),
+  range: z.string().max(64),
+});
+
 /** The non-secret result of an applied command (the domain's CommandResult). */
 export const commandResultSchema = z.strictObject({
+  page: pageSchema.optional(),
   slots: z.array(slotViewSchema).max(200_000).optional(),
   added: slotList.optional(),
   changed: slotList.optional(),
@@ -398,6 +414,10 @@ export const EVENT_DATA = {
     slot: slotNumber.optional(),
     duress: z.boolean().optional(),
   }),
+  /** A Duress code was used: access was granted as usual; this is the silent alarm. */
+  duress: z.strictObject({ slot: slotNumber, point: pointSchema }),
+  /** A user's temporary access reached its end (enforcement happened at every check already). */
+  temporary_access_expired: z.strictObject({ slot: slotNumber, until: epochMsSchema }),
   lockout: z.strictObject({
     point: pointSchema.nullable(),
     scope: z.enum(["keypad", "panel"]),
@@ -447,6 +467,10 @@ export const stateSchema = z.strictObject({
   users: z.int().min(0).max(1_000_000),
   timeZone: z.string().min(1).max(64),
   dealerAccess: z.strictObject({ until: epochMsSchema, hours: z.union([z.literal(2), z.literal(24)]) }).nullable(),
+  /** Bumped by every transaction that changed the table. */
+  tableVersion: z.int().min(0),
+  /** SHA-256 (hex) over the non-secret view of every user with a code, in slot order: compare to converge. */
+  digest: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type State = z.infer<typeof stateSchema>;
 

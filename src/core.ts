@@ -35,14 +35,15 @@ export class PanelCore implements KeypadBackend {
   readonly index: AccessIndex;
   readonly steady: SteadyClock;
   readonly #encodeEvent: CoreOptions["encodeEvent"];
-  readonly #onOutbox: () => void;
+  /** Called after rows were added to the outbox (the link sets it to publish them). */
+  onOutbox: () => void;
   readonly #now: () => number;
   readonly #partitions = new Map<number, ArmState>();
 
   constructor(options: CoreOptions) {
     this.#now = options.now ?? Date.now;
     this.#encodeEvent = options.encodeEvent;
-    this.#onOutbox = options.onOutbox ?? (() => {});
+    this.onOutbox = options.onOutbox ?? (() => {});
     this.store = Store.open({ dir: options.stateDir, config: options.config, makeHasher: createCredentialHasher });
     const lockoutState = this.store.state(LOCKOUT_STATE);
     this.index = new AccessIndex(this.store.table, {
@@ -77,8 +78,13 @@ export class PanelCore implements KeypadBackend {
     }, steady);
     for (const o of outcomes) if (o.changes.slots.length > 0 || o.changes.meta.length > 0) this.index.applyChanges(o.changes);
     if (items.some((i) => i.command.actor.kind === "dealer" || i.command.kind.includes("dealer"))) this.checkpointSteadyClock();
-    this.#onOutbox();
+    this.onOutbox();
     return outcomes;
+  }
+
+  /** Tells the link that the outbox has rows to publish. */
+  notifyOutbox(): void {
+    this.onOutbox();
   }
 
   /** Persists where the steady clock stands, so a reboot continues from here (housekeeping calls it every minute). */
@@ -108,7 +114,7 @@ export class PanelCore implements KeypadBackend {
     for (const e of result.events) rows.push(this.#encodeEvent(e));
     if (result.lockoutEffects.length > 0) this.store.setState(LOCKOUT_STATE, JSON.stringify(this.index.lockout.snapshot()));
     this.store.enqueue(rows, req.at);
-    this.#onOutbox();
+    this.onOutbox();
     return result;
   }
 

@@ -134,6 +134,8 @@ export function buildVectors(): Vector[] {
       users: 12,
       timeZone: "Europe/Oslo",
       dealerAccess: null,
+      tableVersion: 31,
+      digest: "9f2c4a1be07d35c8a6e41f02d9b7c3e58a1d6f4b20c9e7a35d8b1f6c4e2a9d07",
     }),
   });
   return v;

@@ -1,4 +1,5 @@
-import type { Actor, Command, CommandKind, CommandOf, SnapshotUser } from "./commands.js";
+import { READ_COMMANDS, type Actor, type Command, type CommandKind, type CommandOf, type SnapshotUser } from "./commands.js";
+import { listUsers, type Page, type UserRow } from "./paging.js";
 import { RuleError, type ErrorCode } from "./errors.js";
 import { slotView, type Schedule, type Slot, type SlotView } from "./model.js";
 import { ROLE_PERMISSIONS, type TagKind } from "./panel-types.js";
@@ -39,6 +40,8 @@ export type DomainEvent =
 export interface CommandResult {
   /** Slots the command touched, as they are after it (non-secret view). */
   slots?: SlotView[];
+  /** A read's page (Users grid rows, or action-log rows filled in by the store). */
+  page?: Page<UserRow | Record<string, unknown>>;
   added?: number[];
   changed?: number[];
   removed?: number[];
@@ -104,6 +107,7 @@ function fail(code: ErrorCode, detail?: Record<string, string | number | boolean
 }
 
 interface Draft {
+  result?: CommandResult;
   table: PanelTable;
   ctx: ApplyContext;
   cmd: Command;
@@ -155,7 +159,7 @@ function checkCode(d: Draft, code: Secret, forSlot: number, taken: (digest: stri
 }
 
 function checkPartitions(d: Draft, partitions: number[]): number[] {
-  const max = d.table.type.partitions;
+  const max = d.table.partitionCount;
   for (const n of partitions) if (n < 1 || n > max) fail("partition_out_of_range", { partition: n, max });
   return [...new Set(partitions)].sort((a, b) => a - b);
 }
@@ -329,6 +333,13 @@ const handlers: { [K in CommandKind]: Handler<K> } = {
     applySnapshot(d, cmd.users);
   },
 
+  list_users(d, cmd) {
+    d.result = { page: listUsers(d.table, cmd.page, cmd.perPage, cmd.onlyActive) };
+  },
+
+  // The action log lives in the store; the store fills this page in (it is the same read for every actor).
+  read_action_log() {},
+
   grant_dealer_access(d, cmd) {
     const how = cmd.requestId !== undefined ? "request" : "direct";
     const hours = DEALER_HOURS[how];
@@ -487,6 +498,7 @@ export function applyCommand(table: PanelTable, cmd: Command, ctx: ApplyContext)
       d.events.push({ type: "local_change", at: ctx.now, actor: cmd.actor, action: cmd.kind, slot: c.after.number, after: diff.after });
     }
   }
+  if (READ_COMMANDS.has(cmd.kind)) return { ok: true, changes: { slots: [], meta: d.meta }, log: [], events: d.events, result: d.result ?? {} };
   if (slotChanges.length === 0 && cmd.kind !== "snapshot") {
     log.push({ at: ctx.now, actor: cmd.actor, action: cmd.kind, slot: "slot" in cmd ? cmd.slot : null, before: null, after: null, commandId: cmd.id, result: "ok" });
   }

@@ -89,6 +89,9 @@ export const commandSchema = z.discriminatedUnion("kind", [
   /** The Master grants Security Professional access: 2 h directly, 24 h answering the dealer's emailed request (requestId). */
   z.strictObject({ ...base, kind: z.literal("grant_dealer_access"), hours: z.union([z.literal(2), z.literal(24)]).optional(), requestId: z.string().min(1).max(128).optional() }),
   z.strictObject({ ...base, kind: z.literal("revoke_dealer_access") }),
+  /** Reads: the Users grid and the action log, a page at a time. They change nothing and are not logged. */
+  z.strictObject({ ...base, kind: z.literal("list_users"), page: z.int().min(1).max(1_000_000).default(1), perPage: z.union([z.literal(10), z.literal(15), z.literal(50), z.literal(100), z.literal(200)]).default(15), onlyActive: z.boolean().default(false) }),
+  z.strictObject({ ...base, kind: z.literal("read_action_log"), page: z.int().min(1).max(1_000_000).default(1), perPage: z.union([z.literal(10), z.literal(15), z.literal(50), z.literal(100), z.literal(200)]).default(15) }),
   /** Issued by the agent's housekeeping when the window has elapsed (the event; enforcement happens at every command). */
   z.strictObject({ ...base, kind: z.literal("expire_dealer_access") }),
   /** Issued by the access path: a One-time User disarmed; `localDay` is the panel-local date (YYYY-MM-DD). */
@@ -96,6 +99,9 @@ export const commandSchema = z.discriminatedUnion("kind", [
 ]);
 
 export type Command = z.infer<typeof commandSchema>;
+
+/** Kinds that only read; a dealer may always issue them. */
+export const READ_COMMANDS: ReadonlySet<Command["kind"]> = new Set<Command["kind"]>(["list_users", "read_action_log"]);
 
 /** Kinds the agent issues itself; never accepted from the wire. */
 export const INTERNAL_COMMANDS = ["record_one_time_use", "expire_dealer_access"] as const satisfies readonly Command["kind"][];

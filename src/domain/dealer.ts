@@ -1,4 +1,4 @@
-import type { Actor, CommandKind } from "./commands.js";
+import { READ_COMMANDS, type Actor, type CommandKind } from "./commands.js";
 import type { ErrorCode } from "./errors.js";
 import type { MetaValue } from "./table.js";
 
@@ -56,6 +56,7 @@ export function isWindowOpen(w: DealerWindow | null, steady: number): w is Deale
 
 /** Why a dealer may not issue `kind` now, or null when the dealer may. */
 export function dealerRefusal(w: DealerWindow | null, kind: CommandKind, steady: number): ErrorCode | null {
+  if (READ_COMMANDS.has(kind)) return null;
   if (MASTER_COMMANDS.has(kind)) return "master_required";
   if (!isWindowOpen(w, steady)) return w === null ? "dealer_read_only" : "dealer_access_expired";
   if (CREDENTIAL_COMMANDS.has(kind)) return "dealer_cannot_change_codes";

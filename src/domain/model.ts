@@ -63,6 +63,8 @@ export interface PanelConfig {
   timeZone: string;
   /** Door locks linked to this panel, by id. */
   doorLocks: string[];
+  /** Partitions in use, 1..n (at most the type's); defaults to all of the type's partitions. */
+  partitions?: number;
 }
 
 /** Non-secret view of a slot for logs, acks and the action log: digests never leave the table. */

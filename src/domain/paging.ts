@@ -7,7 +7,7 @@ export type PageSize = (typeof PAGE_SIZES)[number];
 export const DEFAULT_PAGE_SIZE: PageSize = 15;
 
 /** One row of the Users grid (seed doc 001): number, label & role, code, partitions, account, created, status. */
-export interface UserRow {
+export type UserRow = {
   number: number;
   label: string;
   /** "-" for a slot without a code, as the grid shows it. */
@@ -18,7 +18,7 @@ export interface UserRow {
   /** Account creation time (epoch ms) or "-". */
   created: number | "-";
   status: AccountStatus | "Unknown";
-}
+};
 
 export interface Page<T> {
   rows: T[];

@@ -106,8 +106,13 @@ export class PanelTable {
     return out.sort((a, b) => a - b);
   }
 
+  /** Partitions in use on this panel. */
+  get partitionCount(): number {
+    return Math.min(this.config.partitions ?? this.type.partitions, this.type.partitions);
+  }
+
   allPartitions(): number[] {
-    return Array.from({ length: this.type.partitions }, (_, i) => i + 1);
+    return Array.from({ length: this.partitionCount }, (_, i) => i + 1);
   }
 
   commit(changes: ChangeSet): void {

@@ -3,6 +3,8 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, wr
 import { join } from "node:path";
 
 export const DEVICE_KEY_FILE = "device.key";
+/** The agent's X25519 private key: cloud commands seal codes to its public half. */
+export const SEAL_KEY_FILE = "seal.key";
 const KEY_BYTES = 32;
 
 export class DeviceKeyError extends Error {
@@ -24,10 +26,18 @@ export function keyFingerprint(key: Buffer): string {
  */
 export function loadDeviceKey(stateDir: string, mustExist: boolean): { key: Buffer; created: boolean } {
   const path = join(stateDir, DEVICE_KEY_FILE);
+  if (!existsSync(path) && mustExist) {
+    throw new DeviceKeyError(`The device key ${path} is missing but the database holds code digests; restore the key file (a new key would invalidate every code).`);
+  }
+  return loadKeyFile(path, "device key");
+}
+
+/**
+ * Reads a 32-byte secret key file (mode 0600), or creates it with fresh random bytes when absent.
+ * A wrong size, a non-file or a file others may read is refused.
+ */
+export function loadKeyFile(path: string, what: string): { key: Buffer; created: boolean } {
   if (!existsSync(path)) {
-    if (mustExist) {
-      throw new DeviceKeyError(`The device key ${path} is missing but the database holds code digests; restore the key file (a new key would invalidate every code).`);
-    }
     const key = randomBytes(KEY_BYTES);
     const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     try {
@@ -42,12 +52,12 @@ export function loadDeviceKey(stateDir: string, mustExist: boolean): { key: Buff
   const fd = openSync(path, "r");
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new DeviceKeyError(`The device key ${path} is not a regular file.`);
-    if ((st.mode & 0o077) !== 0) throw new DeviceKeyError(`The device key ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); it must be 0600.`);
+    if (!st.isFile()) throw new DeviceKeyError(`The ${what} ${path} is not a regular file.`);
+    if ((st.mode & 0o077) !== 0) throw new DeviceKeyError(`The ${what} ${path} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); it must be 0600.`);
   } finally {
     closeSync(fd);
   }
   const key = readFileSync(path);
-  if (key.length !== KEY_BYTES) throw new DeviceKeyError(`The device key ${path} is damaged: ${key.length} bytes instead of ${KEY_BYTES}.`);
+  if (key.length !== KEY_BYTES) throw new DeviceKeyError(`The ${what} ${path} is damaged: ${key.length} bytes instead of ${KEY_BYTES}.`);
   return { key, created: false };
 }

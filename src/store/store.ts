@@ -216,7 +216,7 @@ export class Store {
           committed.push(result.changes);
           this.#writeChanges(result.changes);
           if (result.changes.slots.length > 0 || result.changes.meta.length > 0) changed = true;
-          outcome = { status: "applied", result: result.result };
+          outcome = { status: "applied", result: command.kind === "read_action_log" ? { page: this.actionLog(command.page, command.perPage) as unknown as Page<Record<string, unknown>> } : result.result };
           outcomes.push({ id: command.id, seq, status: "applied", outcome, events: result.events, changes: result.changes });
         } else {
           outcome = { status: "rejected", error: result.error.toJSON() };

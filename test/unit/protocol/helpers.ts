@@ -43,6 +43,10 @@ export function everyKind(): WireCommandInput[] {
         { slot: 3, code: new Secret("5555"), schedule: { kind: "always" } },
       ],
     },
+    { kind: "grant_dealer_access", id: "k13", actor: { kind: "master", id: "owner" }, requestId: "req-1" },
+    { kind: "revoke_dealer_access", id: "k14", actor: { kind: "master", id: "owner" } },
+    { kind: "list_users", id: "k15", actor, page: 2, perPage: 50, onlyActive: true },
+    { kind: "read_action_log", id: "k16", actor, page: 1, perPage: 15 },
   ];
 }
 

@@ -87,6 +87,8 @@ describe("events, state and status", () => {
       users: 0,
       timeZone: "America/New_York",
       dealerAccess: { until: NOW + 7_200_000, hours: 2 as const },
+      tableVersion: 3,
+      digest: "ab".repeat(32),
     };
     const d = decodeState(encodeState(state));
     expect(d.ok && Buffer.from(d.value.sealKey).equals(agent.publicRaw)).toBe(true);

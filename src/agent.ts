@@ -1,0 +1,106 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { encodeCbor, loadSealingKey, TrustedKeys, type SealingKey } from "../protocol/index.js";
+import type { AgentConfig } from "./config.js";
+import { PanelCore, type AgentEvent } from "./core.js";
+import { Housekeeping } from "./housekeeping.js";
+import { KeypadServer } from "./keypad/server.js";
+import { loadKeyFile, SEAL_KEY_FILE } from "./store/device-key.js";
+import { DEFAULT_RETENTION, type RetentionPolicy } from "./store/store.js";
+import { wireEvent } from "./sync/events.js";
+import { OUTBOX_EVENT } from "./sync/engine.js";
+import { SyncLink } from "./sync/link.js";
+
+export const AGENT_VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Accepts a trusted cloud key as 64 hex chars, base64 of 32 raw bytes, or an SPKI PEM. */
+export function parseTrustedKey(text: string): Uint8Array | string {
+  const t = text.trim();
+  if (t.startsWith("-----BEGIN")) return t;
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, "hex");
+  const raw = Buffer.from(t, "base64");
+  if (raw.length !== 32) throw new Error("a trusted cloud key must be 32 raw bytes (hex or base64) or an SPKI PEM");
+  return raw;
+}
+
+export function retentionOf(config: AgentConfig): RetentionPolicy {
+  const day = 24 * 3600_000;
+  return {
+    ...DEFAULT_RETENTION,
+    actionLogMaxAgeMs: config.retention.actionLogDays * day,
+    actionLogMaxRows: config.retention.actionLogMaxRows,
+    appliedMaxAgeMs: config.retention.appliedDays * day,
+  };
+}
+
+export interface AgentOptions {
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * Wiring: config -> store + index (PanelCore) -> MQTT link + keypad socket + housekeeping. The
+ * constructor only wires; `start()` opens and listens; `stop()` finishes what is in flight,
+ * publishes offline, closes the socket and the database.
+ */
+export class Agent {
+  readonly config: AgentConfig;
+  readonly #opts: AgentOptions;
+  core: PanelCore | undefined;
+  link: SyncLink | undefined;
+  keypad: KeypadServer | undefined;
+  #housekeeping: Housekeeping | undefined;
+  sealingKey: SealingKey | undefined;
+
+  constructor(config: AgentConfig, options: AgentOptions) {
+    this.config = config;
+    this.#opts = options;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this;
+    const { logger } = this.#opts;
+    const partitions = config.partitions;
+    const core = new PanelCore({
+      stateDir: config.stateDir,
+      config: { panelId: config.panelId, type: config.panelType, codeLength: config.codeLength, timeZone: config.timeZone, doorLocks: config.doorLocks, ...(partitions ? { partitions } : {}) },
+      lockout: {
+        maxAttempts: config.lockout.maxAttempts,
+        lockMs: config.lockout.lockSeconds * 1000,
+        strict: config.lockout.strict,
+        strictStepMs: config.lockout.lockSeconds * 1000,
+        panelMaxAttempts: config.lockout.panelMaxAttempts,
+        panelLockMs: config.lockout.panelLockSeconds * 1000,
+      },
+      encodeEvent: (e: AgentEvent) => ({ kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)) }),
+      now: this.#opts.now,
+    });
+    this.core = core;
+    this.sealingKey = loadSealingKey(loadKeyFile(join(config.stateDir, SEAL_KEY_FILE), "sealing key").key);
+    const trustedKeys = new TrustedKeys(config.trustedCloudKeys.map(parseTrustedKey));
+    this.link = new SyncLink({
+      panelId: config.panelId,
+      broker: config.broker,
+      core,
+      trustedKeys,
+      sealingKey: this.sealingKey,
+      maxPayloadBytes: config.maxPayloadBytes,
+      agentVersion: AGENT_VERSION,
+      logger: logger.child({ part: "mqtt" }),
+    });
+    this.keypad = new KeypadServer({ path: config.keypadSocket, backend: core, codeLength: config.codeLength, logger: logger.child({ part: "keypad" }), now: this.#opts.now });
+    await this.keypad.start();
+    this.#housekeeping = new Housekeeping(core, retentionOf(config), logger.child({ part: "housekeeping" }));
+    this.#housekeeping.start();
+    await this.link.start();
+    logger.info({ panel: config.panelId, type: config.panelType, users: core.store.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
+  }
+
+  async stop(): Promise<void> {
+    this.#housekeeping?.stop();
+    await this.keypad?.stop();
+    await this.link?.stop();
+    this.core?.close();
+  }
+}

@@ -1,0 +1,79 @@
+import { schedule, type ScheduledTask } from "node-cron";
+import type { Logger } from "pino";
+import type { PanelCore } from "./core.js";
+import { DEALER_KEY, dealerWindow, type Command } from "./domain/index.js";
+import type { RetentionPolicy } from "./store/store.js";
+import { eventRow } from "./sync/engine.js";
+
+const EXPIRY_REPORTED = "temporary_expiry_reported";
+
+/**
+ * Time passing, as events: dealer windows and temporary access that ended become events; the steady
+ * clock is checkpointed; the action log and dedup records are pruned by retention. Enforcement
+ * never depends on this (every check and command looks at the time itself); only the events do.
+ */
+export class Housekeeping {
+  readonly #core: PanelCore;
+  readonly #retention: RetentionPolicy;
+  readonly #logger: Logger;
+  readonly #tasks: ScheduledTask[] = [];
+
+  constructor(core: PanelCore, retention: RetentionPolicy, logger: Logger) {
+    this.#core = core;
+    this.#retention = retention;
+    this.#logger = logger;
+  }
+
+  start(): void {
+    this.#tasks.push(schedule("* * * * *", () => this.everyMinute(), { name: "panel-agent-minute" }));
+    this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily" }));
+    this.everyMinute();
+  }
+
+  stop(): void {
+    for (const t of this.#tasks.splice(0)) void t.destroy();
+  }
+
+  everyMinute(): void {
+    try {
+      this.#core.checkpointSteadyClock();
+      this.expireDealerWindow();
+      this.reportExpiredTemporaryAccess();
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message }, "housekeeping failed");
+    }
+  }
+
+  daily(): void {
+    try {
+      const removed = this.#core.store.prune(this.#retention, this.#core.now);
+      this.#logger.info(removed, "pruned by retention");
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message }, "pruning failed");
+    }
+  }
+
+  expireDealerWindow(): void {
+    const w = dealerWindow(this.#core.store.table.meta(DEALER_KEY));
+    if (w === null || w.state !== "active" || this.#core.steady.now() < w.expiresSteady) return;
+    const cmd = { id: `expire-dealer:${w.grantedAt}`, actor: { kind: "system", id: "housekeeping" }, kind: "expire_dealer_access" } as Command;
+    this.#core.execute([{ command: cmd }]);
+  }
+
+  /** Temporary access whose end has passed: one event per slot and end time. */
+  reportExpiredTemporaryAccess(): void {
+    const now = this.#core.now;
+    const reported = JSON.parse(this.#core.store.state(EXPIRY_REPORTED) ?? "{}") as Record<string, number>;
+    const rows = [];
+    for (const slot of this.#core.store.table.storedSlots()) {
+      const s = slot.schedule;
+      if (s.kind !== "temporary" || slot.codeDigest === null || s.to > now || reported[slot.number] === s.to) continue;
+      reported[slot.number] = s.to;
+      rows.push(eventRow("temporary_access_expired", now, { slot: slot.number, until: s.to }));
+    }
+    if (rows.length === 0) return;
+    this.#core.store.setState(EXPIRY_REPORTED, JSON.stringify(reported));
+    this.#core.store.enqueue(rows, now);
+    this.#core.notifyOutbox();
+  }
+}

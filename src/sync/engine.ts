@@ -1,0 +1,131 @@
+import {
+  appliedOutcome, encodeAck, encodeBatchAck, encodeCbor, encodeEnvelopeFailure, openEnvelope, rejectedOutcome,
+  type EventData, type EventType, type OpenedCommand, type Outcome, type SealingKey, type TrustedKeys,
+} from "../../protocol/index.js";
+import type { PanelCore } from "../core.js";
+import { RuleError, type ErrorCode } from "../domain/errors.js";
+import type { ExecuteItem, OutboxInsert, StoredOutcome } from "../store/store.js";
+import { sequence } from "./ordering.js";
+
+/** Outbox row kinds: `ack` rows hold the final bytes for the ack topic; `evt` rows the CBOR of { type, at, data }. */
+export const OUTBOX_ACK = "ack";
+export const OUTBOX_EVENT = "evt";
+
+export function eventRow<T extends EventType>(type: T, at: number, data: EventData<T>): OutboxInsert {
+  return { kind: OUTBOX_EVENT, body: encodeCbor({ type, at, data }) };
+}
+
+export interface EngineOptions {
+  panelId: string;
+  core: PanelCore;
+  trustedKeys: TrustedKeys;
+  sealingKey: SealingKey;
+  maxPayloadBytes: number;
+  /** How often a resync may be asked for while the gap persists. */
+  resyncIntervalMs?: number;
+}
+
+export interface ProcessReport {
+  /** Commands applied now (not counting duplicates and rejections). */
+  applied: number;
+  rejected: number;
+  duplicates: number;
+  /** The envelope failed as a whole (its error code). */
+  envelopeError?: ErrorCode;
+  resyncRequested: boolean;
+}
+
+function stored(o: StoredOutcome, id: string, seq: number, dup: boolean): Outcome {
+  return o.status === "applied"
+    ? appliedOutcome(id, seq, o.result as Parameters<typeof appliedOutcome>[2], dup)
+    : rejectedOutcome(new RuleError(o.error.code, o.error.detail), id, seq, dup);
+}
+
+/**
+ * Turns one MQTT payload into applied commands and their acks, without any MQTT: verify and open
+ * the envelope, sequence each command, apply the applicable ones in ONE store transaction that also
+ * holds the ack (and any resync request) in the outbox. Never throws for bad input: every rejection
+ * becomes an ack with a code. Throws only when the store itself fails (then nothing was written).
+ */
+export class CommandEngine {
+  readonly #o: EngineOptions;
+  #lastResyncAt = Number.NEGATIVE_INFINITY;
+  #lastResyncSeq = -1;
+
+  constructor(options: EngineOptions) {
+    this.#o = options;
+  }
+
+  process(payload: Uint8Array): ProcessReport {
+    const { core, panelId } = this.#o;
+    const now = core.now;
+    const opened = openEnvelope(payload, { panelId, trustedKeys: this.#o.trustedKeys, agentPrivateKey: this.#o.sealingKey, now, maxBytes: this.#o.maxPayloadBytes });
+    if (!opened.ok) {
+      core.store.logRejection(
+        { at: now, actor: { kind: "cloud", id: "unverified" }, action: "envelope", slot: null, commandId: opened.id ?? opened.batchId ?? "-", result: opened.error.code },
+        [{ kind: OUTBOX_ACK, body: encodeEnvelopeFailure(panelId, now, opened) }],
+      );
+      core.notifyOutbox();
+      return { applied: 0, rejected: 1, duplicates: 0, envelopeError: opened.error.code, resyncRequested: false };
+    }
+
+    // Decide each command's fate in envelope order; only "apply" and "duplicate" reach the store.
+    type Slot = { cmd: OpenedCommand; outcome?: Outcome; item?: number };
+    const plan: Slot[] = [];
+    const items: ExecuteItem[] = [];
+    const inBatch = new Set<string>();
+    let last = core.store.lastSeq;
+    let gapAt: number | undefined;
+    for (const cmd of opened.commands) {
+      if (!cmd.ok) {
+        plan.push({ cmd, outcome: rejectedOutcome(cmd.error, cmd.id, cmd.seq) });
+        continue;
+      }
+      const seen = inBatch.has(cmd.id) || core.store.applied(cmd.id) !== undefined;
+      const verdict = sequence(last, cmd.seq, seen, cmd.command.kind === "snapshot");
+      if (verdict === "replayed") plan.push({ cmd, outcome: rejectedOutcome(new RuleError("replayed", { seq: cmd.seq }), cmd.id, cmd.seq) });
+      else if (verdict === "gap") {
+        gapAt ??= cmd.seq;
+        plan.push({ cmd, outcome: rejectedOutcome(new RuleError("sequence_gap", { lastSeq: last, seq: cmd.seq }), cmd.id, cmd.seq) });
+      } else {
+        if (verdict === "apply") last = cmd.seq;
+        inBatch.add(cmd.id);
+        plan.push({ cmd, item: items.length });
+        items.push({ command: cmd.command, seq: cmd.seq });
+      }
+    }
+
+    const refused = plan.filter((p) => p.outcome && !p.outcome.ok);
+    if (refused.length > 0) {
+      // Rejections before the rules (expired, replayed, gap, unseal): in the action log too.
+      core.store.logRejection({ at: now, actor: { kind: "cloud", id: opened.kid }, action: "command", slot: null, commandId: refused[0]!.cmd.id, result: (refused[0]!.outcome as { error: { code: ErrorCode } }).error.code });
+      for (const p of refused.slice(1)) core.store.logRejection({ at: now, actor: { kind: "cloud", id: opened.kid }, action: "command", slot: null, commandId: p.cmd.id, result: (p.outcome as { error: { code: ErrorCode } }).error.code });
+    }
+
+    const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.store.lastSeq);
+    let applied = 0;
+    let duplicates = 0;
+    core.execute(items, (outs) => {
+      const outcomes = plan.map((p) => {
+        if (p.outcome) return p.outcome;
+        const o = outs[p.item!]!;
+        if (o.status === "duplicate") duplicates++;
+        else if (o.status === "applied") applied++;
+        return stored(o.outcome, p.cmd.id, p.cmd.seq, o.status === "duplicate");
+      });
+      const rows: OutboxInsert[] = [];
+      if (resync) rows.push(eventRow("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
+      rows.push({ kind: OUTBOX_ACK, body: opened.batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, opened.batchId, outcomes) });
+      return rows;
+    });
+    return { applied, rejected: plan.length - applied - duplicates, duplicates, resyncRequested: resync };
+  }
+
+  #shouldRequestResync(now: number, lastSeq: number): boolean {
+    const interval = this.#o.resyncIntervalMs ?? 5000;
+    if (lastSeq === this.#lastResyncSeq && now - this.#lastResyncAt < interval) return false;
+    this.#lastResyncSeq = lastSeq;
+    this.#lastResyncAt = now;
+    return true;
+  }
+}

@@ -1,0 +1,234 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
+import { decodeCbor, encodeEvent, encodeState, encodeStatus, panelTopics, type PanelTopics, type SealingKey, type TrustedKeys, WIRE_KINDS, PROTOCOL_VERSION } from "../../protocol/index.js";
+import type { Logger } from "pino";
+import type { PanelCore } from "../core.js";
+import { slotView } from "../domain/model.js";
+import { DEALER_KEY, dealerWindow, isWindowOpen } from "../domain/dealer.js";
+import type { OutboxRow } from "../store/store.js";
+import { CommandEngine, OUTBOX_ACK } from "./engine.js";
+
+export interface BrokerOptions {
+  url: string;
+  clientId?: string;
+  username?: string;
+  password?: string;
+  protocolVersion: 4 | 5;
+  keepaliveSeconds: number;
+  topicPrefix: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string; rejectUnauthorized: boolean };
+}
+
+export interface LinkOptions {
+  panelId: string;
+  broker: BrokerOptions;
+  core: PanelCore;
+  trustedKeys: TrustedKeys;
+  sealingKey: SealingKey;
+  maxPayloadBytes: number;
+  agentVersion: string;
+  logger: Logger;
+}
+
+/** Rows handed to mqtt.js at once; the rest wait for PUBACKs (keeps memory bounded on a long outage). */
+const OUTBOX_WINDOW = 500;
+/** Acknowledged outbox rows are deleted in groups: one commit for many PUBACKs. */
+const DELETE_EVERY_MS = 200;
+
+/**
+ * The MQTT shell around the engine: a persistent session (3.1.1 clean=false with a fixed client
+ * id; MQTT 5 session expiry), commands applied inside mqtt.js's handleMessage so the PUBACK follows
+ * the commit, the outbox published in order with QoS 1 and deleted after PUBACK, retained state and
+ * online/offline status (last will).
+ */
+export class SyncLink {
+  readonly topics: PanelTopics;
+  readonly engine: CommandEngine;
+  readonly #o: LinkOptions;
+  #client: MqttClient | undefined;
+  /** Highest outbox id handed to mqtt.js in this process. */
+  #sentUpTo = 0;
+  #inFlight = 0;
+  #acked: number[] = [];
+  #deleteTimer: NodeJS.Timeout | undefined;
+  #stateTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: LinkOptions) {
+    this.#o = options;
+    this.topics = panelTopics(options.panelId, options.broker.topicPrefix);
+    this.engine = new CommandEngine({ panelId: options.panelId, core: options.core, trustedKeys: options.trustedKeys, sealingKey: options.sealingKey, maxPayloadBytes: options.maxPayloadBytes });
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected === true;
+  }
+
+  async start(): Promise<void> {
+    const { broker, core, logger } = this.#o;
+    const opts: IClientOptions = {
+      clientId: broker.clientId ?? `panel-agent-${this.#o.panelId}`,
+      clean: false,
+      protocolVersion: broker.protocolVersion,
+      keepalive: broker.keepaliveSeconds,
+      reconnectPeriod: 1000,
+      connectTimeout: 10_000,
+      username: broker.username,
+      password: broker.password,
+      will: { topic: this.topics.status, payload: encodeStatus({ panel: this.#o.panelId, status: "offline", reason: "connection_lost" }), qos: 1, retain: true },
+      ...(broker.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600 } } : {}),
+      ...(broker.tls
+        ? {
+            ca: broker.tls.caFile ? readFileSync(broker.tls.caFile) : undefined,
+            cert: broker.tls.certFile ? readFileSync(broker.tls.certFile) : undefined,
+            key: broker.tls.keyFile ? readFileSync(broker.tls.keyFile) : undefined,
+            rejectUnauthorized: broker.tls.rejectUnauthorized,
+          }
+        : {}),
+    };
+    const client = mqtt.connect(broker.url, opts);
+    this.#client = client;
+    client.handleMessage = (packet, callback) => this.#onPacket(packet, callback);
+    client.on("connect", (connack) => {
+      (client.stream as unknown as Socket).setNoDelay?.(true);
+      logger.info({ broker: broker.url, sessionPresent: connack.sessionPresent }, "connected to broker");
+      // Without a stored session (first start, or the broker lost it) subscribe again.
+      if (!connack.sessionPresent) client.subscribe(this.topics.cmd, { qos: 1 }, (err) => err && logger.error({ err: err.message }, "subscribe failed"));
+      client.publish(this.topics.status, encodeStatus({ panel: this.#o.panelId, status: "online", at: core.now }), { qos: 1, retain: true });
+      this.publishState();
+      this.#sentUpTo = 0;
+      this.#inFlight = 0;
+      this.flushOutbox();
+    });
+    client.on("error", (err) => logger.warn({ err: err.message }, "mqtt error"));
+    client.on("offline", () => logger.warn("broker unreachable; keypads keep working, the outbox keeps events"));
+    core.onOutbox = () => this.flushOutbox();
+    await new Promise<void>((resolve) => {
+      if (client.connected) resolve();
+      else client.once("connect", () => resolve());
+      // Start even when the broker is down: checks never wait on the network.
+      setTimeout(resolve, 3000).unref();
+    });
+  }
+
+  /** Publishes outbox rows in order (QoS 1) and deletes each after its PUBACK. */
+  flushOutbox(): void {
+    const client = this.#client;
+    if (!client?.connected || this.#stopped) return;
+    while (this.#inFlight < OUTBOX_WINDOW) {
+      const rows = this.#o.core.store.outboxPeek(Math.min(200, OUTBOX_WINDOW - this.#inFlight), this.#sentUpTo);
+      if (rows.length === 0) break;
+      for (const row of rows) this.#publishRow(client, row);
+    }
+  }
+
+  #publishRow(client: MqttClient, row: OutboxRow): void {
+    this.#sentUpTo = row.id;
+    this.#inFlight++;
+    let topic = this.topics.ack;
+    let payload: Buffer = row.body;
+    if (row.kind !== OUTBOX_ACK) {
+      const decoded = decodeCbor(row.body);
+      const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
+      topic = this.topics.evt;
+      payload = encodeEvent(this.#o.panelId, row.id, e.at, e.type, e.data);
+    }
+    client.publish(topic, payload, { qos: 1 }, (err) => {
+      this.#inFlight--;
+      if (err) return; // left in the outbox: sent again after reconnect or restart
+      this.#acked.push(row.id);
+      this.#deleteTimer ??= setTimeout(() => this.#deleteAcked(), DELETE_EVERY_MS);
+      if (this.#inFlight < OUTBOX_WINDOW / 2) this.flushOutbox();
+    });
+  }
+
+  #deleteAcked(): void {
+    this.#deleteTimer = undefined;
+    const ids = this.#acked;
+    this.#acked = [];
+    try {
+      this.#o.core.store.outboxDelete(ids);
+    } catch (err) {
+      this.#o.logger.error({ err: (err as Error).message }, "outbox delete failed; rows will be sent again");
+    }
+  }
+
+  /** Retained state: what the cloud needs to seal, sequence and check convergence. Coalesced. */
+  publishState(): void {
+    if (this.#stateTimer) return;
+    this.#stateTimer = setTimeout(() => {
+      this.#stateTimer = undefined;
+      const client = this.#client;
+      if (!client?.connected) return;
+      client.publish(this.topics.state, this.stateBytes(), { qos: 1, retain: true });
+    }, 20);
+  }
+
+  stateBytes(): Buffer {
+    const { core } = this.#o;
+    const t = core.store.table;
+    const hash = createHash("sha256");
+    const active = t.activeSlotNumbers();
+    for (const n of active) hash.update(JSON.stringify(slotView(t.slot(n))));
+    return encodeState({
+      panel: this.#o.panelId,
+      at: core.now,
+      sealKey: this.#o.sealingKey.publicRaw,
+      lastSeq: core.store.lastSeq,
+      proto: { v: [PROTOCOL_VERSION], kinds: [...WIRE_KINDS] },
+      agent: this.#o.agentVersion,
+      panelType: t.config.type,
+      codeLength: t.config.codeLength,
+      capacity: t.type.capacity,
+      users: active.length,
+      timeZone: t.config.timeZone,
+      dealerAccess: dealerState(core),
+      tableVersion: core.store.tableVersion,
+      digest: hash.digest("hex"),
+    });
+  }
+
+  #onPacket(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    // Runs before the PUBACK: the commit happens here, synchronously. Never cb(err): mqtt.js would
+    // drop the error and send no PUBACK; every rejection is an ack instead.
+    if (packet.topic === this.topics.cmd) {
+      try {
+        const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
+        const report = this.engine.process(payload);
+        if (report.applied > 0) this.publishState();
+        if (report.envelopeError) this.#o.logger.warn({ code: report.envelopeError, bytes: payload.length }, "command envelope rejected");
+      } catch (err) {
+        // The store failed (disk full, I/O error): nothing was committed. Withhold the PUBACK so the
+        // broker redelivers, and drop the connection to get the message again after reconnecting.
+        this.#o.logger.error({ err: (err as Error).message }, "command not applied; the broker will redeliver");
+        this.#client?.stream.destroy();
+        return;
+      }
+    }
+    callback();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#stateTimer) clearTimeout(this.#stateTimer);
+    this.#stateTimer = undefined;
+    const client = this.#client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) => {
+        client.publish(this.topics.status, encodeStatus({ panel: this.#o.panelId, status: "offline", at: this.#o.core.now, reason: "shutdown" }), { qos: 1, retain: true }, () => resolve());
+        setTimeout(resolve, 1000).unref();
+      });
+    }
+    await client.endAsync();
+    if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
+    this.#deleteAcked();
+  }
+}
+
+function dealerState(core: PanelCore): { until: number; hours: 2 | 24 } | null {
+  const w = dealerWindow(core.store.table.meta(DEALER_KEY));
+  return isWindowOpen(w, core.steady.now()) ? { until: w.expiresAt, hours: w.hours === 24 ? 24 : 2 } : null;
+}
