@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: the whole thing on one machine in one terminal. An embedded MQTT broker on
+ * loopback, the agent with its state under ./.data/, a demo panel seeded with a few users (their
+ * codes are printed once, on first start), and the keypad emulator in this terminal. The agent's
+ * log goes to ./.data/agent.log so it does not draw over the keypad.
+ *
+ * Environment: DEMO_PORT (broker port, default 1883, a free one if taken), DEMO_DIR (default ./.data),
+ * DEMO_NO_EMULATOR=1 (run agent + broker only, e.g. to use your own emulator or panelctl).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { randomInt } from "node:crypto";
+import { pino } from "pino";
+import { generateSigningKey, loadSigningKey, rawPrivateKey } from "../../protocol/index.js";
+import { Agent } from "../agent.js";
+import { parseConfig } from "../config.js";
+import { Secret, type Command } from "../domain/index.js";
+import { startEmbeddedBroker, type EmbeddedBroker } from "../sync/embedded-broker.js";
+
+const dir = resolve(process.env.DEMO_DIR ?? ".data");
+const panelId = "demo";
+mkdirSync(dir, { recursive: true, mode: 0o750 });
+
+async function broker(): Promise<EmbeddedBroker> {
+  const wanted = Number(process.env.DEMO_PORT ?? 1883);
+  try {
+    return await startEmbeddedBroker({ port: wanted });
+  } catch {
+    return startEmbeddedBroker({ port: 0 });
+  }
+}
+
+function cloudKey() {
+  const path = join(dir, "demo-cloud.key");
+  if (existsSync(path)) return { key: loadSigningKey(readFileSync(path)), path };
+  const key = generateSigningKey();
+  writeFileSync(path, rawPrivateKey(key.privateKey), { mode: 0o600 });
+  return { key, path };
+}
+
+/** A demo code: 4 digits, all different from each other and not a run like 1234. */
+function demoCode(taken: Set<string>): string {
+  for (;;) {
+    const c = String(randomInt(0, 10_000)).padStart(4, "0");
+    const d = [...c].map(Number);
+    const run = d.every((x, i) => i === 0 || x === d[i - 1]! + 1) || d.every((x, i) => i === 0 || x === d[i - 1]! - 1);
+    if (new Set(d).size >= 3 && !run && !taken.has(c)) {
+      taken.add(c);
+      return c;
+    }
+  }
+}
+
+function seed(agent: Agent): string[] {
+  const core = agent.core!;
+  if (core.store.table.activeSlotNumbers().length > 0) return [];
+  const now = Date.now();
+  const taken = new Set<string>();
+  const users: { slot: number; label: string; role?: string; extra?: Record<string, unknown> }[] = [
+    { slot: 1, label: "Owner" },
+    { slot: 2, label: "Anna", extra: { partitions: [1, 2] } },
+    { slot: 3, label: "Supervisor", role: "Supervisor" },
+    { slot: 4, label: "Cleaner", role: "One-time User" },
+    { slot: 5, label: "Office hours", extra: { schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 8 * 60, end: 18 * 60 }] } } },
+    { slot: 6, label: "Guest week", extra: { schedule: { kind: "temporary", from: now - 60_000, to: now + 7 * 24 * 3600_000 } } },
+    { slot: 7, label: "Duress", role: "Duress" },
+  ];
+  const lines: string[] = [];
+  const codes = users.map(() => demoCode(taken));
+  const snapshot = {
+    id: `demo-seed-${now}`,
+    actor: { kind: "system", id: "demo" },
+    kind: "snapshot",
+    users: users.map((u, i) => ({ slot: u.slot, code: new Secret(codes[i]!), label: u.label, ...(u.role ? { role: u.role } : {}), ...(u.extra ?? {}) })),
+  } as Command;
+  const [out] = core.execute([{ command: snapshot }]);
+  if (out?.status !== "applied") throw new Error(`demo seed failed: ${JSON.stringify(out?.outcome)}`);
+  users.forEach((u, i) => {
+    const role = u.role ?? (u.slot === 1 ? "Master" : "User");
+    lines.push(`  ${String(u.slot).padStart(2)}  ${codes[i]}  ${u.label.padEnd(13)} ${role}`);
+  });
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const b = await broker();
+  const { key, path: keyPath } = cloudKey();
+  const config = parseConfig({
+    panelId,
+    panelType: "DSC",
+    codeLength: 4,
+    timeZone: process.env.TZ && process.env.TZ !== "" ? process.env.TZ : Intl.DateTimeFormat().resolvedOptions().timeZone,
+    partitions: 2,
+    doorLocks: ["front-door"],
+    stateDir: join(dir, "state"),
+    keypadSocket: join(dir, "keypad.sock"),
+    broker: { url: b.url },
+    trustedCloudKeys: [key.publicRaw.toString("hex")],
+    lockout: { maxAttempts: 5, lockSeconds: 30 },
+  }, process.env);
+  const logFd = openSync(join(dir, "agent.log"), "a");
+  const logger = pino({ level: "info" }, pino.destination({ dest: logFd, sync: false }));
+  const agent = new Agent(config, { logger });
+  await agent.start();
+  const seeded = seed(agent);
+
+  const out: string[] = [];
+  out.push(`panel-agent demo — panel "${panelId}" (DSC, 4-digit codes, partitions 1-2), state in ${dir}`);
+  out.push(`MQTT broker (embedded aedes): ${b.url}    agent log: ${join(dir, "agent.log")}`);
+  if (seeded.length > 0) {
+    out.push("", "Demo users (codes shown this once; only their HMAC digests are stored):", "  No  Code  Label         Role", ...seeded);
+  } else {
+    out.push("", "Demo users were seeded on an earlier start; their codes were printed then. Delete .data/ to start over.");
+  }
+  out.push("", `panelctl: npm run panelctl -- users --broker ${b.url} --key ${keyPath} --panel ${panelId}`);
+  out.push(`keypad socket: ${config.keypadSocket}  (another keypad: npm run emulator -- --socket ${config.keypadSocket})`, "");
+  process.stdout.write(out.join("\n") + "\n");
+
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await agent.stop();
+    await b.close();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+
+  if (process.env.DEMO_NO_EMULATOR === "1") {
+    process.stdout.write("Running without the emulator; Ctrl-C stops.\n");
+    return;
+  }
+  if (process.stdin.isTTY && seeded.length > 0) {
+    // The keypad takes over the screen: let the new user note a code first.
+    process.stdout.write("Note a code above, then press Enter to open the keypad... ");
+    await new Promise<void>((done) => process.stdin.once("data", () => done()));
+    process.stdin.pause();
+  }
+  const tsx = resolve("node_modules/.bin/tsx");
+  const emulator = spawn(existsSync(tsx) ? tsx : "npx", [...(existsSync(tsx) ? [] : ["tsx"]), "emulator/main.ts", "--socket", config.keypadSocket, "--keypad", "keypad-1", "--partition", "1"], { stdio: "inherit" });
+  emulator.on("exit", (code) => void stop(code ?? 0));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`npm start failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});
