@@ -1,4 +1,4 @@
-import mqtt, { type MqttClient } from "mqtt";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -29,8 +29,8 @@ export class CloudPeer {
     return panelTopics(this.panelId);
   }
 
-  async connect(): Promise<this> {
-    this.client = await mqtt.connectAsync(this.url, { clientId: `cloud-${Math.random().toString(36).slice(2)}`, clean: true, reconnectPeriod: 200 });
+  async connect(options: IClientOptions = {}): Promise<this> {
+    this.client = await mqtt.connectAsync(this.url, { clientId: `cloud-${Math.random().toString(36).slice(2)}`, clean: true, reconnectPeriod: 200, ...options });
     (this.client.stream as unknown as Socket).setNoDelay?.(true);
     this.client.on("message", (topic, payload) => {
       this.raw.push({ topic, payload });

@@ -71,6 +71,8 @@ export class Mosquitto {
     const lines = [
       ...(o.listenerLines ? o.listenerLines(this.port) : [`listener ${this.port} 127.0.0.1`, "allow_anonymous true"]),
       "set_tcp_nodelay true",
+      // Run as root (CI), mosquitto would drop to user "mosquitto", which cannot read 0700 temp dirs.
+      ...(process.getuid?.() === 0 ? ["user root"] : []),
       `max_queued_messages ${o.maxQueuedMessages ?? 1000}`,
       "persistent_client_expiration 1h",
       ...(o.persistence ? ["persistence true", `persistence_location ${this.dir}/`, "autosave_on_changes true", "autosave_interval 1"] : ["persistence false"]),
