@@ -26,17 +26,18 @@
  *   calls `releaseOneTimeUse`. The allowance returns at local midnight (the local day changes).
  * - Duress: a grant like any other (the keypad cannot tell) plus a silent `duress` event.
  *
- * Digests are looked up in Maps, never compared byte by byte: the key is an HMAC under a key the
- * caller does not know, so lookup timing reveals nothing about stored codes. The plaintext lives
- * only inside the hasher call.
+ * Digests are looked up in a compact hash table (digest-table.ts) whose tag comparison has no
+ * early exit; the probe position depends on an HMAC under a key the caller does not know, so
+ * lookup timing reveals nothing about stored codes. The plaintext lives only inside the hasher.
  */
 import { oneTimeKey } from "../domain/apply.js";
 import type { Slot } from "../domain/model.js";
-import { ROLE_PERMISSIONS, type Role, type RolePermissions } from "../domain/panel-types.js";
+import { ROLE_PERMISSIONS, ROLES, type Role } from "../domain/panel-types.js";
 import type { CredentialHasher, Secret } from "../domain/secret.js";
 import type { ChangeSet, MetaValue, PanelTable } from "../domain/table.js";
 import { Lockout, NO_EFFECTS, type LockoutEffect, type LockoutEvent, type LockoutPolicy, type LockoutSnapshot } from "./lockout.js";
-import { compileSchedule, LocalClock, scheduleVerdict, type CompiledSchedule } from "./schedule.js";
+import { DigestTable, readTag } from "./digest-table.js";
+import { compileSchedule, LocalClock, weekMinuteInsidePool, type CompiledSchedule } from "./schedule.js";
 
 export * from "./credential-hash.js";
 export * from "./lockout.js";
@@ -117,25 +118,31 @@ const MAX_MASK_PARTITION = 32;
 function partitionMask(partitions: readonly number[]): number {
   let mask = 0;
   for (const p of partitions) if (Number.isInteger(p) && p >= 1 && p <= MAX_MASK_PARTITION) mask |= 1 << (p - 1);
-  return mask >>> 0;
+  return mask | 0;
 }
 
-/** One indexed slot: everything a check reads, precomputed. */
-class Entry {
-  /** Lazily built, frozen result for a plain grant: the common answer allocates nothing. */
-  grant: AccessResult | null = null;
+/** What a check needs about an entry besides its partitions, packed into one int (kept in the digest buckets). */
+const F_HAS_CODE = 1 << 0;
+const F_ARM = 1 << 1;
+const F_DISARM = 1 << 2;
+const F_OPEN = 1 << 3;
+const F_ALL_PARTITIONS = 1 << 4;
+const F_DURESS = 1 << 5;
+const F_ONE_TIME = 1 << 6;
+const F_WEEKLY = 1 << 7;
+const F_TEMPORARY = 1 << 8;
+const ROLE_SHIFT = 12;
 
+/** One indexed slot: the cold data a check reads only off the common path. */
+class Entry {
   constructor(
     readonly slot: number,
-    readonly label: string,
-    readonly role: Role,
-    readonly permissions: RolePermissions,
-    readonly hasCode: boolean,
     readonly codeDigest: string | null,
     readonly keypadTags: readonly string[],
     readonly doorTags: readonly string[],
     readonly schedule: CompiledSchedule,
-    readonly partitionMask: number,
+    /** Offset of the weekly intervals in the index's pool; -1 unless weekly. Moves on compaction. */
+    public weekOffset: number,
     readonly doorLocks: ReadonlySet<string>,
     /** Meta key of the last one-time disarm; null unless the one-time rule applies. */
     readonly oneTimeKey: string | null,
@@ -148,14 +155,29 @@ export class AccessIndex {
   readonly #hash: CredentialHasher;
   readonly #oneTimeApplies: boolean;
   readonly #panelLocks: ReadonlySet<string>;
-  readonly #bySlot = new Map<number, Entry>();
-  readonly #byPin = new Map<string, Entry>();
-  readonly #byKeypadTag = new Map<string, Entry>();
-  readonly #byDoorTag = new Map<string, Entry>();
+  readonly #pins: DigestTable;
+  readonly #keypadTags = new DigestTable();
+  readonly #doorTags = new DigestTable();
+  /** Entries by entry number (dense, reused through #free); labels apart so a grant reads no Entry. */
+  readonly #entries: (Entry | undefined)[] = [];
+  readonly #labels: string[] = [];
+  /** Temporary schedules' [from, to] by entry number, read without touching the Entry. */
+  #temporal = new Float64Array(64);
+  /** Every weekly schedule's intervals, [count, start, end, ...] per schedule (see weekMinuteInsidePool). */
+  #week = new Int32Array(256);
+  #weekUsed = 0;
+  #weekGarbage = 0;
+  readonly #free: number[] = [];
+  readonly #bySlot = new Map<number, number>();
   /** Mirror of the table's meta (small: one-time days and a few panel-wide values). */
   readonly #meta = new Map<string, MetaValue>();
   /** One-time disarms granted but not yet seen committed: meta key -> local day. */
   readonly #pendingOneTime = new Map<string, string>();
+  /** Confirms a full digest when two stored digests share a tag (see digest-table.ts). */
+  readonly #confirm = (entry: number, digest: string): boolean => {
+    const e = this.#entries[entry];
+    return e !== undefined && (e.codeDigest === digest || e.keypadTags.includes(digest) || e.doorTags.includes(digest));
+  };
 
   constructor(table: PanelTable, options: AccessIndexOptions) {
     this.#hash = options.hash;
@@ -163,6 +185,7 @@ export class AccessIndex {
     this.clock = new LocalClock(table.config.timeZone);
     this.#oneTimeApplies = table.type.oneTimeRule === "disarm_once_per_local_day";
     this.#panelLocks = new Set(table.config.doorLocks);
+    this.#pins = new DigestTable(table.storedCount);
     for (const slot of table.storedSlots()) this.#add(slot);
     for (const [key, value] of table.metaEntries()) this.#meta.set(key, value);
   }
@@ -209,83 +232,90 @@ export class AccessIndex {
     if (lockedFor > 0) return { granted: false, reason: "locked_out", lockedForMs: lockedFor, events: NO_EVENTS, lockoutEffects: NO_EFFECTS };
 
     const digest = this.#hash(req.credential.value);
-    const entry =
-      req.credential.kind === "pin" ? this.#byPin.get(digest) : point.kind === "keypad" ? this.#byKeypadTag.get(digest) : this.#byDoorTag.get(digest);
-    if (entry === undefined) return this.#deny(req, scope, pointId, "unknown_credential", undefined);
+    const table = req.credential.kind === "pin" ? this.#pins : point.kind === "keypad" ? this.#keypadTags : this.#doorTags;
+    const bucket = readTag(digest) ? table.find(digest, this.#confirm) : -1;
+    if (bucket < 0) return this.#deny(req, scope, pointId, "unknown_credential", -1, 0, 0);
 
-    const reason = this.#refusal(entry, req);
-    if (reason !== null) return this.#deny(req, scope, pointId, reason, entry);
+    const entry = table.entry(bucket);
+    const flags = table.flags(bucket);
+    const slot = table.slot(bucket);
+    const reason = this.#refusal(req, entry, flags, table.partitionMask(bucket), table.aux(bucket));
+    if (reason !== null) return this.#deny(req, scope, pointId, reason, entry, flags, slot);
 
-    const isOneTimeDisarm = entry.oneTimeKey !== null && req.action === "disarm";
+    const isOneTimeDisarm = (flags & F_ONE_TIME) !== 0 && req.action === "disarm";
     let localDay = "";
     if (isOneTimeDisarm) {
       localDay = this.clock.localDay(at);
-      const key = entry.oneTimeKey!;
+      const key = this.#entries[entry]!.oneTimeKey!;
       if (this.#meta.get(key) === localDay || this.#pendingOneTime.get(key) === localDay) {
-        return this.#deny(req, scope, pointId, "one_time_used", entry);
+        return this.#deny(req, scope, pointId, "one_time_used", entry, flags, slot);
       }
       this.#pendingOneTime.set(key, localDay);
     }
 
     const effects = this.lockout.recordSuccess(scope, pointId, at);
-    if (!isOneTimeDisarm && !entry.permissions.duress && effects === NO_EFFECTS) {
-      return (entry.grant ??= Object.freeze({
-        granted: true,
-        reason: null,
-        slot: entry.slot,
-        label: entry.label,
-        role: entry.role,
-        duress: false,
-        events: NO_EVENTS,
-        lockoutEffects: NO_EFFECTS,
-      }));
+    const duress = (flags & F_DURESS) !== 0;
+    const role = ROLES[flags >>> ROLE_SHIFT]!;
+    const label = this.#labels[entry]!;
+    if (!isOneTimeDisarm && !duress) {
+      // The common answer: one small object; events and effects are shared frozen arrays when empty.
+      return { granted: true, reason: null, slot, label, role, duress: false, events: NO_EVENTS, lockoutEffects: effects };
     }
-    const events: readonly AccessEvent[] = entry.permissions.duress ? [{ type: "duress", at, slot: entry.slot, point: copyPoint(point) }] : NO_EVENTS;
+    const events: readonly AccessEvent[] = duress ? [{ type: "duress", at, slot, point: copyPoint(point) }] : NO_EVENTS;
     return {
       granted: true,
       reason: null,
-      slot: entry.slot,
-      label: entry.label,
-      role: entry.role,
-      duress: entry.permissions.duress,
-      ...(isOneTimeDisarm ? { oneTimeUse: { slot: entry.slot, localDay } } : {}),
+      slot,
+      label,
+      role,
+      duress,
+      ...(isOneTimeDisarm ? { oneTimeUse: { slot, localDay } } : {}),
       events,
       lockoutEffects: effects,
     };
   }
 
   /** The first rule (in the documented order) that refuses this entry, or null. */
-  #refusal(entry: Entry, req: AccessRequest): DenialReason | null {
-    if (!entry.hasCode) return "no_code";
-    const perms = entry.permissions;
+  #refusal(req: AccessRequest, entry: number, flags: number, held: number, weekOffset: number): DenialReason | null {
+    if ((flags & F_HAS_CODE) === 0) return "no_code";
     const point = req.point;
     if (point.kind === "keypad") {
-      if (req.action === "arm" ? !perms.arm : req.action === "disarm" ? !perms.disarm : true) return "role_not_permitted";
-      if (!perms.allPartitions) {
+      if ((flags & (req.action === "arm" ? F_ARM : req.action === "disarm" ? F_DISARM : 0)) === 0) return "role_not_permitted";
+      if ((flags & F_ALL_PARTITIONS) === 0) {
         const parts = point.partitions;
         if (parts.length === 0) return "partition_not_allowed";
-        const held = entry.partitionMask;
         for (let i = 0; i < parts.length; i++) {
           const p = parts[i]!;
           if (!(p >= 1 && p <= MAX_MASK_PARTITION) || ((held >>> (p - 1)) & 1) === 0) return "partition_not_allowed";
         }
       }
     } else {
-      if (req.action !== "open" || !perms.openDoor) return "role_not_permitted";
+      if (req.action !== "open" || (flags & F_OPEN) === 0) return "role_not_permitted";
       if (!this.#panelLocks.has(point.lockId)) return "lock_not_assigned";
-      if (!perms.allPartitions && !entry.doorLocks.has(point.lockId)) return "lock_not_assigned";
+      if ((flags & F_ALL_PARTITIONS) === 0 && !this.#entries[entry]!.doorLocks.has(point.lockId)) return "lock_not_assigned";
     }
-    return scheduleVerdict(entry.schedule, req.at, this.clock);
+    if ((flags & F_TEMPORARY) !== 0) {
+      const at = req.at;
+      if (at < this.#temporal[2 * entry]!) return "not_yet_valid";
+      if (at >= this.#temporal[2 * entry + 1]!) return "expired";
+      return null;
+    }
+    if ((flags & F_WEEKLY) !== 0) return weekMinuteInsidePool(this.#week, weekOffset, this.clock.weekMinute(req.at)) ? null : "outside_schedule";
+    return null;
   }
 
-  #deny(req: AccessRequest, scope: "keypad" | "door", pointId: string, reason: DenialReason, entry: Entry | undefined): AccessResult {
+  #deny(req: AccessRequest, scope: "keypad" | "door", pointId: string, reason: DenialReason, entry: number, flags: number, slot: number): AccessResult {
     const outcome = this.lockout.recordFailure(scope, pointId, req.at);
+    const known = entry >= 0;
+    // One shape for every denial (absent fields are undefined), so the hot path stays monomorphic.
     return {
       granted: false,
       reason,
-      ...(entry ? { slot: entry.slot, label: entry.label, role: entry.role } : {}),
-      ...(outcome.lockedForMs > 0 ? { lockedForMs: outcome.lockedForMs } : {}),
-      events: outcome.events.length === 0 ? NO_EVENTS : outcome.events,
+      slot: known ? slot : undefined,
+      label: known ? this.#labels[entry]! : undefined,
+      role: known ? ROLES[flags >>> ROLE_SHIFT]! : undefined,
+      lockedForMs: outcome.lockedForMs > 0 ? outcome.lockedForMs : undefined,
+      events: outcome.events,
       lockoutEffects: outcome.effects,
     };
   }
@@ -296,41 +326,105 @@ export class AccessIndex {
     this.#pendingOneTime.delete(key);
   }
 
-  #remove(number: number): void {
-    const entry = this.#bySlot.get(number);
-    if (entry === undefined) return;
-    // Only drop mappings that still point at this entry: within one ChangeSet a code may already
-    // have moved to another slot.
-    if (entry.codeDigest !== null && this.#byPin.get(entry.codeDigest) === entry) this.#byPin.delete(entry.codeDigest);
-    for (const d of entry.keypadTags) if (this.#byKeypadTag.get(d) === entry) this.#byKeypadTag.delete(d);
-    for (const d of entry.doorTags) if (this.#byDoorTag.get(d) === entry) this.#byDoorTag.delete(d);
-    this.#bySlot.delete(number);
+  #remove(slotNumber: number): void {
+    const n = this.#bySlot.get(slotNumber);
+    if (n === undefined) return;
+    const entry = this.#entries[n]!;
+    if (entry.codeDigest !== null) this.#pins.remove(entry.codeDigest, n);
+    for (const d of entry.keypadTags) this.#keypadTags.remove(d, n);
+    for (const d of entry.doorTags) this.#doorTags.remove(d, n);
+    if (entry.weekOffset >= 0) this.#weekGarbage += this.#week[entry.weekOffset]! * 2 + 1;
+    this.#entries[n] = undefined;
+    this.#labels[n] = "";
+    this.#free.push(n);
+    this.#bySlot.delete(slotNumber);
   }
 
   #add(slot: Slot): void {
     if (slot.codeDigest === null && slot.tags.length === 0) return;
     const permissions = ROLE_PERMISSIONS[slot.role];
+    const schedule = compileSchedule(slot.schedule);
+    const oneTime = this.#oneTimeApplies && slot.role === "One-time User";
     const keypadTags: string[] = [];
     const doorTags: string[] = [];
     for (const t of slot.tags) (t.kind === "keypad" ? keypadTags : doorTags).push(t.digest);
+
+    const n = this.#free.pop() ?? this.#entries.length;
     const entry = new Entry(
       slot.number,
-      slot.label,
-      slot.role,
-      permissions,
-      slot.codeDigest !== null,
       slot.codeDigest,
       keypadTags,
       doorTags,
-      compileSchedule(slot.schedule),
-      partitionMask(slot.partitions),
+      schedule,
+      schedule.kind === 1 ? this.#storeWeek(schedule.intervals) : -1,
       slot.doorLocks.length === 0 ? NO_LOCKS : new Set(slot.doorLocks),
-      this.#oneTimeApplies && slot.role === "One-time User" ? oneTimeKey(slot.number) : null,
+      oneTime ? oneTimeKey(slot.number) : null,
     );
-    this.#bySlot.set(slot.number, entry);
-    if (slot.codeDigest !== null) this.#byPin.set(slot.codeDigest, entry);
-    for (const d of keypadTags) this.#byKeypadTag.set(d, entry);
-    for (const d of doorTags) this.#byDoorTag.set(d, entry);
+    this.#entries[n] = entry;
+    this.#labels[n] = slot.label;
+    if (2 * n + 1 >= this.#temporal.length) {
+      const temporal = new Float64Array(Math.max(this.#temporal.length * 2, 2 * n + 2));
+      temporal.set(this.#temporal);
+      this.#temporal = temporal;
+    }
+    this.#temporal[2 * n] = schedule.from;
+    this.#temporal[2 * n + 1] = schedule.to;
+
+    const flags =
+      (slot.codeDigest !== null ? F_HAS_CODE : 0) |
+      (permissions.arm ? F_ARM : 0) |
+      (permissions.disarm ? F_DISARM : 0) |
+      (permissions.openDoor ? F_OPEN : 0) |
+      (permissions.allPartitions ? F_ALL_PARTITIONS : 0) |
+      (permissions.duress ? F_DURESS : 0) |
+      (oneTime ? F_ONE_TIME : 0) |
+      (schedule.kind === 1 ? F_WEEKLY : 0) |
+      (schedule.kind === 2 ? F_TEMPORARY : 0) |
+      (ROLES.indexOf(slot.role) << ROLE_SHIFT);
+    const mask = partitionMask(slot.partitions);
+    // A digest that is not base64url cannot come from the hasher; it is simply not indexed.
+    const aux = entry.weekOffset;
+    if (slot.codeDigest !== null) this.#pins.insert(slot.codeDigest, n, mask, flags, aux, slot.number);
+    for (const d of keypadTags) this.#keypadTags.insert(d, n, mask, flags, aux, slot.number);
+    for (const d of doorTags) this.#doorTags.insert(d, n, mask, flags, aux, slot.number);
+    this.#bySlot.set(slot.number, n);
+  }
+
+  /** Appends intervals to the weekly pool; compacts first when half of it is garbage. */
+  #storeWeek(intervals: Int32Array): number {
+    const size = intervals.length + 1;
+    if (this.#weekGarbage > 4096 && this.#weekGarbage * 2 > this.#weekUsed) this.#compactWeek();
+    if (this.#weekUsed + size > this.#week.length) {
+      const grown = new Int32Array(Math.max(this.#week.length * 2, this.#weekUsed + size));
+      grown.set(this.#week.subarray(0, this.#weekUsed));
+      this.#week = grown;
+    }
+    const offset = this.#weekUsed;
+    this.#week[offset] = intervals.length >> 1;
+    this.#week.set(intervals, offset + 1);
+    this.#weekUsed += size;
+    return offset;
+  }
+
+  /** Rewrites the pool without removed schedules and points the buckets at the new offsets. */
+  #compactWeek(): void {
+    const old = this.#week;
+    const pool = new Int32Array(Math.max(256, (this.#weekUsed - this.#weekGarbage) * 2));
+    let used = 0;
+    for (let n = 0; n < this.#entries.length; n++) {
+      const e = this.#entries[n];
+      if (e === undefined || e.weekOffset < 0) continue;
+      const size = old[e.weekOffset]! * 2 + 1;
+      pool.set(old.subarray(e.weekOffset, e.weekOffset + size), used);
+      e.weekOffset = used;
+      if (e.codeDigest !== null) this.#pins.setAux(e.codeDigest, n, used);
+      for (const d of e.keypadTags) this.#keypadTags.setAux(d, n, used);
+      for (const d of e.doorTags) this.#doorTags.setAux(d, n, used);
+      used += size;
+    }
+    this.#week = pool;
+    this.#weekUsed = used;
+    this.#weekGarbage = 0;
   }
 }
 

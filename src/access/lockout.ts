@@ -81,6 +81,7 @@ export interface FailureOutcome {
 }
 
 export const NO_EFFECTS: readonly LockoutEffect[] = Object.freeze([]);
+const NO_EVENTS: readonly LockoutEvent[] = Object.freeze([]);
 
 class Counter {
   constructor(
@@ -143,10 +144,11 @@ export class Lockout {
       counter = new Counter();
       map.set(id, counter);
     }
-    const effects: LockoutEffect[] = [];
-    const events: LockoutEvent[] = [];
-    this.#fail(counter, scope, id, at, this.policy.maxAttempts, this.policy.lockMs, effects, events);
-    this.#fail(this.#panel, "panel", "", at, this.policy.panelMaxAttempts, this.policy.panelLockMs, effects, events);
+    const pointLock = this.#fail(counter, scope, id, at, this.policy.maxAttempts, this.policy.lockMs);
+    const panelLock = this.#fail(this.#panel, "panel", "", at, this.policy.panelMaxAttempts, this.policy.panelLockMs);
+    const effects = [effect(scope, id, counter.failures, counter.lockedUntil), effect("panel", "", this.#panel.failures, this.#panel.lockedUntil)];
+    const events: readonly LockoutEvent[] =
+      pointLock === null ? (panelLock === null ? NO_EVENTS : [panelLock]) : panelLock === null ? [pointLock] : [pointLock, panelLock];
     return { lockedForMs: this.lockedForMs(scope, id, at), effects, events };
   }
 
@@ -155,10 +157,12 @@ export class Lockout {
     const map = scope === "keypad" ? this.#keypads : this.#doors;
     const counter = map.get(id);
     const panel = this.#panel;
-    if (counter === undefined && panel.failures === 0) return NO_EFFECTS;
+    if ((counter === undefined || (counter.failures === 0 && counter.lockedUntil === 0)) && panel.failures === 0) return NO_EFFECTS;
     const effects: LockoutEffect[] = [];
-    if (counter !== undefined && counter.lockedUntil <= at) {
-      map.delete(id);
+    if (counter !== undefined && (counter.failures !== 0 || counter.lockedUntil !== 0) && counter.lockedUntil <= at) {
+      // Reset in place: the point will likely fail again, and Map churn costs more than a blank counter.
+      counter.failures = 0;
+      counter.lockedUntil = 0;
       effects.push(effect(scope, id, 0, 0));
     }
     if (panel.failures !== 0 && panel.lockedUntil <= at) {
@@ -173,7 +177,7 @@ export class Lockout {
   snapshot(): LockoutSnapshot {
     const dump = (map: Map<string, Counter>) => {
       const out: Record<string, CounterState> = {};
-      for (const [id, c] of map) out[id] = { failures: c.failures, lockedUntil: c.lockedUntil };
+      for (const [id, c] of map) if (c.failures !== 0 || c.lockedUntil !== 0) out[id] = { failures: c.failures, lockedUntil: c.lockedUntil };
       return out;
     };
     return {
@@ -183,16 +187,16 @@ export class Lockout {
     };
   }
 
-  #fail(c: Counter, scope: LockScope, id: string, at: number, max: number, lockMs: number, effects: LockoutEffect[], events: LockoutEvent[]): void {
+  /** Counts one failure on a counter; returns the lockout event when it locks. */
+  #fail(c: Counter, scope: LockScope, id: string, at: number, max: number, lockMs: number): LockoutEvent | null {
     c.failures += 1;
-    if (c.failures >= max) {
-      const duration = this.policy.strict ? lockMs + this.policy.strictStepMs * (c.failures - max) : lockMs;
-      // A lock never shortens one already running (strict panel and point locks may overlap).
-      c.lockedUntil = Math.max(c.lockedUntil, at + duration);
-      events.push({ type: "lockout", at, scope, id, failures: c.failures, lockedForMs: c.lockedUntil - at });
-      if (!this.policy.strict) c.failures = 0;
-    }
-    effects.push(effect(scope, id, c.failures, c.lockedUntil));
+    if (c.failures < max) return null;
+    const duration = this.policy.strict ? lockMs + this.policy.strictStepMs * (c.failures - max) : lockMs;
+    // A lock never shortens one already running (strict panel and point locks may overlap).
+    c.lockedUntil = Math.max(c.lockedUntil, at + duration);
+    const event: LockoutEvent = { type: "lockout", at, scope, id, failures: c.failures, lockedForMs: c.lockedUntil - at };
+    if (!this.policy.strict) c.failures = 0;
+    return event;
   }
 }
 

@@ -115,6 +115,25 @@ export function weekMinuteInside(intervals: Int32Array, weekMinute: number): boo
   return found >= 0 && weekMinute < intervals[(found << 1) + 1]!;
 }
 
+/**
+ * weekMinuteInside over intervals stored in a pool: pool[offset] is the number of intervals, then
+ * start/end pairs. Lets an index keep every weekly schedule in one compact array.
+ */
+export function weekMinuteInsidePool(pool: Int32Array, offset: number, weekMinute: number): boolean {
+  let lo = 0;
+  let hi = pool[offset]! - 1;
+  const base = offset + 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (pool[base + (mid << 1)]! <= weekMinute) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found >= 0 && weekMinute < pool[base + (found << 1) + 1]!;
+}
+
 /** The verdict of a compiled schedule at an instant, read in the clock's zone. */
 export function scheduleVerdict(schedule: CompiledSchedule, at: number, clock: LocalClock): ScheduleVerdict {
   switch (schedule.kind) {

@@ -280,12 +280,38 @@ describe("what leaves the check", () => {
     }
   });
 
-  it("answers a plain grant without allocating a new result", () => {
+  it("a plain grant shares the frozen empty events and effects arrays", () => {
     const p = new Panel();
     p.user(4, "1234");
     const a = p.check("1234");
-    expect(p.check("1234")).toBe(a);
-    expect(Object.isFrozen(a)).toBe(true);
+    const b = p.check("1234");
+    expect(a.events).toBe(b.events);
+    expect(a.lockoutEffects).toBe(b.lockoutEffects);
+    expect(Object.isFrozen(a.events) && Object.isFrozen(a.lockoutEffects)).toBe(true);
+  });
+});
+
+describe("weekly schedule storage", () => {
+  it("stays correct after many schedule changes force the interval pool to compact", () => {
+    const p = new Panel();
+    p.user(2, "2222");
+    p.user(3, "3333");
+    p.user(4, "4444");
+    const wed = (start: number, end: number) => ({ kind: "weekly", windows: [0, 1, 2, 3, 4, 5, 6].map((d) => ({ days: [d], start: d === 3 ? start : 0, end: d === 3 ? end : 1 })) });
+    // NOW is Wednesday 13:00 Berlin (minute 780).
+    for (let i = 0; i < 400; i++) {
+      const open = i % 2 === 0;
+      p.apply({ kind: "set_schedule", slot: 2 + (i % 3), schedule: open ? wed(700, 900) : wed(900, 1000) });
+    }
+    const rebuilt = new AccessIndex(p.table, { hash, lockoutPolicy: NO_LOCKOUT });
+    for (const code of ["2222", "3333", "4444"]) {
+      const req = { credential: { kind: "pin" as const, value: pin(code) }, point: keypad(), action: "disarm" as const, at: NOW };
+      expect(reasonOf(p.index.check(req))).toBe(reasonOf(rebuilt.check(req)));
+    }
+    // Last writes: i=399 (slot 2, closed), 398 (slot 4, open), 397 (slot 3, closed).
+    expect(reasonOf(p.check("2222"))).toBe("outside_schedule");
+    expect(reasonOf(p.check("4444"))).toBe("granted");
+    expect(reasonOf(p.check("3333"))).toBe("outside_schedule");
   });
 });
 
