@@ -1,0 +1,762 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { z } from "zod";
+import {
+  decodeAck,
+  decodeEvent,
+  decodeState,
+  decodeStatus,
+  encodeBatch,
+  encodeCommand,
+  fleetFilter,
+  LIMITS,
+  panelTopics,
+  parseTopic,
+  DEFAULT_PREFIX,
+  type AnyAck,
+  type CommandToSend,
+  type Outcome as WireOutcome,
+  type PanelTopics,
+  type SigningKey,
+  type State,
+  type Status,
+  type WireCommandInput,
+  type WireCommandResult,
+  type WireEvent,
+} from "../../protocol/index.js";
+import { commandSchema, RuleError, type Actor } from "../domain/index.js";
+import { MemorySeqStore, type SeqStore } from "./seq-store.js";
+
+// =============================================================================================
+// types
+
+type InputCommand = z.input<typeof commandSchema>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * A command as a caller hands it over: a domain command (codes and tags as `Secret`) whose `id`
+ * (default: a random UUID) and `actor` (default: the client's `actor`) may be left out.
+ */
+export type CommandInput = DistributiveOmit<Extract<InputCommand, { kind: WireCommandInput["kind"] }>, "id" | "actor"> & { id?: string; actor?: Actor };
+
+export type ErrorDetail = Record<string, string | number | boolean>;
+
+export interface AppliedOutcome {
+  status: "applied";
+  panelId: string;
+  id: string;
+  seq: number;
+  result?: WireCommandResult;
+  /** The agent had applied it already (a redelivery): this is its stored result. */
+  dup?: true;
+}
+
+export interface RejectedOutcome {
+  status: "rejected";
+  panelId: string;
+  id: string;
+  seq?: number;
+  /** The stable error code (protocol/README.md section 9; `sequence_gap` after a gap). Unknown codes are permanent rejections too. */
+  code: string;
+  detail?: ErrorDetail;
+  /** Refused by this client before anything was sent (invalid command, kind not advertised): no seq was used. */
+  local?: true;
+}
+
+export type PendingReason =
+  /** The panel's retained status is offline: the command waits in the broker / in this client. */
+  | "offline"
+  /** No ack within the ack timeout although the panel is not known to be offline. */
+  | "timeout"
+  /** The panel has never published its retained state: nothing could be sealed or sequenced yet. */
+  | "no_state"
+  /** The client was closed before an answer came. */
+  | "closed";
+
+export interface PendingOutcome {
+  status: "pending";
+  panelId: string;
+  id: string;
+  seq?: number;
+  reason: PendingReason;
+  /** Resolves with the final outcome when the ack arrives (or `pending`/`closed` when the client closes first). */
+  later: Promise<Outcome>;
+}
+
+export type Outcome = AppliedOutcome | RejectedOutcome | PendingOutcome;
+
+export interface TlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+export interface CloudClientOptions {
+  /** mqtt://, mqtts://, ws:// or wss:// */
+  url: string;
+  signingKey: SigningKey;
+  protocolVersion?: 4 | 5;
+  clientId?: string;
+  /** Persistent session (needs a fixed clientId). Default false: acks missed while disconnected are recovered by resending. */
+  persistentSession?: boolean;
+  username?: string;
+  password?: string;
+  tls?: TlsOptions;
+  topicPrefix?: string;
+  /** Commands expire this long after they are handed over (default 5 min). */
+  commandLifetimeMs?: number;
+  /** A caller's promise resolves `pending` after this long without an ack; unacked envelopes are resent at this pace (default 10 s). */
+  ackTimeoutMs?: number;
+  /** How long connect() waits for the broker (default 10 s). */
+  connectTimeoutMs?: number;
+  /** Commands per batch envelope, at most 1000 (default 500). */
+  maxBatch?: number;
+  /** Envelopes larger than this are split (default 240 KiB, under the agent's 256 KiB default). */
+  maxPayloadBytes?: number;
+  /** The last seq assigned per panel (default: in memory). */
+  seqStore?: SeqStore;
+  /** Subscribe to every panel's ack/evt/state/status at once (one service holding a panel directory); default: per panel, on first use. */
+  fleet?: boolean;
+  /** The actor of commands that name none (default `{ kind: "cloud", id: "cloud-client" }`). */
+  actor?: Actor;
+  now?: () => number;
+}
+
+export type CloudErrorCode = "not_connected" | "connection_failed" | "closed" | "invalid_panel_id";
+
+export class CloudError extends Error {
+  readonly code: CloudErrorCode;
+  constructor(code: CloudErrorCode, message: string) {
+    super(message);
+    this.name = "CloudError";
+    this.code = code;
+  }
+}
+
+export interface ResyncRequest {
+  panelId: string;
+  lastSeq: number;
+  gotSeq?: number;
+  reason: "sequence_gap" | "startup" | "restored";
+}
+
+export interface CloudClientEvents {
+  /** A decoded event of any panel this client listens to (deduplicated by `n`). */
+  event: [panelId: string, event: WireEvent];
+  /** The agent asked for a resync: answer with a `snapshot` (`send(panelId, { kind: "snapshot", ... })`). */
+  resync: [request: ResyncRequest];
+  state: [panelId: string, state: State];
+  status: [panelId: string, status: Status];
+  /** Something undecodable or unexpected arrived; informational. */
+  warning: [info: { panelId?: string; code: string }];
+}
+
+// =============================================================================================
+// internals
+
+interface Job {
+  panelId: string;
+  command: WireCommandInput;
+  seq?: number;
+  firstDone: boolean;
+  finalDone: boolean;
+  resolveFirst: (o: Outcome) => void;
+  resolveLater: (o: Outcome) => void;
+  later: Promise<Outcome>;
+  timer?: NodeJS.Timeout;
+  expiresAt: number;
+}
+
+interface Inflight {
+  /** Batch id for a batch, the command id for a single command. */
+  key: string;
+  batch: boolean;
+  jobs: Job[];
+  bytes: Buffer;
+  firstSeq: number;
+  lastSeq: number;
+  attempts: number;
+  timer?: NodeJS.Timeout;
+  published: boolean;
+}
+
+interface Panel {
+  id: string;
+  topics: PanelTopics;
+  state?: State;
+  status?: Status;
+  subscribed?: Promise<void>;
+  /** Set once the retained state and the stored seq are known. */
+  lastAssigned?: number;
+  initializing: boolean;
+  queue: Job[];
+  inflight?: Inflight;
+  flushScheduled: boolean;
+  stateWaiters: Array<(s: State) => void>;
+  highestN: number;
+}
+
+const DEFAULTS = {
+  commandLifetimeMs: 5 * 60_000,
+  ackTimeoutMs: 10_000,
+  connectTimeoutMs: 10_000,
+  maxBatch: 500,
+  maxPayloadBytes: 240 * 1024,
+};
+const MAX_RETRY_MS = 60_000;
+const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
+
+function final(job: Job, o: Outcome): void {
+  if (job.timer) clearTimeout(job.timer);
+  job.timer = undefined;
+  if (!job.firstDone) {
+    job.firstDone = true;
+    job.resolveFirst(o);
+  }
+  if (!job.finalDone) {
+    job.finalDone = true;
+    job.resolveLater(o);
+  }
+}
+
+function fromWire(panelId: string, job: Job, o: WireOutcome): AppliedOutcome | RejectedOutcome {
+  if (o.ok) {
+    const out: AppliedOutcome = { status: "applied", panelId, id: job.command.id, seq: o.seq };
+    if (o.result !== undefined) out.result = o.result;
+    if (o.dup) out.dup = true;
+    return out;
+  }
+  const out: RejectedOutcome = { status: "rejected", panelId, id: job.command.id, code: o.error.code };
+  if (o.seq !== undefined) out.seq = o.seq;
+  if (o.error.detail !== undefined) out.detail = o.error.detail;
+  return out;
+}
+
+function rejectedLocally(panelId: string, id: string, code: string, detail?: ErrorDetail): RejectedOutcome {
+  const out: RejectedOutcome = { status: "rejected", panelId, id, code, local: true };
+  if (detail) out.detail = detail;
+  return out;
+}
+
+// =============================================================================================
+
+/**
+ * The cloud side of the wire protocol: signs, seals and sequences commands for many panels over
+ * one MQTT connection, and turns acks back into one outcome per caller.
+ *
+ * Per panel, one envelope is in flight at a time; commands handed over meanwhile queue, and when
+ * the ack arrives everything queued goes as ONE batch envelope (up to `maxBatch`), which the agent
+ * applies in one transaction. An unacked envelope is resent unchanged (same ids and seqs) after a
+ * reconnect or a timeout; the agent answers a redelivery with its stored result.
+ *
+ * The constructor only wires; `connect()` opens the connection, `close()` ends it.
+ */
+export class CloudClient extends EventEmitter<CloudClientEvents> {
+  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet">> &
+    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet">;
+  readonly #seqStore: SeqStore;
+  readonly #now: () => number;
+  readonly #panels = new Map<string, Panel>();
+  #client: MqttClient | undefined;
+  #closed = false;
+  #fleetEvents = false;
+  readonly #iterators = new Set<() => void>();
+
+  constructor(options: CloudClientOptions) {
+    super();
+    const maxBatch = Math.min(Math.max(1, options.maxBatch ?? DEFAULTS.maxBatch), LIMITS.maxBatch);
+    this.#o = {
+      url: options.url,
+      signingKey: options.signingKey,
+      protocolVersion: options.protocolVersion ?? 4,
+      topicPrefix: options.topicPrefix ?? DEFAULT_PREFIX,
+      commandLifetimeMs: options.commandLifetimeMs ?? DEFAULTS.commandLifetimeMs,
+      ackTimeoutMs: options.ackTimeoutMs ?? DEFAULTS.ackTimeoutMs,
+      connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      maxBatch,
+      maxPayloadBytes: options.maxPayloadBytes ?? DEFAULTS.maxPayloadBytes,
+      actor: options.actor ?? { kind: "cloud", id: "cloud-client" },
+      clientId: options.clientId,
+      username: options.username,
+      password: options.password,
+      tls: options.tls,
+      persistentSession: options.persistentSession,
+      fleet: options.fleet,
+    };
+    this.#seqStore = options.seqStore ?? new MemorySeqStore();
+    this.#now = options.now ?? Date.now;
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected === true;
+  }
+
+  /** Connects to the broker; rejects with CloudError `connection_failed` when it cannot (then nothing stays open). */
+  async connect(): Promise<void> {
+    if (this.#closed) throw new CloudError("closed", "the client was closed");
+    if (this.#client) return;
+    const o = this.#o;
+    const opts: IClientOptions = {
+      clientId: o.clientId ?? `cloud-${randomUUID()}`,
+      clean: !o.persistentSession,
+      protocolVersion: o.protocolVersion,
+      keepalive: 30,
+      reconnectPeriod: 1000,
+      connectTimeout: o.connectTimeoutMs,
+      username: o.username,
+      password: o.password,
+      ...(o.persistentSession && o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 24 * 3600 } } : {}),
+      ...(o.tls ? { ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key, rejectUnauthorized: o.tls.rejectUnauthorized ?? true } : {}),
+    };
+    const client = mqtt.connect(o.url, opts);
+    this.#client = client;
+    let first = true;
+    client.on("connect", () => {
+      // mqtt.js leaves Nagle on: a QoS 1 round trip would cost tens of milliseconds.
+      (client.stream as unknown as Socket).setNoDelay?.(true);
+      if (o.fleet) client.subscribe(AGENT_CHANNELS.map((c) => fleetFilter(c, o.topicPrefix)), { qos: 1 });
+      if (first) {
+        first = false;
+        return;
+      }
+      // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
+      for (const p of this.#panels.values()) if (p.inflight) this.#publish(p, p.inflight);
+    });
+    client.on("message", (topic, payload) => this.#onMessage(topic, payload));
+    client.on("error", () => {
+      /* reported through connect() or retried by reconnecting */
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new CloudError("connection_failed", "no connection to the broker")), o.connectTimeoutMs);
+        const onError = (err: Error) => {
+          clearTimeout(timer);
+          reject(new CloudError("connection_failed", `cannot connect to the broker (${(err as NodeJS.ErrnoException).code ?? err.name})`));
+        };
+        client.once("error", onError);
+        client.once("connect", () => {
+          clearTimeout(timer);
+          client.off("error", onError);
+          resolve();
+        });
+      });
+    } catch (err) {
+      this.#client = undefined;
+      client.end(true);
+      throw err;
+    }
+  }
+
+  /** Ends the connection. Outcomes still open resolve `pending` with reason `closed`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stop of [...this.#iterators]) stop();
+    for (const p of this.#panels.values()) {
+      if (p.inflight?.timer) clearTimeout(p.inflight.timer);
+      const jobs = [...(p.inflight?.jobs ?? []), ...p.queue];
+      p.inflight = undefined;
+      p.queue = [];
+      for (const job of jobs) this.#closeJob(job);
+    }
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) await client.endAsync();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // panels
+
+  #panel(panelId: string): Panel {
+    let p = this.#panels.get(panelId);
+    if (!p) {
+      let topics: PanelTopics;
+      try {
+        topics = panelTopics(panelId, this.#o.topicPrefix);
+      } catch {
+        throw new CloudError("invalid_panel_id", "invalid panel id");
+      }
+      p = { id: panelId, topics, initializing: false, queue: [], flushScheduled: false, stateWaiters: [], highestN: 0 };
+      this.#panels.set(panelId, p);
+    }
+    return p;
+  }
+
+  #client_(): MqttClient {
+    if (this.#closed) throw new CloudError("closed", "the client was closed");
+    if (!this.#client) throw new CloudError("not_connected", "connect() first");
+    return this.#client;
+  }
+
+  /** Subscribes to the panel's ack, evt, state and status (once). */
+  #watch(p: Panel): Promise<void> {
+    if (this.#o.fleet) return Promise.resolve();
+    const client = this.#client_();
+    p.subscribed ??= new Promise<void>((resolve) => {
+      client.subscribe(AGENT_CHANNELS.map((c) => p.topics[c]), { qos: 1 }, () => resolve());
+    });
+    return p.subscribed;
+  }
+
+  /** The panel's retained state, waiting up to `timeoutMs` for it; undefined when none came. */
+  async panelState(panelId: string, timeoutMs = this.#o.ackTimeoutMs): Promise<State | undefined> {
+    const p = this.#panel(panelId);
+    await this.#watch(p);
+    if (p.state) return p.state;
+    return new Promise<State | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        p.stateWaiters = p.stateWaiters.filter((w) => w !== waiter);
+        resolve(undefined);
+      }, timeoutMs);
+      const waiter = (s: State) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      p.stateWaiters.push(waiter);
+    });
+  }
+
+  /** The panel's last retained status (undefined until it arrives, or when it never published one). */
+  panelStatus(panelId: string): Status | undefined {
+    return this.#panels.get(panelId)?.status;
+  }
+
+  /** Starts listening to a panel (state, status, events) without sending anything. */
+  async watch(panelId: string): Promise<void> {
+    await this.#watch(this.#panel(panelId));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // sending
+
+  /**
+   * Signs, seals and sends one command to a panel. Resolves with its outcome: `applied`,
+   * `rejected` (with the agent's code), or `pending` when no ack came within the ack timeout
+   * (reason `offline` when the panel's retained status says so). A pending outcome's `later`
+   * resolves when the ack finally arrives. Never rejects for the panel's answer; throws
+   * CloudError for a closed or unconnected client or an invalid panel id.
+   */
+  send(panelId: string, input: CommandInput): Promise<Outcome> {
+    this.#client_();
+    const p = this.#panel(panelId);
+    const id = input.id ?? randomUUID();
+    const parsed = commandSchema.safeParse({ ...input, id, actor: input.actor ?? this.#o.actor });
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return Promise.resolve(rejectedLocally(panelId, id, "schema_violation", issue ? { path: issue.path.join(".") || "(root)", issue: issue.code } : undefined));
+    }
+    const command = parsed.data as WireCommandInput;
+    let resolveFirst!: (o: Outcome) => void;
+    let resolveLater!: (o: Outcome) => void;
+    const first = new Promise<Outcome>((r) => (resolveFirst = r));
+    const later = new Promise<Outcome>((r) => (resolveLater = r));
+    const job: Job = { panelId, command, firstDone: false, finalDone: false, resolveFirst, resolveLater, later, expiresAt: this.#now() + this.#o.commandLifetimeMs };
+    job.timer = setTimeout(() => this.#jobTimedOut(p, job), this.#o.ackTimeoutMs);
+    p.queue.push(job);
+    if (p.lastAssigned === undefined) void this.#init(p);
+    else this.#scheduleFlush(p);
+    return first;
+  }
+
+  /** The same kind of command to many panels: each its own signed, sealed envelope and ack. Offline panels come back `pending`. */
+  async sendMany(panelIds: readonly string[], make: (panelId: string) => CommandInput): Promise<Outcome[]> {
+    return Promise.all(panelIds.map((id) => this.send(id, make(id))));
+  }
+
+  #jobTimedOut(p: Panel, job: Job): void {
+    job.timer = undefined;
+    if (job.firstDone) return;
+    job.firstDone = true;
+    const reason: PendingReason = p.status?.status === "offline" ? "offline" : p.state ? "timeout" : "no_state";
+    const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.command.id, reason, later: job.later };
+    if (job.seq !== undefined) out.seq = job.seq;
+    job.resolveFirst(out);
+  }
+
+  #closeJob(job: Job): void {
+    if (job.timer) clearTimeout(job.timer);
+    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.command.id, reason: "closed", later: job.later };
+    if (job.seq !== undefined) out.seq = job.seq;
+    if (!job.firstDone) {
+      job.firstDone = true;
+      job.resolveFirst(out);
+    }
+    if (!job.finalDone) {
+      job.finalDone = true;
+      job.resolveLater(out);
+    }
+  }
+
+  /** Learns the panel's state and our stored seq, then starts sending. */
+  async #init(p: Panel): Promise<void> {
+    if (p.initializing) return;
+    p.initializing = true;
+    try {
+      await this.#watch(p);
+      const state = p.state ?? (await new Promise<State>((resolve) => p.stateWaiters.push(resolve)));
+      const stored = await this.#seqStore.load(p.id);
+      p.lastAssigned = Math.max(stored ?? 0, state.lastSeq);
+      this.#scheduleFlush(p);
+    } catch {
+      // closed meanwhile: close() already settled the queue
+    } finally {
+      p.initializing = false;
+    }
+  }
+
+  #scheduleFlush(p: Panel): void {
+    if (p.flushScheduled || p.inflight || p.queue.length === 0 || p.lastAssigned === undefined || this.#closed) return;
+    p.flushScheduled = true;
+    setImmediate(() => {
+      p.flushScheduled = false;
+      void this.#flush(p);
+    });
+  }
+
+  /** Takes what is queued (up to maxBatch), assigns seqs, encodes one envelope and publishes it. */
+  async #flush(p: Panel): Promise<void> {
+    if (p.inflight || p.queue.length === 0 || p.lastAssigned === undefined || this.#closed) return;
+    const state = p.state!;
+    // Refuse, before any seq is used, what this agent does not advertise or what has expired.
+    const now = this.#now();
+    p.queue = p.queue.filter((job) => {
+      if (!state.proto.kinds.includes(job.command.kind)) final(job, rejectedLocally(p.id, job.command.id, "unknown_command", { kind: job.command.kind }));
+      else if (job.expiresAt <= now) final(job, rejectedLocally(p.id, job.command.id, "command_expired"));
+      else return true;
+      return false;
+    });
+    if (p.queue.length === 0) return;
+
+    let count = Math.min(p.queue.length, this.#o.maxBatch);
+    const base = Math.max(p.lastAssigned, state.lastSeq);
+    let encoded: { bytes: Buffer; key: string } | undefined;
+    for (;;) {
+      const jobs = p.queue.slice(0, count);
+      const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command }));
+      try {
+        if (items.length === 1) encoded = { bytes: encodeCommand(p.id, items[0]!, { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey }), key: jobs[0]!.command.id };
+        else {
+          const batchId = randomUUID();
+          encoded = { bytes: encodeBatch(p.id, batchId, items, { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey }), key: batchId };
+        }
+      } catch (err) {
+        // One bad command must not sink the others: find it alone, refuse it, try again.
+        if (count > 1) {
+          count = 1;
+          continue;
+        }
+        const job = p.queue.shift()!;
+        const e = err instanceof RuleError ? err : new RuleError("schema_violation");
+        final(job, rejectedLocally(p.id, job.command.id, e.code, e.detail as ErrorDetail | undefined));
+        if (p.queue.length === 0) return;
+        count = Math.min(p.queue.length, this.#o.maxBatch);
+        continue;
+      }
+      if (encoded.bytes.length > this.#o.maxPayloadBytes && count > 1) {
+        count = Math.ceil(count / 2);
+        continue;
+      }
+      break;
+    }
+    const jobs = p.queue.splice(0, count);
+    jobs.forEach((job, i) => (job.seq = base + 1 + i));
+    const inflight: Inflight = { key: encoded.key, batch: count > 1, jobs, bytes: encoded.bytes, firstSeq: base + 1, lastSeq: base + count, attempts: 0, published: false };
+    p.inflight = inflight;
+    const previous = p.lastAssigned;
+    p.lastAssigned = inflight.lastSeq;
+    try {
+      await this.#seqStore.save(p.id, inflight.lastSeq);
+    } catch {
+      p.lastAssigned = previous;
+      p.inflight = undefined;
+      for (const job of jobs) final(job, rejectedLocally(p.id, job.command.id, "seq_store_failed"));
+      this.#scheduleFlush(p);
+      return;
+    }
+    if (this.#closed) return;
+    this.#publish(p, inflight);
+  }
+
+  #publish(p: Panel, inflight: Inflight): void {
+    const client = this.#client;
+    if (inflight.timer) clearTimeout(inflight.timer);
+    const delay = Math.min(this.#o.ackTimeoutMs * 2 ** inflight.attempts, MAX_RETRY_MS);
+    inflight.timer = setTimeout(() => this.#retry(p, inflight), delay);
+    // Not connected: the 'connect' handler publishes what is in flight.
+    if (!client?.connected) return;
+    inflight.attempts++;
+    inflight.published = true;
+    // Never awaited: a QoS 1 publish is confirmed by PUBACK, the command by its ack.
+    client.publish(p.topics.cmd, inflight.bytes, { qos: 1 }, () => {});
+  }
+
+  #retry(p: Panel, inflight: Inflight): void {
+    inflight.timer = undefined;
+    if (p.inflight !== inflight || this.#closed) return;
+    if (p.status?.status === "offline") {
+      // The broker keeps it for the panel's persistent session; wait for the panel to come back.
+      inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
+      return;
+    }
+    this.#publish(p, inflight);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // receiving
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic, this.#o.topicPrefix);
+    if (!t || payload.length === 0) return;
+    switch (t.channel) {
+      case "ack": {
+        const d = decodeAck(payload);
+        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
+        const p = this.#panels.get(t.panelId);
+        if (p) this.#onAck(p, d.value);
+        return;
+      }
+      case "evt": {
+        const d = decodeEvent(payload);
+        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
+        const p = this.#panel(t.panelId);
+        if (d.value.n <= p.highestN) return;
+        p.highestN = d.value.n;
+        this.emit("event", t.panelId, d.value);
+        if (d.value.type === "resync_request") {
+          const data = d.value.data;
+          const req: ResyncRequest = { panelId: t.panelId, lastSeq: data.lastSeq, reason: data.reason };
+          if (data.gotSeq !== undefined) req.gotSeq = data.gotSeq;
+          this.emit("resync", req);
+        }
+        return;
+      }
+      case "state": {
+        const d = decodeState(payload);
+        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
+        const p = this.#panel(t.panelId);
+        p.state = d.value;
+        const waiters = p.stateWaiters;
+        p.stateWaiters = [];
+        for (const w of waiters) w(d.value);
+        this.emit("state", t.panelId, d.value);
+        return;
+      }
+      case "status": {
+        const d = decodeStatus(payload);
+        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
+        const p = this.#panel(t.panelId);
+        const wasOffline = p.status?.status === "offline";
+        p.status = d.value;
+        this.emit("status", t.panelId, d.value);
+        // Back online: what the broker queued arrives now; resend only if that does not answer in time.
+        if (wasOffline && d.value.status === "online" && p.inflight) {
+          p.inflight.attempts = 0;
+          if (p.inflight.timer) clearTimeout(p.inflight.timer);
+          const inflight = p.inflight;
+          inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #onAck(p: Panel, ack: AnyAck): void {
+    const inflight = p.inflight;
+    if (!inflight) return; // a late duplicate of something already answered
+    if (ack.t === "ack") {
+      if (inflight.batch || ack.ack.id !== inflight.key) return;
+      const job = inflight.jobs[0]!;
+      if (!ack.ack.ok && ack.ack.seq === undefined) return this.#envelopeFailed(p, inflight, ack.ack.error.code, ack.ack.error.detail);
+      this.#settle(p, inflight);
+      final(job, fromWire(p.id, job, ack.ack));
+      return;
+    }
+    if (!inflight.batch || ack.id !== inflight.key) return;
+    if (ack.error) return this.#envelopeFailed(p, inflight, ack.error.code, ack.error.detail);
+    this.#settle(p, inflight);
+    const byId = ack.acks.length === inflight.jobs.length ? null : new Map(ack.acks.map((o) => [o.id, o]));
+    inflight.jobs.forEach((job, i) => {
+      const o = byId ? byId.get(job.command.id) : ack.acks[i];
+      if (o && (o.id === undefined || o.id === job.command.id)) final(job, fromWire(p.id, job, o));
+      else final(job, rejectedLocally(p.id, job.command.id, "missing_ack"));
+    });
+  }
+
+  #settle(p: Panel, inflight: Inflight): void {
+    if (inflight.timer) clearTimeout(inflight.timer);
+    p.inflight = undefined;
+    this.#scheduleFlush(p);
+  }
+
+  /** The envelope failed as a whole (signature, key, size, schema): nothing was applied, no seq used. */
+  #envelopeFailed(p: Panel, inflight: Inflight, code: string, detail?: ErrorDetail): void {
+    if (p.lastAssigned === inflight.lastSeq) {
+      p.lastAssigned = inflight.firstSeq - 1;
+      void Promise.resolve(this.#seqStore.save(p.id, p.lastAssigned)).catch(() => {});
+    }
+    this.#settle(p, inflight);
+    for (const job of inflight.jobs) {
+      const out: RejectedOutcome = { status: "rejected", panelId: p.id, id: job.command.id, code };
+      if (detail) out.detail = detail;
+      final(job, out);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // events
+
+  /**
+   * Decoded events of one panel, or of every panel with "+", as an async iterator (break out of
+   * the loop to stop). Events are deduplicated by their outbox number `n` per panel.
+   */
+  events(panelId: string | "+"): AsyncIterableIterator<{ panelId: string; event: WireEvent }> {
+    const buffer: { panelId: string; event: WireEvent }[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    const listener = (pid: string, event: WireEvent) => {
+      if (panelId !== "+" && pid !== panelId) return;
+      buffer.push({ panelId: pid, event });
+      wake?.();
+    };
+    this.on("event", listener);
+    if (panelId === "+") this.#watchFleetEvents();
+    else void this.#watch(this.#panel(panelId));
+    const stop = () => {
+      done = true;
+      this.off("event", listener);
+      this.#iterators.delete(stop);
+      wake?.();
+    };
+    this.#iterators.add(stop);
+    const iterator: AsyncIterableIterator<{ panelId: string; event: WireEvent }> = {
+      next: async () => {
+        while (buffer.length === 0 && !done && !this.#closed) await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+        const value = buffer.shift();
+        if (value) return { value, done: false };
+        stop();
+        return { value: undefined, done: true };
+      },
+      return: async () => {
+        stop();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return iterator;
+      },
+    };
+    return iterator;
+  }
+
+  #watchFleetEvents(): void {
+    if (this.#fleetEvents || this.#o.fleet) return;
+    this.#fleetEvents = true;
+    const client = this.#client_();
+    client.subscribe([fleetFilter("evt", this.#o.topicPrefix), fleetFilter("status", this.#o.topicPrefix)], { qos: 1 });
+  }
+}

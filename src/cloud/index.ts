@@ -1,0 +1,4 @@
+/** The cloud side of the wire protocol: a client library for services and the panelctl CLI. */
+export * from "./client.js";
+export * from "./seq-store.js";
+export * from "./codes.js";
