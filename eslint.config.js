@@ -14,6 +14,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { process: "readonly", console: "readonly" } },
+  },
+  {
     // The pure layers: rules are functions of (state, command, time); no IO may creep in.
     files: ["src/domain/**/*.ts", "src/access/**/*.ts"],
     rules: {

@@ -144,7 +144,9 @@ export class Store {
       }
       if (fingerprint === undefined) db.prepare("INSERT INTO agent_state (key, value) VALUES ('key_fingerprint', ?)").run(keyFingerprint(key));
 
-      const slots = (db.prepare("SELECT data FROM slots").all() as { data: string }[]).map((r) => JSON.parse(r.data) as Slot);
+      // Row by row: a 10k-user table never sits in memory twice (rows and parsed slots) at start.
+      const slots: Slot[] = [];
+      for (const r of db.prepare("SELECT data FROM slots").iterate() as IterableIterator<{ data: string }>) slots.push(JSON.parse(r.data) as Slot);
       const stored = getState("config");
       if (stored !== undefined && slots.length > 0) {
         const prev = JSON.parse(stored) as PanelConfig;
