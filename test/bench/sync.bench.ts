@@ -1,0 +1,151 @@
+/**
+ * Sync figures (DESIGN.md section 6), each against floors measured in the same run:
+ *   mqtt_rtt_p50_us   bare QoS 1 ping-pong between two mqtt.js clients through the same mosquitto
+ *                     (TCP_NODELAY on both clients, mosquitto `set_tcp_nodelay true`): the floor
+ *   commit_floor_us   one bare better-sqlite3 commit of a small row (WAL, synchronous=FULL), in a
+ *                     file on the same disk as the agent's state: the floor
+ *   cmd_ack_p50_us / cmd_ack_p99_us   CloudClient.send(set_label) -> ack, one at a time, through
+ *                     that mosquitto to a real Agent      target p50 <= 1.3 x (rtt + commit)
+ *   burst_cmds_per_s  10,000 set_label handed to the client at once, until the last ack (the client
+ *                     coalesces them into batch envelopes; synchronous=FULL)   target >= 20,000/s
+ *   snapshot_1000_ms  a 1,000-user snapshot with sealed codes, publish to ack (median of 5)  <= 100 ms
+ */
+import Database from "better-sqlite3";
+import mqtt, { type MqttClient } from "mqtt";
+import { mkdtempSync, rmSync } from "node:fs";
+import type { Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { generateSigningKey } from "../../protocol/index.js";
+import { CloudClient, type AppliedOutcome, type Outcome } from "../../src/cloud/index.js";
+import { Secret } from "../../src/domain/index.js";
+import { cloudAgentConfig, runAgent } from "../helpers/cloud-harness.js";
+import { Mosquitto } from "../helpers/mosquitto.js";
+
+const SAMPLES = 300;
+const WARMUP = 50;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+}
+const sortNum = (a: number[]) => [...a].sort((x, y) => x - y);
+const round = (n: number) => Math.round(n * 10) / 10;
+
+async function connect(url: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, { clientId: `bench-${Math.random().toString(36).slice(2)}`, clean: true, reconnectPeriod: 0 });
+  (c.stream as unknown as Socket).setNoDelay(true);
+  return c;
+}
+
+async function mqttRtt(url: string): Promise<number> {
+  const a = await connect(url);
+  const b = await connect(url);
+  try {
+    await b.subscribeAsync("bench/ping", { qos: 1 });
+    await a.subscribeAsync("bench/pong", { qos: 1 });
+    b.on("message", (_t, payload) => void b.publish("bench/pong", payload, { qos: 1 }));
+    let waiter: (() => void) | undefined;
+    a.on("message", () => waiter?.());
+    const payload = Buffer.alloc(120, 1);
+    const samples: number[] = [];
+    for (let i = 0; i < WARMUP + SAMPLES; i++) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve) => {
+        waiter = resolve;
+        a.publish("bench/ping", payload, { qos: 1 });
+      });
+      if (i >= WARMUP) samples.push((performance.now() - t0) * 1000);
+    }
+    return percentile(sortNum(samples), 50);
+  } finally {
+    await a.endAsync();
+    await b.endAsync();
+  }
+}
+
+function commitFloor(dir: string): number {
+  const db = new Database(join(dir, "floor.db"));
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = FULL");
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
+    const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
+    const commit = db.transaction((v: string) => insert.run(v));
+    const samples: number[] = [];
+    for (let i = 0; i < WARMUP + SAMPLES; i++) {
+      const t0 = performance.now();
+      commit(`row ${i} ${"x".repeat(40)}`);
+      if (i >= WARMUP) samples.push((performance.now() - t0) * 1000);
+    }
+    return percentile(sortNum(samples), 50);
+  } finally {
+    db.close();
+  }
+}
+
+function mustApply(o: Outcome): AppliedOutcome {
+  if (o.status !== "applied") throw new Error(`bench command not applied: ${o.status} ${"code" in o ? o.code : ""}`);
+  return o;
+}
+
+/** 1,000 distinct 4-digit codes. */
+function codes(offset: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 1000; i++) out.push(String(((i * 7919 + offset) % 9000) + 1000));
+  return out;
+}
+
+export async function run(): Promise<Record<string, number>> {
+  const mosq = await new Mosquitto({ maxQueuedMessages: 100_000 }).start();
+  const dir = mkdtempSync(join(tmpdir(), "bench-sync-"));
+  const key = generateSigningKey();
+  const agent = await runAgent(cloudAgentConfig(dir, mosq.url, "bench", key, { panelType: "DSC", codeLength: 4 }));
+  const client = new CloudClient({ url: mosq.url, signingKey: key, ackTimeoutMs: 30_000, maxBatch: 500 });
+  try {
+    const rtt = await mqttRtt(mosq.url);
+    const floor = commitFloor(dir);
+
+    await client.connect();
+    mustApply(await client.send("bench", { kind: "set_code", slot: 2, code: new Secret("2580") }));
+
+    const samples: number[] = [];
+    for (let i = 0; i < WARMUP + SAMPLES; i++) {
+      const t0 = performance.now();
+      mustApply(await client.send("bench", { kind: "set_label", slot: 2, label: `L${i % 1000}` }));
+      if (i >= WARMUP) samples.push((performance.now() - t0) * 1000);
+    }
+    const sorted = sortNum(samples);
+
+    // warm the batch path, then the burst
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `W${i}` })).map(async (p) => mustApply(await p)));
+    const N = 10_000;
+    const t0 = performance.now();
+    const outs = await Promise.all(Array.from({ length: N }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `B${i}` })));
+    const burstMs = performance.now() - t0;
+    for (const o of outs) mustApply(o);
+
+    const snaps: number[] = [];
+    for (let r = 0; r < 6; r++) {
+      const cs = codes(r * 13);
+      const users = cs.map((c, i) => ({ slot: i + 1, code: new Secret(c), label: `User ${i + 1}` }));
+      const s0 = performance.now();
+      mustApply(await client.send("bench", { kind: "snapshot", users }));
+      if (r > 0) snaps.push(performance.now() - s0);
+    }
+
+    return {
+      mqtt_rtt_p50_us: round(rtt),
+      commit_floor_us: round(floor),
+      cmd_ack_p50_us: round(percentile(sorted, 50)),
+      cmd_ack_p99_us: round(percentile(sorted, 99)),
+      burst_cmds_per_s: Math.round(N / (burstMs / 1000)),
+      snapshot_1000_ms: round(percentile(sortNum(snaps), 50)),
+    };
+  } finally {
+    await client.close();
+    await agent.stop();
+    await mosq.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
