@@ -7,7 +7,8 @@ import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { panelTopics } from "../../protocol/index.js";
 import type { Agent } from "../../src/agent.js";
-import { Secret, type Command } from "../../src/domain/index.js";
+import { Secret } from "../../src/domain/index.js";
+import type { WireCommandInput } from "../../protocol/index.js";
 import { agentConfig, CloudPeer, startAgent } from "../helpers/agent-harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { makeCertificates } from "../helpers/tls.js";
@@ -23,7 +24,7 @@ afterEach(async () => {
 const ACL = fileURLToPath(new URL("../../protocol/acl/mosquitto.acl", import.meta.url));
 const cloud = { kind: "cloud" as const, id: "ops" };
 let n = 0;
-const cmd = (input: Record<string, unknown>): Command => ({ id: `sec-${++n}`, actor: cloud, ...input }) as Command;
+const cmd = (input: Record<string, unknown>): WireCommandInput => ({ id: `sec-${++n}`, actor: cloud, ...input }) as WireCommandInput;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("broker access control (protocol/acl/mosquitto.acl on a real mosquitto)", () => {

@@ -6,7 +6,8 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Agent } from "../../src/agent.js";
-import { Secret, type Command } from "../../src/domain/index.js";
+import { Secret } from "../../src/domain/index.js";
+import type { WireCommandInput } from "../../protocol/index.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../src/sync/embedded-broker.js";
 import { agentConfig, CloudPeer, startAgent } from "../helpers/agent-harness.js";
 import { tempDirs } from "../helpers/tmp.js";
@@ -19,7 +20,7 @@ let agent: Agent;
 let seq = 0;
 
 async function send(input: Record<string, unknown>): Promise<void> {
-  const command = { id: `e2e-${++seq}`, actor: { kind: "cloud", id: "ops" }, ...input } as Command;
+  const command = { id: `e2e-${++seq}`, actor: { kind: "cloud", id: "ops" }, ...input } as WireCommandInput;
   await peer.send({ seq, expiresAt: Date.now() + 60_000, command });
   const out = await peer.until(() => peer.outcome(command.id));
   if (!out.ok) throw new Error(`command rejected: ${out.error.code}`);

@@ -1,7 +1,8 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encodeCbor } from "../../protocol/index.js";
 import type { Agent } from "../../src/agent.js";
-import { Secret, type Command } from "../../src/domain/index.js";
+import { Secret } from "../../src/domain/index.js";
+import type { WireCommandInput } from "../../protocol/index.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../../src/sync/embedded-broker.js";
 import { agentConfig, CloudPeer, startAgent } from "../helpers/agent-harness.js";
 import { MOSQUITTO_BIN, Mosquitto } from "../helpers/mosquitto.js";
@@ -17,7 +18,7 @@ afterEach(async () => {
 const cloud = { kind: "cloud" as const, id: "ops" };
 const EXP = () => Date.now() + 60_000;
 let n = 0;
-const cmd = (input: Record<string, unknown>): Command => ({ id: `c-${++n}`, actor: cloud, ...input }) as Command;
+const cmd = (input: Record<string, unknown>): WireCommandInput => ({ id: `c-${++n}`, actor: cloud, ...input }) as WireCommandInput;
 
 type BrokerKind = "aedes" | "mosquitto";
 async function broker(kind: BrokerKind, opts: ConstructorParameters<typeof Mosquitto>[0] = {}): Promise<{ url: string; mosq?: Mosquitto }> {

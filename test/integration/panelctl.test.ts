@@ -1,0 +1,123 @@
+import { execFile } from "node:child_process";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSigningKey } from "../../protocol/index.js";
+import type { Agent } from "../../src/agent.js";
+import { isWeakCode } from "../../src/cloud/index.js";
+import { cloudAgentConfig, runAgent } from "../helpers/cloud-harness.js";
+import { MOSQUITTO_BIN, Mosquitto } from "../helpers/mosquitto.js";
+import { tempDirs } from "../helpers/tmp.js";
+
+const TSX = join(process.cwd(), "node_modules/.bin/tsx");
+const CLI = join(process.cwd(), "src/bin/panelctl.ts");
+
+const dirs = tempDirs();
+let mosq: Mosquitto;
+let agent: Agent;
+let dir: string;
+let keyFile: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function panelctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(TSX, [CLI, ...args], { env: { ...process.env, PANELCTL_SEQ_FILE: join(dir, "seq.json"), ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err ? ((err as { code?: number }).code ?? -1) : 0;
+      resolve({ code: typeof code === "number" ? code : -1, stdout, stderr });
+    });
+  });
+}
+
+const common = () => ["--broker", mosq.url, "--key", keyFile, "--timeout", "3"];
+const lines = (s: string) => s.trim().split("\n").filter(Boolean);
+
+beforeAll(async () => {
+  if (!MOSQUITTO_BIN) throw new Error("mosquitto missing: apt-get install mosquitto");
+  dir = dirs.make("panelctl-");
+  keyFile = join(dir, "cloud.key");
+  mosq = await new Mosquitto().start();
+  const keygen = await panelctl(["keygen", "--out", keyFile, "--json"]);
+  expect(keygen.code).toBe(0);
+  const { publicKey } = JSON.parse(keygen.stdout) as { publicKey: string };
+  const signingKey = loadSigningKey(Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex"));
+  expect(signingKey.publicRaw.toString("hex")).toBe(publicKey);
+  agent = await runAgent(cloudAgentConfig(join(dir, "agent"), mosq.url, "p1", signingKey));
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await mosq?.dispose();
+  dirs.cleanup();
+});
+
+describe("panelctl", () => {
+  it("keygen writes the seed 0600 and the public key for trustedCloudKeys", () => {
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(readFileSync(keyFile + ".pub", "utf8").trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("set-code --generate prints the generated code once; users --json then shows the slot with a code", async () => {
+    const set = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "--generate", "--json", ...common()]);
+    expect(set.code).toBe(0);
+    const out = JSON.parse(set.stdout) as { panel: string; status: string; generatedCode: string; seq: number };
+    expect(out).toMatchObject({ panel: "p1", status: "applied" });
+    expect(out.generatedCode).toMatch(/^[0-9]{4}$/);
+    expect(isWeakCode(out.generatedCode)).toBe(false);
+    expect(set.stdout.split(out.generatedCode).length - 1).toBe(1);
+    expect(set.stderr).not.toContain(out.generatedCode);
+
+    const users = await panelctl(["users", "--panel", "p1", "--per-page", "10", "--json", ...common()]);
+    expect(users.code).toBe(0);
+    const page = JSON.parse(users.stdout) as { range: string; rows: { number: number; codeSet: boolean }[] };
+    expect(page.range).toBe("1-10 of 1000");
+    expect(page.rows[1]).toMatchObject({ number: 2, codeSet: true });
+    expect(users.stdout).not.toContain(out.generatedCode);
+
+    const table = await panelctl(["users", "--panel", "p1", "--per-page", "10", ...common()]);
+    expect(table.code).toBe(0);
+    expect(lines(table.stdout).at(-1)).toBe("1-10 of 1000");
+    expect(lines(table.stdout)[2]).toMatch(/^2\s.*✓/);
+  });
+
+  it("exits 2 with the code when a command is rejected", async () => {
+    const r = await panelctl(["set-label", "--panel", "p1", "--slot", "9", "--label", "Nobody", "--json", ...common()]);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout)).toMatchObject({ panel: "p1", status: "rejected", code: "code_required" });
+  });
+
+  it("sends to several panels with one outcome line each; an unreachable panel is pending (exit 3)", async () => {
+    writeFileSync(join(dir, "panels.txt"), "p1\n# a comment\nghost\n");
+    const m = await panelctl(["set-label", "--panels-file", join(dir, "panels.txt"), "--slot", "2", "--label", "Front", "--json", ...common().slice(0, 4), "--timeout", "1"]);
+    expect(m.code).toBe(3);
+    const outs = lines(m.stdout).map((l) => JSON.parse(l) as { panel: string; status: string; reason?: string });
+    expect(outs.map((o) => [o.panel, o.status])).toEqual([["p1", "applied"], ["ghost", "pending"]]);
+  });
+
+  it("grants dealer access as the Master and shows it in dealer status", async () => {
+    const before = await panelctl(["dealer", "status", "--panel", "p1", "--json", "--broker", mosq.url]);
+    expect(before.code).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ panel: "p1", dealerAccess: null });
+    const grant = await panelctl(["dealer", "grant", "--panel", "p1", ...common()]);
+    expect(grant.code).toBe(0);
+    expect(grant.stdout).toMatch(/^p1\s+applied/);
+    // The retained state is republished shortly after the change.
+    let status = { dealerAccess: null as null | { hours: number } };
+    for (let i = 0; i < 5 && !status.dealerAccess; i++) status = JSON.parse((await panelctl(["dealer", "status", "--panel", "p1", "--json", "--broker", mosq.url])).stdout) as typeof status;
+    expect(status.dealerAccess).toMatchObject({ hours: 2 });
+  });
+
+  it("uses exit 1 for usage errors (never echoing a stray argument) and 4 when the broker is unreachable", async () => {
+    const usage = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "8642", ...common()]);
+    expect(usage.code).toBe(1);
+    expect(usage.stdout + usage.stderr).not.toContain("8642");
+    expect((await panelctl(["frobnicate"])).code).toBe(1);
+    expect((await panelctl(["set-role", "--panel", "p1", "--slot", "2", "--role", "Boss", ...common()])).code).toBe(1);
+    const down = await panelctl(["users", "--panel", "p1", "--key", keyFile, "--broker", "mqtt://127.0.0.1:1", "--timeout", "2"]);
+    expect(down.code).toBe(4);
+  });
+});
