@@ -194,6 +194,8 @@ interface Panel {
   initializing: boolean;
   queue: Job[];
   inflight?: Inflight;
+  /** The next envelope, encoded while `inflight` waits for its ack. */
+  prepared?: Inflight;
   flushScheduled: boolean;
   stateWaiters: Array<(s: State) => void>;
   highestN: number;
@@ -357,8 +359,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     for (const stop of [...this.#iterators]) stop();
     for (const p of this.#panels.values()) {
       if (p.inflight?.timer) clearTimeout(p.inflight.timer);
-      const jobs = [...(p.inflight?.jobs ?? []), ...p.queue];
+      const jobs = [...(p.inflight?.jobs ?? []), ...(p.prepared?.jobs ?? []), ...p.queue];
       p.inflight = undefined;
+      p.prepared = undefined;
       p.queue = [];
       for (const job of jobs) this.#closeJob(job);
     }
@@ -508,7 +511,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   }
 
   #scheduleFlush(p: Panel): void {
-    if (p.flushScheduled || p.inflight || p.queue.length === 0 || p.lastAssigned === undefined || this.#closed) return;
+    if (p.flushScheduled || p.inflight || (p.queue.length === 0 && !p.prepared) || p.lastAssigned === undefined || this.#closed) return;
     p.flushScheduled = true;
     setImmediate(() => {
       p.flushScheduled = false;
@@ -516,68 +519,100 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     });
   }
 
-  /** Takes what is queued (up to maxBatch), assigns seqs, encodes one envelope and publishes it. */
-  async #flush(p: Panel): Promise<void> {
-    if (p.inflight || p.queue.length === 0 || p.lastAssigned === undefined || this.#closed) return;
+  /**
+   * Takes what heads the queue (up to maxBatch), refuses locally what cannot be sent (kind not
+   * advertised, expired, invalid: no seq is used for those), and encodes one envelope whose
+   * commands carry base+1, base+2, ...
+   */
+  #take(p: Panel, base: number): Inflight | undefined {
     const state = p.state!;
-    // Refuse, before any seq is used, what this agent does not advertise or what has expired.
     const now = this.#now();
-    p.queue = p.queue.filter((job) => {
-      if (!state.proto.kinds.includes(job.command.kind)) final(job, rejectedLocally(p.id, job.command.id, "unknown_command", { kind: job.command.kind }));
-      else if (job.expiresAt <= now) final(job, rejectedLocally(p.id, job.command.id, "command_expired"));
-      else return true;
-      return false;
-    });
-    if (p.queue.length === 0) return;
-
-    let count = Math.min(p.queue.length, this.#o.maxBatch);
-    const base = Math.max(p.lastAssigned, state.lastSeq);
-    let encoded: { bytes: Buffer; key: string } | undefined;
+    const keys = { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey };
     for (;;) {
-      const jobs = p.queue.slice(0, count);
-      const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command }));
-      try {
-        if (items.length === 1) encoded = { bytes: encodeCommand(p.id, items[0]!, { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey }), key: jobs[0]!.command.id };
-        else {
-          const batchId = randomUUID();
-          encoded = { bytes: encodeBatch(p.id, batchId, items, { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey }), key: batchId };
+      // Refuse, before any seq is used, what this agent does not advertise or what has expired.
+      while (p.queue.length > 0) {
+        const job = p.queue[0]!;
+        if (job.finalDone) p.queue.shift();
+        else if (!state.proto.kinds.includes(job.command.kind)) final(p.queue.shift()!, rejectedLocally(p.id, job.command.id, "unknown_command", { kind: job.command.kind }));
+        else if (job.expiresAt <= now) final(p.queue.shift()!, rejectedLocally(p.id, job.command.id, "command_expired"));
+        else break;
+      }
+      if (p.queue.length === 0) return undefined;
+      let count = Math.min(p.queue.length, this.#o.maxBatch);
+      let encoded: { bytes: Buffer; key: string } | undefined;
+      for (;;) {
+        const jobs = p.queue.slice(0, count);
+        const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command }));
+        try {
+          if (items.length === 1) encoded = { bytes: encodeCommand(p.id, items[0]!, keys), key: jobs[0]!.command.id };
+          else {
+            const batchId = randomUUID();
+            encoded = { bytes: encodeBatch(p.id, batchId, items, keys), key: batchId };
+          }
+        } catch (err) {
+          // One bad command must not sink the others: send the head alone; if it is the bad one, refuse it.
+          if (count > 1) {
+            count = 1;
+            continue;
+          }
+          const job = p.queue.shift()!;
+          const e = err instanceof RuleError ? err : new RuleError("schema_violation");
+          final(job, rejectedLocally(p.id, job.command.id, e.code, e.detail as ErrorDetail | undefined));
+          encoded = undefined;
+          break;
         }
-      } catch (err) {
-        // One bad command must not sink the others: find it alone, refuse it, try again.
-        if (count > 1) {
-          count = 1;
+        if (encoded.bytes.length > this.#o.maxPayloadBytes && count > 1) {
+          count = Math.ceil(count / 2);
           continue;
         }
-        const job = p.queue.shift()!;
-        const e = err instanceof RuleError ? err : new RuleError("schema_violation");
-        final(job, rejectedLocally(p.id, job.command.id, e.code, e.detail as ErrorDetail | undefined));
-        if (p.queue.length === 0) return;
-        count = Math.min(p.queue.length, this.#o.maxBatch);
-        continue;
+        break;
       }
-      if (encoded.bytes.length > this.#o.maxPayloadBytes && count > 1) {
-        count = Math.ceil(count / 2);
-        continue;
-      }
-      break;
+      if (!encoded) continue;
+      const jobs = p.queue.splice(0, count);
+      jobs.forEach((job, i) => (job.seq = base + 1 + i));
+      return { key: encoded.key, batch: count > 1, jobs, bytes: encoded.bytes, firstSeq: base + 1, lastSeq: base + count, attempts: 0, published: false };
     }
-    const jobs = p.queue.splice(0, count);
-    jobs.forEach((job, i) => (job.seq = base + 1 + i));
-    const inflight: Inflight = { key: encoded.key, batch: count > 1, jobs, bytes: encoded.bytes, firstSeq: base + 1, lastSeq: base + count, attempts: 0, published: false };
+  }
+
+  /** Gives a prepared envelope's commands back to the head of the queue (its seqs are void). */
+  #unprepare(p: Panel): void {
+    const prepared = p.prepared;
+    if (!prepared) return;
+    p.prepared = undefined;
+    for (const job of prepared.jobs) delete job.seq;
+    p.queue.unshift(...prepared.jobs.filter((j) => !j.finalDone));
+  }
+
+  /** While an envelope is in flight, encodes the next one, so it can go the moment the ack comes. */
+  #prepare(p: Panel): void {
+    if (!p.inflight || p.prepared || p.queue.length === 0 || this.#closed) return;
+    p.prepared = this.#take(p, p.inflight.lastSeq);
+  }
+
+  /** Sends the next envelope: the prepared one when its seqs still follow on, else a fresh one. */
+  async #flush(p: Panel): Promise<void> {
+    if (p.inflight || p.lastAssigned === undefined || this.#closed) return;
+    const base = Math.max(p.lastAssigned, p.state!.lastSeq);
+    if (p.prepared && (p.prepared.firstSeq !== base + 1 || p.prepared.jobs.some((j) => j.finalDone))) this.#unprepare(p);
+    const inflight = p.prepared ?? this.#take(p, base);
+    p.prepared = undefined;
+    if (!inflight) return;
     p.inflight = inflight;
     const previous = p.lastAssigned;
     p.lastAssigned = inflight.lastSeq;
     try {
-      await this.#seqStore.save(p.id, inflight.lastSeq);
+      const saved = this.#seqStore.save(p.id, inflight.lastSeq);
+      if (saved instanceof Promise) await saved;
     } catch {
       p.lastAssigned = previous;
       p.inflight = undefined;
-      for (const job of jobs) final(job, rejectedLocally(p.id, job.command.id, "seq_store_failed"));
+      for (const job of inflight.jobs) final(job, rejectedLocally(p.id, job.command.id, "seq_store_failed"));
       this.#scheduleFlush(p);
       return;
     }
     if (this.#closed) return;
     this.#publish(p, inflight);
+    if (p.queue.length > 0) setImmediate(() => this.#prepare(p));
   }
 
   #publish(p: Panel, inflight: Inflight): void {
@@ -690,11 +725,14 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #settle(p: Panel, inflight: Inflight): void {
     if (inflight.timer) clearTimeout(inflight.timer);
     p.inflight = undefined;
-    this.#scheduleFlush(p);
+    // A prepared envelope goes at once (publishing without awaiting is fine inside the handler).
+    if (p.prepared) void this.#flush(p);
+    else this.#scheduleFlush(p);
   }
 
   /** The envelope failed as a whole (signature, key, size, schema): nothing was applied, no seq used. */
   #envelopeFailed(p: Panel, inflight: Inflight, code: string, detail?: ErrorDetail): void {
+    this.#unprepare(p);
     if (p.lastAssigned === inflight.lastSeq) {
       p.lastAssigned = inflight.firstSeq - 1;
       void Promise.resolve(this.#seqStore.save(p.id, p.lastAssigned)).catch(() => {});
