@@ -2,6 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { PanelCore, type AgentEvent } from "../../src/core.js";
 import { Secret, type Command, type PanelConfig } from "../../src/domain/index.js";
 import { tempDirs } from "../helpers/tmp.js";
+import { Housekeeping } from "../../src/housekeeping.js";
+import { DEFAULT_RETENTION } from "../../src/store/store.js";
+import type { SteadyClockSources } from "../../src/store/steady-clock.js";
+import { pino } from "pino";
 
 const dirs = tempDirs();
 const cores: PanelCore[] = [];
@@ -15,8 +19,9 @@ const cloud = { kind: "cloud" as const, id: "svc" };
 // Wednesday 2026-11-25 10:00 in Berlin.
 const T0 = Date.UTC(2026, 10, 25, 9, 0, 0);
 
-function open(dir: string, clock: { t: number }) {
+function open(dir: string, clock: { t: number }, steadySources?: SteadyClockSources) {
   const core = new PanelCore({
+    steadySources,
     stateDir: dir,
     config,
     lockout: { maxAttempts: 3, lockMs: 90_000 },
@@ -122,5 +127,35 @@ describe("panel core", () => {
     expect(await core.dealer(kp, new Secret("1111"), "grant")).toEqual({ ok: true });
     expect(await core.dealer(kp, new Secret("1111"), "revoke")).toEqual({ ok: true });
     expect(events(core).filter((e) => e.type.startsWith("dealer")).map((e) => e.type)).toEqual(["dealer_access_granted", "dealer_access_revoked"]);
+  });
+});
+
+describe("dealer window across a restart and clock jumps", () => {
+  it("neither a restart nor a wall-clock jump moves the end of the window; housekeeping reports the expiry", async () => {
+    const clock = { t: T0 };
+    const kernel = { uptime: 3_600_000, boot: "boot-1" };
+    const sources: SteadyClockSources = { uptimeMs: () => kernel.uptime, bootId: () => kernel.boot, wallMs: () => clock.t };
+    const dir = dirs.make();
+    const core = open(dir, clock, sources);
+    seed(core);
+    const master = { kind: "master" as const, id: "owner" };
+    const dealer = { kind: "dealer" as const, id: "dealer-7" };
+    const run = (c: PanelCore, input: Record<string, unknown>) => c.execute([{ command: { id: `dl-${++n}`, ...input } as Command }])[0]!;
+    expect(run(core, { actor: master, kind: "grant_dealer_access" }).status).toBe("applied");
+    core.close();
+    cores.pop();
+
+    // 90 minutes later (same boot), the agent restarted and NTP moved the wall clock back a day.
+    kernel.uptime += 90 * 60_000;
+    clock.t = T0 - 24 * 3600_000;
+    const again = open(dir, clock, sources);
+    const during = run(again, { actor: dealer, kind: "set_label", slot: 2, label: "Dealer visit" });
+    expect(during.outcome).toMatchObject({ status: "applied" });
+    // 31 minutes more: 2 h 1 min of steady time, though the wall clock says the window just began.
+    kernel.uptime += 31 * 60_000;
+    const late = run(again, { actor: dealer, kind: "set_label", slot: 2, label: "Too late" });
+    expect(late.outcome).toMatchObject({ status: "rejected", error: { code: "dealer_access_expired" } });
+    new Housekeeping(again, DEFAULT_RETENTION, pino({ level: "silent" })).expireDealerWindow();
+    expect(events(again).filter((e) => e.type.startsWith("dealer")).map((e) => e.type)).toEqual(["dealer_access_granted", "dealer_session_started", "dealer_access_expired"]);
   });
 });
