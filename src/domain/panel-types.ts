@@ -7,8 +7,10 @@
  * - DSC PowerSeries Neo (HS2128/HS2064/HS2032/HS2016) reference manual: up to 1000 access codes on
  *   HS2128 (95 on HS2064, 72 on HS2032, 48 on HS2016), 4- or 6-digit codes chosen for the whole
  *   panel (section [041]), up to 8 partitions, 14-character user labels on LCD keypads. Code 1 is
- *   the Master code. One-time-use codes: "may arm at any time but disarm only once per day; the
- *   code is reset at midnight" (Neo user manual, access code attributes). We model the HS2128.
+ *   the Master code. One-time-use access code attribute (Neo user manual, "Access code
+ *   attributes"; paraphrased, the manual itself could not be consulted from here): the code arms
+ *   at any time but disarms only once per day, the allowance returning at midnight. We model the
+ *   HS2128.
  *   8-digit codes exist only on PowerSeries Pro, not Neo, so they are refused here.
  * - NeoR: the Neo family as listed by the seed Users tab (same roles); same figures as DSC Neo.
  * - Qolsys IQ Panel 4: 242 user codes, 4- or 6-digit codes, 4 partitions. The 16-character label
