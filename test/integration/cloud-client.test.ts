@@ -35,7 +35,7 @@ async function world(kind: BrokerKind, clientOptions: Partial<CloudClientOptions
   cleanups.push(async () => {
     for (const a of agents.values()) await a.agent?.stop();
   });
-  const client = new CloudClient({ url: broker.url, signingKey: key, ackTimeoutMs: 1500, ...clientOptions });
+  const client = new CloudClient({ url: broker.url, signingKey: key, ackTimeoutMs: 5000, ...clientOptions });
   await client.connect();
   cleanups.push(() => client.close());
   return {
@@ -75,7 +75,7 @@ describe.each(["aedes", "mosquitto"] as const)("cloud client over %s", (kind) =>
   });
 
   it("coalesces 2,000 commands handed over at once into a few batch envelopes, each applied once and in order", async () => {
-    const w = await world(kind);
+    const w = await world(kind, { ackTimeoutMs: 20_000 });
     await w.start("p1");
     applied(await w.client.send("p1", { kind: "set_code", slot: 2, code: code("2580") }));
     const sniffer = await new Sniffer().start(w.broker.url);
@@ -119,7 +119,7 @@ describe.each(["aedes", "mosquitto"] as const)("cloud client over %s", (kind) =>
   });
 
   it("answers pending (offline) while the panel is down, then applied once it is back", async () => {
-    const w = await world(kind, { ackTimeoutMs: 800 });
+    const w = await world(kind, { ackTimeoutMs: 1500 });
     await w.start("p1");
     applied(await w.client.send("p1", { kind: "set_code", slot: 2, code: code("1357") }));
     await w.stop("p1");
@@ -135,7 +135,7 @@ describe.each(["aedes", "mosquitto"] as const)("cloud client over %s", (kind) =>
   });
 
   it("sends one command to several panels; an offline panel shows as pending, not failed", async () => {
-    const w = await world(kind, { ackTimeoutMs: 800 });
+    const w = await world(kind, { ackTimeoutMs: 1500 });
     await Promise.all([w.start("a1"), w.start("a2"), w.start("a3")]);
     await w.client.panelState("a3");
     await w.stop("a3");

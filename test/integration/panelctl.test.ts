@@ -33,7 +33,7 @@ function panelctl(args: string[], env: Record<string, string> = {}): Promise<Run
   });
 }
 
-const common = () => ["--broker", mosq.url, "--key", keyFile, "--timeout", "3"];
+const common = () => ["--broker", mosq.url, "--key", keyFile, "--timeout", "10"];
 const lines = (s: string) => s.trim().split("\n").filter(Boolean);
 
 beforeAll(async () => {
@@ -92,7 +92,7 @@ describe("panelctl", () => {
 
   it("sends to several panels with one outcome line each; an unreachable panel is pending (exit 3)", async () => {
     writeFileSync(join(dir, "panels.txt"), "p1\n# a comment\nghost\n");
-    const m = await panelctl(["set-label", "--panels-file", join(dir, "panels.txt"), "--slot", "2", "--label", "Front", "--json", ...common().slice(0, 4), "--timeout", "1"]);
+    const m = await panelctl(["set-label", "--panels-file", join(dir, "panels.txt"), "--slot", "2", "--label", "Front", "--json", ...common().slice(0, 4), "--timeout", "3"]);
     expect(m.code).toBe(3);
     const outs = lines(m.stdout).map((l) => JSON.parse(l) as { panel: string; status: string; reason?: string });
     expect(outs.map((o) => [o.panel, o.status])).toEqual([["p1", "applied"], ["ghost", "pending"]]);
