@@ -226,13 +226,11 @@ function publishNoWait(r: Rig, item: CommandToSend, sealKey: Uint8Array, sent: M
 
 async function retryUntilAcked(r: Rig, sent: Map<string, Buffer>, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  let retries = 0;
   for (;;) {
     r.book.sync();
     const missing = [...sent.keys()].filter((id) => !r.book.byId.has(id));
     if (missing.length === 0 || Date.now() > deadline) return missing.length;
     for (const id of missing) {
-      retries++;
       await r.peer.publishRaw(sent.get(id)!);
     }
     await waitFor(() => (r.book.sync(), missing.every((id) => r.book.byId.has(id))), 3000, 50);

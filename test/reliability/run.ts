@@ -1,0 +1,86 @@
+/**
+ * `npm run reliability` runs every reliability suite the long way and prints the figures:
+ * `kills acked lost duplicated integrity_failures fuzz_cases crashes secret_hits` (and more).
+ * Options: `-- --kills N` (crash-suite kills, default 100), `-- --minutes M` (bound for the kill
+ * loop, default 30), `-- --fuzz N` (broker fuzz cases, default 3000), `-- --model N` (model-run
+ * commands, default 10000), `-- --seed S`, `-- --json` (one JSON object on stdout; progress on stderr).
+ */
+import { parseArgs } from "node:util";
+import { runCrash } from "./crash.js";
+import { runDelivery } from "./delivery.js";
+import { runFuzz } from "./fuzz.js";
+import { killStrays } from "./harness.js";
+import { runLockout } from "./lockout.js";
+
+const { values } = parseArgs({
+  options: {
+    kills: { type: "string", default: "100" },
+    minutes: { type: "string", default: "30" },
+    fuzz: { type: "string", default: "3000" },
+    model: { type: "string", default: "10000" },
+    seed: { type: "string" },
+    json: { type: "boolean", default: false },
+  },
+});
+const json = values.json === true;
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const seed = values.seed !== undefined ? Number(values.seed) : undefined;
+const started = Date.now();
+
+try {
+  const crash = await runCrash({ kills: Number(values.kills), maxMs: Number(values.minutes) * 60_000, seed, progress });
+  progress(`crash suite done in ${Math.round(crash.duration_ms / 1000)} s`);
+  const delivery = await runDelivery({ modelCommands: Number(values.model), modelRuns: 1, seed });
+  progress("delivery suite done");
+  const fuzz = await runFuzz({ brokerCases: Number(values.fuzz), engineCases: Number(values.fuzz) * 10, seed, progress });
+  progress("fuzz suite done");
+  const lockout = await runLockout();
+  progress("lockout suite done");
+
+  const figures: Record<string, number> = {
+    kills: crash.kills + lockout.lockout_kills,
+    acked: crash.acked,
+    lost: crash.lost + delivery.restart_lost + (delivery.overflow_converged ? 0 : 1),
+    duplicated: crash.duplicated + delivery.restart_duplicated + (delivery.model_digest_equal ? 0 : 1),
+    integrity_failures: crash.integrity_failures + delivery.integrity_failures,
+    fuzz_cases: fuzz.fuzz_cases,
+    crashes: crash.crashes + delivery.crashes + fuzz.crashes + lockout.crashes,
+    secret_hits: crash.secret_hits + delivery.secret_hits + fuzz.secret_hits + lockout.secret_hits,
+    // the detail behind the headline figures
+    crash_commands: crash.commands,
+    crash_pubacked: crash.pubacked,
+    crash_unapplied: crash.unapplied,
+    crash_unacked_at_end: crash.unacked_at_end,
+    crash_table_mismatches: crash.table_mismatches,
+    crash_index_mismatches: crash.index_mismatches,
+    crash_events_caused: crash.events_caused,
+    crash_events_lost: crash.events_lost,
+    crash_events_out_of_order: crash.events_out_of_order,
+    model_commands: delivery.model_commands,
+    model_duplicates: delivery.model_duplicates,
+    model_digest_equal: delivery.model_digest_equal,
+    broker_restart_commands: delivery.restart_commands,
+    broker_restart_queued_survived: delivery.restart_queued_survived,
+    overflow_published: delivery.overflow_published,
+    overflow_dropped: delivery.overflow_dropped,
+    overflow_resync_requests: delivery.overflow_resync_requests,
+    overflow_converged: delivery.overflow_converged,
+    fuzz_uncoded: fuzz.uncoded,
+    fuzz_engine_crashes: fuzz.engine_crashes,
+    fuzz_agent_peak_rss_mb: fuzz.agent_peak_rss_mb,
+    fuzz_engine_heap_growth_mb: fuzz.engine_heap_growth_mb,
+    lock_survived_restart: lockout.lock_survived_restart,
+    counter_survived_restart: lockout.counter_survived_restart,
+    panel_lock_survived_restart: lockout.panel_lock_survived_restart,
+    duration_s: Math.round((Date.now() - started) / 1000),
+  };
+  const details = [...crash.details, ...delivery.details, ...fuzz.details, ...lockout.details];
+  if (json) console.log(JSON.stringify(figures));
+  else {
+    for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)} ${v}`);
+    if (details.length > 1) console.log(`\n${details.slice(0, 60).join("\n")}`);
+  }
+} finally {
+  await killStrays();
+}
+process.exit(0);
