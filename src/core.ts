@@ -1,5 +1,5 @@
 import { accessAnswer, accessRecord, AccessIndex, createCredentialHasher, type AccessEvent, type AccessRecord, type AccessRequest, type LockoutPolicy, type LockoutSnapshot } from "./access/index.js";
-import type { Secret, Actor, Command, DomainEvent, PanelConfig } from "./domain/index.js";
+import type { Secret, Actor, ActionLogEntry, Command, DomainEvent, PanelConfig } from "./domain/index.js";
 import type { AccessAnswer, Credential, KeypadAction, KeypadBackend, KeypadIdentity, PartitionStatus, ProgramAnswer, ProgramOp } from "./keypad/backend.js";
 import { SteadyClock, type SteadyCheckpoint, type SteadyClockSources } from "./store/steady-clock.js";
 import { Store, type ExecuteItem, type ExecuteOutcome, type OutboxInsert } from "./store/store.js";
@@ -67,7 +67,7 @@ export class PanelCore implements KeypadBackend {
    * brings the access index in step. Throws only when the transaction itself fails; then nothing
    * changed anywhere.
    */
-  execute(items: readonly ExecuteItem[], extraOutbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[]): ExecuteOutcome[] {
+  execute(items: readonly ExecuteItem[], extraOutbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[], extraLog?: readonly ActionLogEntry[]): ExecuteOutcome[] {
     const now = this.#now();
     const steady = this.steady.now();
     const outcomes = this.store.execute(items, now, (outs) => {
@@ -75,7 +75,7 @@ export class PanelCore implements KeypadBackend {
       for (const o of outs) for (const e of o.events) rows.push(this.#encodeEvent(e));
       if (extraOutbox) rows.push(...extraOutbox(outs));
       return rows;
-    }, steady);
+    }, steady, extraLog);
     for (const o of outcomes) if (o.changes.slots.length > 0 || o.changes.meta.length > 0) this.index.applyChanges(o.changes);
     if (items.some((i) => i.command.actor.kind === "dealer" || i.command.kind.includes("dealer"))) this.checkpointSteadyClock();
     this.onOutbox();

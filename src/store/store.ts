@@ -193,15 +193,17 @@ export class Store {
    * Applies commands in order in ONE transaction: each command sees the ones before it; a rule
    * rejection is an outcome (recorded, logged), not a failure of the batch. `outbox` runs inside
    * the transaction, after the commands, to add rows (acks, events) that must commit with them.
-   * `steady` is the steady clock (dealer windows).
+   * `steady` is the steady clock (dealer windows); `extraLog` holds action-log rows of rejections
+   * decided before the rules (expired, replayed, gap), committed in the same transaction.
    * If the transaction fails, nothing is written and the in-memory table is restored.
    */
-  execute(items: readonly ExecuteItem[], now: number, outbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[], steady?: number): ExecuteOutcome[] {
+  execute(items: readonly ExecuteItem[], now: number, outbox?: (outcomes: ExecuteOutcome[]) => OutboxInsert[], steady?: number, extraLog: readonly ActionLogEntry[] = []): ExecuteOutcome[] {
     const committed: ChangeSet[] = [];
     const lastSeqBefore = this.#lastSeq;
     const versionBefore = this.#tableVersion;
     const run = this.#db.transaction(() => {
       const outcomes: ExecuteOutcome[] = [];
+      for (const entry of extraLog) this.#insertLog(entry);
       const seenInBatch = new Map<string, StoredOutcome>();
       let changed = false;
       for (const item of items) {

@@ -4,6 +4,7 @@ import {
 } from "../../protocol/index.js";
 import type { PanelCore } from "../core.js";
 import { RuleError, type ErrorCode } from "../domain/errors.js";
+import type { ActionLogEntry } from "../domain/apply.js";
 import type { ExecuteItem, OutboxInsert, StoredOutcome } from "../store/store.js";
 import { sequence } from "./ordering.js";
 
@@ -95,11 +96,12 @@ export class CommandEngine {
       }
     }
 
-    const refused = plan.filter((p) => p.outcome && !p.outcome.ok);
-    if (refused.length > 0) {
-      // Rejections before the rules (expired, replayed, gap, unseal): in the action log too.
-      core.store.logRejection({ at: now, actor: { kind: "cloud", id: opened.kid }, action: "command", slot: null, commandId: refused[0]!.cmd.id, result: (refused[0]!.outcome as { error: { code: ErrorCode } }).error.code });
-      for (const p of refused.slice(1)) core.store.logRejection({ at: now, actor: { kind: "cloud", id: opened.kid }, action: "command", slot: null, commandId: p.cmd.id, result: (p.outcome as { error: { code: ErrorCode } }).error.code });
+    // Rejections before the rules (expired, replayed, gap, unseal) go to the action log in the same transaction.
+    const preLog: ActionLogEntry[] = [];
+    for (const p of plan) {
+      if (p.outcome && !p.outcome.ok) {
+        preLog.push({ at: now, actor: { kind: "cloud", id: opened.kid }, action: p.cmd.ok ? p.cmd.command.kind : "command", slot: null, before: null, after: null, commandId: p.cmd.id, result: p.outcome.error.code as ErrorCode });
+      }
     }
 
     const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.store.lastSeq);
@@ -117,7 +119,7 @@ export class CommandEngine {
       if (resync) rows.push(eventRow("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
       rows.push({ kind: OUTBOX_ACK, body: opened.batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, opened.batchId, outcomes) });
       return rows;
-    });
+    }, preLog);
     return { applied, rejected: plan.length - applied - duplicates, duplicates, resyncRequested: resync };
   }
 
