@@ -110,6 +110,7 @@ export class Store {
         "INSERT INTO action_log (at, actor, action, slot, before, after, command_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
       getApplied: db.prepare<[string], { seq: number | null; outcome: string }>("SELECT seq, outcome FROM applied WHERE command_id = ?"),
+      hasApplied: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM applied WHERE command_id = ?"),
       insertApplied: db.prepare<[string, number | null, number, string]>("INSERT INTO applied (command_id, seq, at, outcome) VALUES (?, ?, ?, ?)"),
       insertOutbox: db.prepare<[string, Buffer, number]>("INSERT INTO outbox (kind, body, at) VALUES (?, ?, ?)"),
       outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
@@ -182,6 +183,11 @@ export class Store {
   /** Writes agent state; inside `execute`'s hooks it joins that transaction, otherwise it commits alone. */
   setState(key: string, value: string): void {
     this.#stmt.setState.run(key, value);
+  }
+
+  /** Whether a command id was seen before (cheaper than `applied`: nothing is parsed). */
+  hasApplied(commandId: string): boolean {
+    return this.#stmt.hasApplied.get(commandId) !== undefined;
   }
 
   applied(commandId: string): { seq: number | undefined; outcome: StoredOutcome } | undefined {

@@ -82,7 +82,7 @@ export class CommandEngine {
         plan.push({ cmd, outcome: rejectedOutcome(cmd.error, cmd.id, cmd.seq) });
         continue;
       }
-      const seen = inBatch.has(cmd.id) || core.store.applied(cmd.id) !== undefined;
+      const seen = inBatch.has(cmd.id) || core.store.hasApplied(cmd.id);
       const verdict = sequence(last, cmd.seq, seen, cmd.command.kind === "snapshot");
       if (verdict === "replayed") plan.push({ cmd, outcome: rejectedOutcome(new RuleError("replayed", { seq: cmd.seq }), cmd.id, cmd.seq) });
       else if (verdict === "gap") {
