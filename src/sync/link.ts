@@ -34,6 +34,8 @@ export interface LinkOptions {
 
 /** Rows handed to mqtt.js at once; the rest wait for PUBACKs (keeps memory bounded on a long outage). */
 const OUTBOX_WINDOW = 500;
+/** The retained state is republished at most this often while commands stream in (it hashes the table). */
+const STATE_EVERY_MS = 250;
 /** Acknowledged outbox rows are deleted in groups: one commit for many PUBACKs. */
 const DELETE_EVERY_MS = 200;
 
@@ -163,7 +165,7 @@ export class SyncLink {
       const client = this.#client;
       if (!client?.connected) return;
       client.publish(this.topics.state, this.stateBytes(), { qos: 1, retain: true });
-    }, 20);
+    }, STATE_EVERY_MS);
   }
 
   stateBytes(): Buffer {
