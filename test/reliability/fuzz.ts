@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  decodeCbor, encodeCbor, encodeCommand, generateSealingKey, generateSigningKey, signBytes, TrustedKeys, type AnyAck, type SealingKey, type SigningKey, type WireCommandInput,
+  decodeCbor, encodeCbor, encodeCommand, loadSealingKey, loadSigningKey, signBytes, TrustedKeys, type AnyAck, type SealingKey, type SigningKey, type WireCommandInput,
 } from "../../protocol/index.js";
 import { PanelCore } from "../../src/core.js";
 import { Secret } from "../../src/domain/index.js";
@@ -245,10 +245,14 @@ export interface EngineRig {
   close(): void;
 }
 
+/** Fixed keys for fuzzing, so a kept fixture reaches the same code path when replayed (the signature still verifies). */
+export const FUZZ_SIGNING_KEY = loadSigningKey(Buffer.alloc(32, 7));
+export const FUZZ_SEALING_KEY = loadSealingKey(Buffer.alloc(32, 9));
+
 export function engineRig(): EngineRig {
   const dir = tempDir("rel-engine-");
-  const key = generateSigningKey();
-  const sealing = generateSealingKey();
+  const key = FUZZ_SIGNING_KEY;
+  const sealing = FUZZ_SEALING_KEY;
   const core = new PanelCore({
     stateDir: join(dir, "state"),
     config: { panelId: PANEL_ID, type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", doorLocks: ["front"] },
@@ -327,7 +331,7 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
   let peakRss = 0;
   let sent = 0;
   try {
-    const key = generateSigningKey();
+    const key = FUZZ_SIGNING_KEY;
     const files = writeAgentConfig(dir, mosq.url, key.publicRaw.toString("hex"));
     agent = new AgentProcess(files, { nodeOptions: "--max-old-space-size=128" });
     await agent.start();

@@ -577,7 +577,9 @@ export function secretHits(codes: Iterable<string>, sources: readonly { name: st
         const before = at > 0 ? buf[at - 1] : undefined;
         const after = buf[at + needle.length];
         const jsonNumber = (before === 0x3a || before === 0x2c || before === 0x5b) && (after === 0x2c || after === 0x7d || after === 0x5d);
-        if (!isAlnum(before) && !isAlnum(after) && !jsonNumber) {
+        // a CBOR text string of exactly this code: its head byte (0x60 + length) may look like a letter ('d' = 0x64)
+        const cborText = needle.length < 24 && before === 0x60 + needle.length && !isAlnum(after);
+        if (cborText || (!isAlnum(before) && !isAlnum(after) && !jsonNumber)) {
           hits++;
           if (where.length < 20) where.push(`${src.name}@${at}: ${JSON.stringify(buf.subarray(Math.max(0, at - 24), at + needle.length + 24).toString("latin1"))}`);
         }
