@@ -263,7 +263,7 @@ function open(bytes: Uint8Array, opts: OpenOptions): OpenResult {
   const bodyVersion = versionError(decodedBody.value, "body.v");
   if (bodyVersion) return { ok: false, error: bodyVersion };
   const parsed = bodySchema.safeParse(decodedBody.value);
-  if (!parsed.success) return { ok: false, error: schemaError(parsed.error, "body") };
+  if (!parsed.success) return { ok: false, ...peekIds(body, limits), error: schemaError(parsed.error, "body") };
   const b = parsed.data;
   const ids: Omit<OpenFailure, "ok" | "error"> = b.t === "batch" ? { batchId: b.id } : idSchema.safeParse(b.cmd.id).success ? { id: b.cmd.id as string } : {};
   if (b.panel !== opts.panelId) return { ok: false, ...ids, error: new RuleError("wrong_panel", { panel: b.panel }) };
@@ -303,7 +303,14 @@ function validated<S extends z.ZodType>(schema: S, value: unknown, what: string)
 export function wireError(error: RuleError): WireError {
   if (!error.detail) return { code: error.code };
   const detail: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(error.detail)) detail[k.slice(0, 64)] = typeof v === "string" ? v.slice(0, 256) : v;
+  for (const [k, v] of Object.entries(error.detail)) {
+    // Details can echo what a hostile sender put in (a version that is NaN, a huge number):
+    // anything the ack schema would refuse travels as bounded text.
+    const key = k.slice(0, 64);
+    if (typeof v === "string") detail[key] = v.slice(0, 256);
+    else if (typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v))) detail[key] = v;
+    else detail[key] = String(v).slice(0, 64);
+  }
   return { code: error.code, detail };
 }
 

@@ -43,6 +43,18 @@ function stored(o: StoredOutcome, id: string, seq: number, dup: boolean): Outcom
 }
 
 /**
+ * An ack that cannot be encoded (a bug, or a detail echoing hostile input) must not turn the
+ * message into a poison message that is never PUBACKed: answer with a bare internal_error instead.
+ */
+function safeAck(build: () => Buffer, panelId: string, now: number): Buffer {
+  try {
+    return build();
+  } catch {
+    return encodeAck(panelId, now, { ok: false, error: { code: "internal_error" } });
+  }
+}
+
+/**
  * Turns one MQTT payload into applied commands and their acks, without any MQTT: verify and open
  * the envelope, sequence each command, apply the applicable ones in ONE store transaction that also
  * holds the ack (and any resync request) in the outbox. Never throws for bad input: every rejection
@@ -64,7 +76,7 @@ export class CommandEngine {
     if (!opened.ok) {
       core.store.logRejection(
         { at: now, actor: { kind: "cloud", id: "unverified" }, action: "envelope", slot: null, commandId: opened.id ?? opened.batchId ?? "-", result: opened.error.code },
-        [{ kind: OUTBOX_ACK, body: encodeEnvelopeFailure(panelId, now, opened) }],
+        [{ kind: OUTBOX_ACK, body: safeAck(() => encodeEnvelopeFailure(panelId, now, opened), panelId, now) }],
       );
       core.notifyOutbox();
       return { applied: 0, rejected: 1, duplicates: 0, envelopeError: opened.error.code, resyncRequested: false };
@@ -117,7 +129,8 @@ export class CommandEngine {
       });
       const rows: OutboxInsert[] = [];
       if (resync) rows.push(eventRow("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
-      rows.push({ kind: OUTBOX_ACK, body: opened.batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, opened.batchId, outcomes) });
+      const batchId = opened.batchId;
+      rows.push({ kind: OUTBOX_ACK, body: safeAck(() => (batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, batchId, outcomes)), panelId, now) });
       return rows;
     }, preLog);
     return { applied, rejected: plan.length - applied - duplicates, duplicates, resyncRequested: resync };
