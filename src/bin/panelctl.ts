@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadSigningKey, rawPrivateKey, type SigningKey, type State, type WireEvent } from "../../protocol/index.js";
 import { CloudClient, CloudError, generateCode, JsonFileSeqStore, type CommandInput, type Outcome } from "../cloud/index.js";
-import { PANEL_TYPES, ROLES, Secret, type Actor, type Role } from "../domain/index.js";
+import { isPageSize, PANEL_TYPES, ROLES, Secret, type Actor, type PageSize, type Role } from "../domain/index.js";
 
 export const EXIT = { ok: 0, usage: 1, rejected: 2, pending: 3, connection: 4 } as const;
 
@@ -105,6 +105,33 @@ function int(v: Values, name: string, min: number, max: number, fallback?: numbe
   }
   if (!/^[0-9]+$/.test(x) || Number(x) < min || Number(x) > max) throw new UsageError(`--${name} must be a whole number ${min}..${max}`);
   return Number(x);
+}
+
+/** --page and --per-page, with the grid's page sizes. */
+function pageArgs(v: Values): { page: number; perPage: PageSize } {
+  const page = int(v, "page", 1, 1_000_000, 1);
+  const perPage = int(v, "per-page", 10, 200, 15);
+  if (!isPageSize(perPage)) throw new UsageError("--per-page is 10, 15, 50, 100 or 200");
+  return { page, perPage };
+}
+
+/** Prints each panel's page (a read's result) as a table with its range text, or as JSON lines. */
+function printPages(ctx: Ctx, outcomes: readonly Outcome[], header: string, row: (r: Record<string, unknown>) => string): void {
+  for (const o of outcomes) {
+    if (o.status !== "applied" || !o.result?.page) {
+      report(ctx.out, [o]);
+      continue;
+    }
+    const p = o.result.page;
+    if (ctx.out.json) {
+      ctx.out.print(JSON.stringify({ panel: o.panelId, status: o.status, ...p }));
+      continue;
+    }
+    if (ctx.panels.length > 1) ctx.out.print(`== ${o.panelId}`);
+    ctx.out.print(header);
+    for (const r of p.rows as Array<Record<string, unknown>>) ctx.out.print(row(r));
+    ctx.out.print(p.range);
+  }
 }
 
 function slotOf(v: Values): number {
@@ -448,28 +475,12 @@ const SUBS: Record<string, Sub> = {
     options: { page: { type: "string" }, "per-page": { type: "string" }, "only-active": { type: "boolean" } },
     signs: true,
     run: async (ctx) => {
-      const page = int(ctx.values, "page", 1, 1_000_000, 1);
-      const perPage = int(ctx.values, "per-page", 10, 200, 15);
-      if (![10, 15, 50, 100, 200].includes(perPage)) throw new UsageError("--per-page is 10, 15, 50, 100 or 200");
-      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "list_users", page, perPage: perPage as 15, onlyActive: ctx.values["only-active"] === true, actor: ctx.actor }));
-      for (const o of outcomes) {
-        if (o.status !== "applied" || !o.result?.page) {
-          report(ctx.out, [o]);
-          continue;
-        }
-        const p = o.result.page;
-        if (ctx.out.json) {
-          ctx.out.print(JSON.stringify({ panel: o.panelId, status: o.status, ...p }));
-          continue;
-        }
-        if (ctx.panels.length > 1) ctx.out.print(`== ${o.panelId}`);
-        ctx.out.print(`${"№".padEnd(6)} ${"Label & role".padEnd(30)} ${"Code".padEnd(4)} ${"Partitions".padEnd(11)} ${"Account".padEnd(26)} ${"Created".padEnd(10)} Status`);
-        for (const r of p.rows as Array<Record<string, unknown>>) {
-          const label = `${String(r.label ?? "")}${r.role && r.role !== "-" ? ` (${String(r.role)})` : ""}`;
-          ctx.out.print(`${String(r.number).padEnd(6)} ${cut(label, 30)} ${(r.codeSet ? "✓" : "-").padEnd(4)} ${cut(fmtPartitions(r.partitions), 11)} ${cut(String(r.account ?? "-"), 26)} ${fmtDate(r.created).padEnd(10)} ${String(r.status ?? "")}`);
-        }
-        ctx.out.print(p.range);
-      }
+      const { page, perPage } = pageArgs(ctx.values);
+      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "list_users", page, perPage, onlyActive: ctx.values["only-active"] === true, actor: ctx.actor }));
+      printPages(ctx, outcomes, `${"№".padEnd(6)} ${"Label & role".padEnd(30)} ${"Code".padEnd(4)} ${"Partitions".padEnd(11)} ${"Account".padEnd(26)} ${"Created".padEnd(10)} Status`, (r) => {
+        const label = `${String(r.label ?? "")}${r.role && r.role !== "-" ? ` (${String(r.role)})` : ""}`;
+        return `${String(r.number).padEnd(6)} ${cut(label, 30)} ${(r.codeSet ? "✓" : "-").padEnd(4)} ${cut(fmtPartitions(r.partitions), 11)} ${cut(String(r.account ?? "-"), 26)} ${fmtDate(r.created).padEnd(10)} ${String(r.status ?? "")}`;
+      });
       return exitFor(outcomes);
     },
   },
@@ -480,28 +491,12 @@ const SUBS: Record<string, Sub> = {
     options: { page: { type: "string" }, "per-page": { type: "string" } },
     signs: true,
     run: async (ctx) => {
-      const page = int(ctx.values, "page", 1, 1_000_000, 1);
-      const perPage = int(ctx.values, "per-page", 10, 200, 15);
-      if (![10, 15, 50, 100, 200].includes(perPage)) throw new UsageError("--per-page is 10, 15, 50, 100 or 200");
-      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "read_action_log", page, perPage: perPage as 15, actor: ctx.actor }));
-      for (const o of outcomes) {
-        if (o.status !== "applied" || !o.result?.page) {
-          report(ctx.out, [o]);
-          continue;
-        }
-        const p = o.result.page;
-        if (ctx.out.json) {
-          ctx.out.print(JSON.stringify({ panel: o.panelId, status: o.status, ...p }));
-          continue;
-        }
-        if (ctx.panels.length > 1) ctx.out.print(`== ${o.panelId}`);
-        ctx.out.print(`${"Time".padEnd(24)} ${"Actor".padEnd(22)} ${"Action".padEnd(22)} ${"Slot".padEnd(6)} Result`);
-        for (const r of p.rows as Array<Record<string, unknown>>) {
-          const actor = r.actor as { kind?: string; id?: string } | undefined;
-          ctx.out.print(`${new Date(Number(r.at)).toISOString().padEnd(24)} ${cut(`${actor?.kind ?? "?"}:${actor?.id ?? "?"}`, 22)} ${cut(String(r.action), 22)} ${String(r.slot ?? "-").padEnd(6)} ${String(r.result)}`);
-        }
-        ctx.out.print(p.range);
-      }
+      const { page, perPage } = pageArgs(ctx.values);
+      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "read_action_log", page, perPage, actor: ctx.actor }));
+      printPages(ctx, outcomes, `${"Time".padEnd(24)} ${"Actor".padEnd(22)} ${"Action".padEnd(22)} ${"Slot".padEnd(6)} Result`, (r) => {
+        const actor = r.actor as { kind?: string; id?: string } | undefined;
+        return `${new Date(Number(r.at)).toISOString().padEnd(24)} ${cut(`${actor?.kind ?? "?"}:${actor?.id ?? "?"}`, 22)} ${cut(String(r.action), 22)} ${String(r.slot ?? "-").padEnd(6)} ${String(r.result)}`;
+      });
       return exitFor(outcomes);
     },
   },
