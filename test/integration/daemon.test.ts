@@ -45,14 +45,7 @@ describe("panel-agent daemon", () => {
   });
 
   it("runs, then on SIGTERM publishes offline, closes and exits 0", async () => {
-    const broker: EmbeddedBroker = await startEmbeddedBroker();
-    cleanups.push(() => broker.close());
-    const peer = await new CloudPeer(broker.url, "panel-1").connect();
-    cleanups.push(() => peer.close());
-    const statuses: string[] = [];
-    peer.client.on("message", (topic, payload) => {
-      if (topic === peer.topics.status) statuses.push(payload.toString("hex"));
-    });
+    const { broker, peer, statuses } = await brokerAndPeer();
     const dir = dirs.make();
     const child = spawn(process.execPath, agentArgs("--config", config(dir, broker.url)), { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
@@ -69,14 +62,7 @@ describe("panel-agent daemon", () => {
   });
 
   it("is reported offline by its last will when it dies without a goodbye", async () => {
-    const broker: EmbeddedBroker = await startEmbeddedBroker();
-    cleanups.push(() => broker.close());
-    const peer = await new CloudPeer(broker.url, "panel-1").connect();
-    cleanups.push(() => peer.close());
-    const statuses: string[] = [];
-    peer.client.on("message", (topic, payload) => {
-      if (topic === peer.topics.status) statuses.push(payload.toString("hex"));
-    });
+    const { broker, peer, statuses } = await brokerAndPeer();
     const child = spawn(process.execPath, agentArgs("--config", config(dirs.make(), broker.url)), { cwd: root, stdio: "ignore" });
     cleanups.push(() => void child.kill("SIGKILL"));
     await peer.until(() => lastStatus(statuses)?.status === "online", 20_000);
@@ -85,6 +71,19 @@ describe("panel-agent daemon", () => {
     expect(last.reason).toBe("connection_lost");
   });
 });
+
+/** An embedded broker and a cloud peer that records every retained status message. */
+async function brokerAndPeer(): Promise<{ broker: EmbeddedBroker; peer: CloudPeer; statuses: string[] }> {
+  const broker = await startEmbeddedBroker();
+  cleanups.push(() => broker.close());
+  const peer = await new CloudPeer(broker.url, "panel-1").connect();
+  cleanups.push(() => peer.close());
+  const statuses: string[] = [];
+  peer.client.on("message", (topic, payload) => {
+    if (topic === peer.topics.status) statuses.push(payload.toString("hex"));
+  });
+  return { broker, peer, statuses };
+}
 
 function lastStatus(statuses: string[]): Status | undefined {
   const s = statuses.at(-1);
