@@ -50,6 +50,10 @@ export class SteadyClock {
   readonly #sources: SteadyClockSources;
   readonly #bootId: string;
   readonly #offset: number;
+  // Reading /proc/uptime costs a file open per call; within the process the monotonic clock
+  // continues from one reading (a communicator does not suspend, where the two would differ).
+  readonly #anchorUptime: number;
+  readonly #anchorMono: number;
 
   constructor(previous: SteadyCheckpoint | undefined, sources: SteadyClockSources = systemSources) {
     this.#sources = sources;
@@ -58,10 +62,13 @@ export class SteadyClock {
     if (previous === undefined) this.#offset = 0;
     else if (previous.bootId === this.#bootId) this.#offset = previous.offsetMs;
     else this.#offset = previous.steadyMs + Math.max(0, sources.wallMs() - previous.wallMs) - uptime;
+    this.#anchorUptime = uptime;
+    this.#anchorMono = performance.now();
   }
 
   now(): number {
-    return this.#sources.uptimeMs() + this.#offset;
+    const uptime = this.#sources === systemSources ? this.#anchorUptime + Math.round(performance.now() - this.#anchorMono) : this.#sources.uptimeMs();
+    return uptime + this.#offset;
   }
 
   checkpoint(): SteadyCheckpoint {
