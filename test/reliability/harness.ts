@@ -576,10 +576,12 @@ export function secretHits(codes: Iterable<string>, sources: readonly { name: st
       while (at !== -1) {
         const before = at > 0 ? buf[at - 1] : undefined;
         const after = buf[at + needle.length];
+        // a group of a UUID (boot ids, "…-4995-…") is not a code
+        const uuidGroup = before === 0x2d && after === 0x2d;
         const jsonNumber = (before === 0x3a || before === 0x2c || before === 0x5b) && (after === 0x2c || after === 0x7d || after === 0x5d);
         // a CBOR text string of exactly this code: its head byte (0x60 + length) may look like a letter ('d' = 0x64)
         const cborText = needle.length < 24 && before === 0x60 + needle.length && !isAlnum(after);
-        if (cborText || (!isAlnum(before) && !isAlnum(after) && !jsonNumber)) {
+        if (cborText || (!isAlnum(before) && !isAlnum(after) && !jsonNumber && !uuidGroup)) {
           hits++;
           if (where.length < 20) where.push(`${src.name}@${at}: ${JSON.stringify(buf.subarray(Math.max(0, at - 24), at + needle.length + 24).toString("latin1"))}`);
         }

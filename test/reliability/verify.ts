@@ -135,7 +135,7 @@ export function checkIndex(stateDir: string, model: CloudModel, panelId = PANEL_
     for (let c = 1001; c <= 9999 && probes < 5; c += 997) {
       if (model.holder.has(String(c))) continue;
       probes++;
-      const r = core.checkAccess({ credential: { kind: "pin", value: new Secret(String(c)) }, point: { kind: "keypad", id: `probe-${c}`, partitions: [1] }, action: "arm", at });
+      const r = core.checkAccess({ credential: { kind: "pin", value: new Secret(String(c)) }, point: { kind: "keypad", id: `probe${probes}x`, partitions: [1] }, action: "arm", at });
       if (r.granted) {
         mismatches++;
         details.push(`an unused code opened slot ${r.slot}`);
