@@ -46,9 +46,9 @@ describe("fuzz regression fixtures", () => {
       const out = await waitFor(() => peer.outcome("after-nan"), 8000);
       expect(out).toMatchObject({ ok: true });
     } finally {
-      await peer.close().catch(() => {});
       await agent.close();
       await mosq.dispose();
+      await Promise.race([peer.client?.endAsync(true), new Promise((r) => setTimeout(r, 1000))]).catch(() => {});
       removeTempDir(dir);
     }
   }, 30_000);
