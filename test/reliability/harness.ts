@@ -255,7 +255,9 @@ export function peekCommandIds(payload: Uint8Array): { ids: string[]; batchId?: 
   if (!e.success) return { ids: [] };
   const body = decodeCbor(e.data.body);
   if (!body.ok || typeof body.value !== "object" || body.value === null) return { ids: [] };
-  const b = body.value as { t?: unknown; id?: unknown; cmd?: { id?: unknown }; cmds?: { id?: unknown }[] };
+  const b = body.value as { v?: unknown; t?: unknown; id?: unknown; cmd?: { id?: unknown }; cmds?: { id?: unknown }[] };
+  // a body of another protocol major may lay out its ids differently: nothing is "readable" there
+  if (b.v !== 1) return { ids: [] };
   if (b.t === "batch") {
     const ids = Array.isArray(b.cmds) ? b.cmds.map((c) => c?.id).filter((x): x is string => typeof x === "string") : [];
     return idSchema.safeParse(b.id).success ? { ids, batchId: b.id as string } : { ids };
