@@ -469,7 +469,7 @@ export const stateSchema = z.strictObject({
   dealerAccess: z.strictObject({ until: epochMsSchema, hours: z.union([z.literal(2), z.literal(24)]) }).nullable(),
   /** Bumped by every transaction that changed the table. */
   tableVersion: z.int().min(0),
-  /** SHA-256 (hex) over the non-secret view of every user with a code, in slot order: compare to converge. */
+  /** SHA-256 (hex) over the non-secret view (without versions) of every user with a code, in slot order: compare to converge. */
   digest: z.string().regex(/^[0-9a-f]{64}$/),
 });
 export type State = z.infer<typeof stateSchema>;

@@ -73,7 +73,7 @@ export class Agent {
         panelMaxAttempts: config.lockout.panelMaxAttempts,
         panelLockMs: config.lockout.panelLockSeconds * 1000,
       },
-      encodeEvent: (e: AgentEvent) => ({ kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)) }),
+      encodeEvent: (e: AgentEvent) => ({ kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)), numbered: true }),
       now: this.#opts.now,
     });
     this.core = core;

@@ -33,6 +33,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,
+    -- events are numbered 1, 2, 3, ... without gaps (acks are not), so a consumer sees a loss
+    n INTEGER,
     body BLOB NOT NULL,
     at INTEGER NOT NULL
   ) STRICT;

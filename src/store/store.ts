@@ -43,11 +43,15 @@ export interface ExecuteOutcome {
 export interface OutboxInsert {
   kind: string;
   body: Uint8Array;
+  /** Events get the next number of the gapless event sequence (`OutboxRow.n`). */
+  numbered?: boolean;
 }
 
 export interface OutboxRow {
   id: number;
   kind: string;
+  /** The event number (1, 2, 3, ... without gaps), or null for rows that are not events. */
+  n: number | null;
   body: Buffer;
   at: number;
 }
@@ -93,6 +97,7 @@ export class Store {
   readonly #stmt;
   #lastSeq: number;
   #tableVersion: number;
+  #eventSeq: number;
 
   private constructor(db: Database.Database, path: string, table: PanelTable, hash: CredentialHasher) {
     this.#db = db;
@@ -112,14 +117,15 @@ export class Store {
       getApplied: db.prepare<[string], { seq: number | null; outcome: string }>("SELECT seq, outcome FROM applied WHERE command_id = ?"),
       hasApplied: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM applied WHERE command_id = ?"),
       insertApplied: db.prepare<[string, number | null, number, string]>("INSERT INTO applied (command_id, seq, at, outcome) VALUES (?, ?, ?, ?)"),
-      insertOutbox: db.prepare<[string, Buffer, number]>("INSERT INTO outbox (kind, body, at) VALUES (?, ?, ?)"),
-      outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
+      insertOutbox: db.prepare<[string, number | null, Buffer, number]>("INSERT INTO outbox (kind, n, body, at) VALUES (?, ?, ?, ?)"),
+      outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, n, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
       outboxCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox"),
       logPage: db.prepare<[number, number], LogRow>("SELECT * FROM action_log ORDER BY id DESC LIMIT ? OFFSET ?"),
       logCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM action_log"),
     };
     this.#lastSeq = Number(this.state("last_seq") ?? 0);
     this.#tableVersion = Number(this.state("table_version") ?? 0);
+    this.#eventSeq = Number(this.state("event_seq") ?? 0);
   }
 
   static open(options: StoreOptions): Store {
@@ -207,6 +213,7 @@ export class Store {
     const committed: ChangeSet[] = [];
     const lastSeqBefore = this.#lastSeq;
     const versionBefore = this.#tableVersion;
+    const eventSeqBefore = this.#eventSeq;
     const run = this.#db.transaction(() => {
       const outcomes: ExecuteOutcome[] = [];
       for (const entry of extraLog) this.#insertLog(entry);
@@ -242,7 +249,7 @@ export class Store {
         this.#tableVersion++;
         this.#stmt.setState.run("table_version", String(this.#tableVersion));
       }
-      if (outbox) for (const row of outbox(outcomes)) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), now);
+      if (outbox) this.#insertOutbox(outbox(outcomes), now);
       return outcomes;
     });
     try {
@@ -251,6 +258,7 @@ export class Store {
       for (let i = committed.length - 1; i >= 0; i--) this.table.revert(committed[i]!);
       this.#lastSeq = lastSeqBefore;
       this.#tableVersion = versionBefore;
+      this.#eventSeq = eventSeqBefore;
       throw err;
     }
   }
@@ -260,18 +268,34 @@ export class Store {
    * action log. It is not a dedup record: a forged message must not block the real command's id.
    */
   logRejection(entry: Omit<ActionLogEntry, "before" | "after">, outboxRows: OutboxInsert[] = []): void {
-    this.#db.transaction(() => {
+    this.#guarded(() => {
       this.#insertLog({ ...entry, before: null, after: null });
-      for (const row of outboxRows) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), entry.at);
-    })();
+      this.#insertOutbox(outboxRows, entry.at);
+    });
   }
 
   /** Adds outbox rows in a transaction of their own (events that change no table state). */
   enqueue(rows: OutboxInsert[], now: number): void {
     if (rows.length === 0) return;
-    this.#db.transaction(() => {
-      for (const row of rows) this.#stmt.insertOutbox.run(row.kind, Buffer.from(row.body), now);
-    })();
+    this.#guarded(() => this.#insertOutbox(rows, now));
+  }
+
+  /** Runs `fn` in a transaction; on failure the in-memory event counter is restored too. */
+  #guarded(fn: () => void): void {
+    const before = this.#eventSeq;
+    try {
+      this.#db.transaction(fn)();
+    } catch (err) {
+      this.#eventSeq = before;
+      throw err;
+    }
+  }
+
+  /** Inside a transaction: inserts rows, numbering events, and persists the event counter. */
+  #insertOutbox(rows: readonly OutboxInsert[], at: number): void {
+    const before = this.#eventSeq;
+    for (const row of rows) this.#stmt.insertOutbox.run(row.kind, row.numbered ? ++this.#eventSeq : null, Buffer.from(row.body), at);
+    if (this.#eventSeq !== before) this.#stmt.setState.run("event_seq", String(this.#eventSeq));
   }
 
   /** Outbox rows in order, after `afterId`. */

@@ -13,7 +13,7 @@ export const OUTBOX_ACK = "ack";
 export const OUTBOX_EVENT = "evt";
 
 export function eventRow<T extends EventType>(type: T, at: number, data: EventData<T>): OutboxInsert {
-  return { kind: OUTBOX_EVENT, body: encodeCbor({ type, at, data }) };
+  return { kind: OUTBOX_EVENT, body: encodeCbor({ type, at, data }), numbered: true };
 }
 
 export interface EngineOptions {

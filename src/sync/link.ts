@@ -135,7 +135,7 @@ export class SyncLink {
       const decoded = decodeCbor(row.body);
       const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
       topic = this.topics.evt;
-      payload = encodeEvent(this.#o.panelId, row.id, e.at, e.type, e.data);
+      payload = encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data);
     }
     client.publish(topic, payload, { qos: 1 }, (err) => {
       this.#inFlight--;
@@ -173,7 +173,11 @@ export class SyncLink {
     const t = core.store.table;
     const hash = createHash("sha256");
     const active = t.activeSlotNumbers();
-    for (const n of active) hash.update(JSON.stringify(slotView(t.slot(n))));
+    // Content only: versions count history, and two tables with the same users must agree.
+    for (const n of active) {
+      const { version: _version, ...content } = slotView(t.slot(n));
+      hash.update(JSON.stringify(content));
+    }
     return encodeState({
       panel: this.#o.panelId,
       at: core.now,
