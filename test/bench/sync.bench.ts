@@ -9,6 +9,9 @@
  *   burst_cmds_per_s  10,000 set_label handed to the client at once, until the last ack (the client
  *                     coalesces them into batch envelopes; synchronous=FULL)   target >= 20,000/s
  *   snapshot_1000_ms  a 1,000-user snapshot with sealed codes, publish to ack (median of 5)  <= 100 ms
+ *
+ * The agent runs as its own process (panel-agent, as deployed), so the cloud client and the
+ * agent do not share one event loop; both share this machine's two cores.
  */
 import Database from "better-sqlite3";
 import mqtt, { type MqttClient } from "mqtt";
@@ -20,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import { generateSigningKey } from "../../protocol/index.js";
 import { CloudClient, type AppliedOutcome, type Outcome } from "../../src/cloud/index.js";
 import { Secret } from "../../src/domain/index.js";
-import { cloudAgentConfig, runAgent } from "../helpers/cloud-harness.js";
+import { AgentProcess, writeAgentConfig } from "../reliability/harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 
 const SAMPLES = 300;
@@ -100,7 +103,8 @@ export async function run(): Promise<Record<string, number>> {
   const mosq = await new Mosquitto({ maxQueuedMessages: 100_000 }).start();
   const dir = mkdtempSync(join(tmpdir(), "bench-sync-"));
   const key = generateSigningKey();
-  const agent = await runAgent(cloudAgentConfig(dir, mosq.url, "bench", key, { panelType: "DSC", codeLength: 4 }));
+  const agent = new AgentProcess(writeAgentConfig(join(dir, "agent"), mosq.url, key.publicRaw.toString("hex"), { panelId: "bench" }));
+  await agent.start();
   const client = new CloudClient({ url: mosq.url, signingKey: key, ackTimeoutMs: 30_000, maxBatch: 500 });
   try {
     const rtt = await mqttRtt(mosq.url);
@@ -144,7 +148,7 @@ export async function run(): Promise<Record<string, number>> {
     };
   } finally {
     await client.close();
-    await agent.stop();
+    await agent.close();
     await mosq.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
