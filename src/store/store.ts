@@ -166,6 +166,8 @@ export class Store {
       db.prepare("INSERT INTO agent_state (key, value) VALUES ('config', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(JSON.stringify(options.config));
       const meta = (db.prepare("SELECT key, value FROM panel_meta").all() as { key: string; value: string }[]).map((r) => [r.key, JSON.parse(r.value) as MetaValue] as [string, MetaValue]);
       const table = new PanelTable(options.config, slots, meta);
+      // Loading read every slot page into SQLite's cache; give that memory back (small boards).
+      db.pragma("shrink_memory");
       return new Store(db, path, table, options.makeHasher(key));
     } catch (err) {
       db.close();
