@@ -27,6 +27,8 @@ export interface ExecuteItem {
   command: Command;
   /** The cloud's per-panel sequence number; absent for local (keypad) commands. */
   seq?: number;
+  /** The caller looked the id up already and it was never seen: skip that lookup here. */
+  unseen?: boolean;
 }
 
 export interface ExecuteOutcome {
@@ -223,7 +225,7 @@ export class Store {
       let changed = false;
       for (const item of items) {
         const { command, seq } = item;
-        const prior = seenInBatch.get(command.id) ?? this.applied(command.id)?.outcome;
+        const prior = seenInBatch.get(command.id) ?? (item.unseen ? undefined : this.applied(command.id)?.outcome);
         if (prior) {
           outcomes.push({ id: command.id, seq, status: "duplicate", outcome: prior, events: [], changes: EMPTY_CHANGES });
           continue;

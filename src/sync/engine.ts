@@ -104,7 +104,7 @@ export class CommandEngine {
         if (verdict === "apply") last = cmd.seq;
         inBatch.add(cmd.id);
         plan.push({ cmd, item: items.length });
-        items.push({ command: cmd.command, seq: cmd.seq });
+        items.push({ command: cmd.command, seq: cmd.seq, unseen: !seen });
       }
     }
 
