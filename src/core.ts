@@ -95,9 +95,10 @@ export class PanelCore implements KeypadBackend {
   /**
    * The access check as a keypad or door lock asks it: the index answers; lockout counters, the
    * access record and any duress/lockout events are committed before the answer; a One-time
-   * User's disarm is recorded durably (record_one_time_use) before it is granted.
+   * User's disarm is recorded durably (record_one_time_use) before it is granted. `extraState`
+   * adds agent-state values (e.g. arm states after a grant) to that same commit.
    */
-  checkAccess(req: AccessRequest): ReturnType<AccessIndex["check"]> {
+  checkAccess(req: AccessRequest, extraState?: (result: ReturnType<AccessIndex["check"]>) => Record<string, string>): ReturnType<AccessIndex["check"]> {
     let result = this.index.check(req);
     if (result.granted && result.oneTimeUse) {
       const use = result.oneTimeUse;
@@ -112,8 +113,9 @@ export class PanelCore implements KeypadBackend {
     }
     const rows: OutboxInsert[] = [this.#encodeEvent(accessRecord(req, result))];
     for (const e of result.events) rows.push(this.#encodeEvent(e));
-    if (result.lockoutEffects.length > 0) this.store.setState(LOCKOUT_STATE, JSON.stringify(this.index.lockout.snapshot()));
-    this.store.enqueue(rows, req.at);
+    const state = extraState?.(result) ?? {};
+    if (result.lockoutEffects.length > 0) state[LOCKOUT_STATE] = JSON.stringify(this.index.lockout.snapshot());
+    this.store.enqueue(rows, req.at, state);
     this.onOutbox();
     return result;
   }
@@ -123,12 +125,12 @@ export class PanelCore implements KeypadBackend {
   async access(who: KeypadIdentity, credential: Credential, action: KeypadAction, doorLockId?: string): Promise<AccessAnswer> {
     const at = this.#now();
     const point = action === "open" && doorLockId !== undefined ? { kind: "door" as const, lockId: doorLockId } : { kind: "keypad" as const, id: who.keypadId, partitions: who.partitions };
-    const result = this.checkAccess({ credential, point, action: action === "open" ? "open" : action === "disarm" ? "disarm" : "arm", at });
-    if (result.granted && point.kind === "keypad") {
+    const result = this.checkAccess({ credential, point, action: action === "open" ? "open" : action === "disarm" ? "disarm" : "arm", at }, (r): Record<string, string> => {
+      if (!r.granted || point.kind !== "keypad") return {};
       const state: ArmState = action === "disarm" ? "disarmed" : action === "arm_stay" ? "armed_stay" : "armed_away";
       for (const p of who.partitions) this.#partitions.set(p, state);
-      this.store.setState(PARTITION_STATE, JSON.stringify([...this.#partitions]));
-    }
+      return { [PARTITION_STATE]: JSON.stringify([...this.#partitions]) };
+    });
     return accessAnswer(result);
   }
 

@@ -72,8 +72,7 @@ export class Housekeeping {
       rows.push(eventRow("temporary_access_expired", now, { slot: slot.number, until: s.to }));
     }
     if (rows.length === 0) return;
-    this.#core.store.setState(EXPIRY_REPORTED, JSON.stringify(reported));
-    this.#core.store.enqueue(rows, now);
+    this.#core.store.enqueue(rows, now, { [EXPIRY_REPORTED]: JSON.stringify(reported) });
     this.#core.notifyOutbox();
   }
 }

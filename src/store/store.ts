@@ -122,6 +122,7 @@ export class Store {
       insertOutbox: db.prepare<[string, number | null, Buffer, number]>("INSERT INTO outbox (kind, n, body, at) VALUES (?, ?, ?, ?)"),
       outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, n, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
       outboxCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox"),
+      outboxDelete: db.prepare<[number]>("DELETE FROM outbox WHERE id = ?"),
       logPage: db.prepare<[number, number], LogRow>("SELECT * FROM action_log ORDER BY id DESC LIMIT ? OFFSET ?"),
       logCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM action_log"),
     };
@@ -278,10 +279,14 @@ export class Store {
     });
   }
 
-  /** Adds outbox rows in a transaction of their own (events that change no table state). */
-  enqueue(rows: OutboxInsert[], now: number): void {
-    if (rows.length === 0) return;
-    this.#guarded(() => this.#insertOutbox(rows, now));
+  /** Adds outbox rows, and agent-state values that go with them, in one transaction of their own. */
+  enqueue(rows: OutboxInsert[], now: number, state: Readonly<Record<string, string>> = {}): void {
+    const keys = Object.keys(state);
+    if (rows.length === 0 && keys.length === 0) return;
+    this.#guarded(() => {
+      for (const k of keys) this.#stmt.setState.run(k, state[k]!);
+      this.#insertOutbox(rows, now);
+    });
   }
 
   /** Runs `fn` in a transaction; on failure the in-memory event counter is restored too. */
@@ -314,9 +319,8 @@ export class Store {
   /** Deletes rows the broker acknowledged. Losing this write only means a re-publish after a crash. */
   outboxDelete(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    const del = this.#db.prepare("DELETE FROM outbox WHERE id = ?");
     this.#db.transaction(() => {
-      for (const id of ids) del.run(id);
+      for (const id of ids) this.#stmt.outboxDelete.run(id);
     })();
   }
 
