@@ -15,6 +15,7 @@
  */
 import { AccessIndex, createCredentialHasher, type AccessRequest } from "../../src/access/index.js";
 import { PanelTable, Secret, type Role, type Schedule, type Slot } from "../../src/domain/index.js";
+import { prng } from "../unit/access/fixtures.js";
 
 const KEY = Buffer.alloc(32, 11);
 const hash = createCredentialHasher(KEY);
@@ -26,16 +27,6 @@ const POOL = 1 << 16;
 const ROUNDS = 4;
 const SAMPLES_PER_ROUND = 60_000;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Distinct 6-digit codes: a random permutation of 000000..999999, split into users and unknowns. */
 function codes(random: () => number): string[] {
