@@ -20,6 +20,12 @@ export interface CoreOptions {
 }
 
 const LOCKOUT_STATE = "lockout";
+/** Commands that open, close or use a dealer window: the steady clock is checkpointed after them. */
+const DEALER_KINDS: ReadonlySet<Command["kind"]> = new Set(["grant_dealer_access", "revoke_dealer_access", "expire_dealer_access"]);
+
+function touchesDealerWindow(item: ExecuteItem): boolean {
+  return "command" in item && (item.command.actor.kind === "dealer" || DEALER_KINDS.has(item.command.kind));
+}
 const PARTITION_STATE = "partitions";
 const STEADY_STATE = "steady_clock";
 
@@ -77,7 +83,7 @@ export class PanelCore implements KeypadBackend {
       return rows;
     }, steady, extraLog);
     for (const o of outcomes) if (o.changes.slots.length > 0 || o.changes.meta.length > 0) this.index.applyChanges(o.changes);
-    if (items.some((i) => i.command.actor.kind === "dealer" || i.command.kind.includes("dealer"))) this.checkpointSteadyClock();
+    if (items.some(touchesDealerWindow)) this.checkpointSteadyClock();
     this.onOutbox();
     return outcomes;
   }

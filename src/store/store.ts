@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  applyCommand, isBlank, PanelTable, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
+  applyCommand, isBlank, PanelTable, RuleError, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
   type DomainEvent, type ErrorCode, type MetaValue, type PanelConfig, type Slot,
 } from "../domain/index.js";
 import { pageWindow, type Page, type PageSize, DEFAULT_PAGE_SIZE } from "../domain/paging.js";
@@ -23,13 +23,25 @@ export type StoredOutcome =
   | { status: "applied"; result: CommandResult }
   | { status: "rejected"; error: { code: ErrorCode; message: string; detail?: Record<string, string | number | boolean> } };
 
-export interface ExecuteItem {
+/** A command to apply; `seq` is the cloud's per-panel sequence number (absent for local keypad commands). */
+export interface CommandItem {
   command: Command;
-  /** The cloud's per-panel sequence number; absent for local (keypad) commands. */
   seq?: number;
-  /** The caller looked the id up already and it was never seen: skip that lookup here. */
-  unseen?: boolean;
 }
+
+/**
+ * A cloud command refused before the rules (expired, unknown kind, schema, unseal): it still
+ * consumes its seq, and its refusal is its stored result (protocol/README.md section 5).
+ */
+export interface RefusedItem {
+  id: string;
+  seq: number;
+  refused: RuleError;
+  /** Its action-log row, written only when the seq is consumed now (not on a redelivery). */
+  log: ActionLogEntry;
+}
+
+export type ExecuteItem = CommandItem | RefusedItem;
 
 export interface ExecuteOutcome {
   id: string;
@@ -116,9 +128,9 @@ export class Store {
       insertLog: db.prepare<[number, string, string, number | null, string | null, string | null, string, string]>(
         "INSERT INTO action_log (at, actor, action, slot, before, after, command_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
       ),
-      getApplied: db.prepare<[string], { seq: number | null; outcome: string }>("SELECT seq, outcome FROM applied WHERE command_id = ?"),
-      hasApplied: db.prepare<[string], { one: number }>("SELECT 1 AS one FROM applied WHERE command_id = ?"),
-      insertApplied: db.prepare<[string, number | null, number, string]>("INSERT INTO applied (command_id, seq, at, outcome) VALUES (?, ?, ?, ?)"),
+      getApplied: db.prepare<[number], { command_id: string; outcome: string }>("SELECT command_id, outcome FROM applied WHERE seq = ?"),
+      appliedId: db.prepare<[number], { command_id: string }>("SELECT command_id FROM applied WHERE seq = ?"),
+      insertApplied: db.prepare<[number, string, number, string]>("INSERT INTO applied (seq, command_id, at, outcome) VALUES (?, ?, ?, ?)"),
       insertOutbox: db.prepare<[string, number | null, Buffer, number]>("INSERT INTO outbox (kind, n, body, at) VALUES (?, ?, ?, ?)"),
       outboxPeek: db.prepare<[number, number], OutboxRow>("SELECT id, kind, n, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?"),
       outboxCount: db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox"),
@@ -196,14 +208,15 @@ export class Store {
     this.#stmt.setState.run(key, value);
   }
 
-  /** Whether a command id was seen before (cheaper than `applied`: nothing is parsed). */
-  hasApplied(commandId: string): boolean {
-    return this.#stmt.hasApplied.get(commandId) !== undefined;
+  /** The id of the command that consumed `seq`, if its record is still kept (redelivery check). */
+  appliedId(seq: number): string | undefined {
+    return this.#stmt.appliedId.get(seq)?.command_id;
   }
 
-  applied(commandId: string): { seq: number | undefined; outcome: StoredOutcome } | undefined {
-    const row = this.#stmt.getApplied.get(commandId);
-    return row ? { seq: row.seq ?? undefined, outcome: JSON.parse(row.outcome) as StoredOutcome } : undefined;
+  /** The command that consumed `seq` and its stored outcome. */
+  applied(seq: number): { id: string; outcome: StoredOutcome } | undefined {
+    const row = this.#stmt.getApplied.get(seq);
+    return row ? { id: row.command_id, outcome: JSON.parse(row.outcome) as StoredOutcome } : undefined;
   }
 
   /**
@@ -222,32 +235,43 @@ export class Store {
     const run = this.#db.transaction(() => {
       const outcomes: ExecuteOutcome[] = [];
       for (const entry of extraLog) this.#insertLog(entry);
-      const seenInBatch = new Map<string, StoredOutcome>();
       let changed = false;
       for (const item of items) {
-        const { command, seq } = item;
-        const prior = seenInBatch.get(command.id) ?? (item.unseen ? undefined : this.applied(command.id)?.outcome);
-        if (prior) {
-          outcomes.push({ id: command.id, seq, status: "duplicate", outcome: prior, events: [], changes: EMPTY_CHANGES });
+        const { seq } = item;
+        const id = "command" in item ? item.command.id : item.id;
+        // The dedup record is keyed by seq (appends only: no random B-tree pages per commit); a seq
+        // at or below lastSeq is a redelivery only when the stored command for it has the same id.
+        if (seq !== undefined && seq <= this.#lastSeq) {
+          const prior = this.applied(seq);
+          const outcome: StoredOutcome = prior?.id === id ? prior.outcome : { status: "rejected", error: new RuleError("replayed", { seq }).toJSON() };
+          outcomes.push({ id, seq, status: prior?.id === id ? "duplicate" : "rejected", outcome, events: [], changes: EMPTY_CHANGES });
           continue;
         }
-        const result = applyCommand(this.table, command, { now, steady, hash: this.hash });
         let outcome: StoredOutcome;
-        if (result.ok) {
-          this.table.commit(result.changes);
-          committed.push(result.changes);
-          this.#writeChanges(result.changes);
-          if (result.changes.slots.length > 0 || result.changes.meta.length > 0) changed = true;
-          outcome = { status: "applied", result: command.kind === "read_action_log" ? { page: this.actionLog(command.page, command.perPage) as unknown as Page<Record<string, unknown>> } : result.result };
-          outcomes.push({ id: command.id, seq, status: "applied", outcome, events: result.events, changes: result.changes });
+        if (!("command" in item)) {
+          outcome = { status: "rejected", error: item.refused.toJSON() };
+          outcomes.push({ id, seq, status: "rejected", outcome, events: [], changes: EMPTY_CHANGES });
+          this.#insertLog(item.log);
         } else {
-          outcome = { status: "rejected", error: result.error.toJSON() };
-          outcomes.push({ id: command.id, seq, status: "rejected", outcome, events: [], changes: EMPTY_CHANGES });
+          const { command } = item;
+          const result = applyCommand(this.table, command, { now, steady, hash: this.hash });
+          if (result.ok) {
+            this.table.commit(result.changes);
+            committed.push(result.changes);
+            this.#writeChanges(result.changes);
+            if (result.changes.slots.length > 0 || result.changes.meta.length > 0) changed = true;
+            outcome = { status: "applied", result: command.kind === "read_action_log" ? { page: this.actionLog(command.page, command.perPage) as unknown as Page<Record<string, unknown>> } : result.result };
+            outcomes.push({ id, seq, status: "applied", outcome, events: result.events, changes: result.changes });
+          } else {
+            outcome = { status: "rejected", error: result.error.toJSON() };
+            outcomes.push({ id, seq, status: "rejected", outcome, events: [], changes: EMPTY_CHANGES });
+          }
+          for (const entry of result.log) this.#insertLog(entry);
         }
-        for (const entry of result.log) this.#insertLog(entry);
-        this.#stmt.insertApplied.run(command.id, seq ?? null, now, JSON.stringify(outcome));
-        seenInBatch.set(command.id, outcome);
-        if (seq !== undefined && seq > this.#lastSeq) this.#lastSeq = seq;
+        if (seq !== undefined) {
+          this.#stmt.insertApplied.run(seq, id, now, JSON.stringify(outcome));
+          this.#lastSeq = seq;
+        }
       }
       if (this.#lastSeq !== lastSeqBefore) this.#stmt.setState.run("last_seq", String(this.#lastSeq));
       if (changed) {
@@ -335,7 +359,7 @@ export class Store {
     return this.#db.transaction(() => {
       let actionLog = this.#db.prepare("DELETE FROM action_log WHERE at < ?").run(now - policy.actionLogMaxAgeMs).changes;
       actionLog += this.#db.prepare("DELETE FROM action_log WHERE id <= (SELECT id FROM action_log ORDER BY id DESC LIMIT 1 OFFSET ?)").run(policy.actionLogMaxRows).changes;
-      const applied = this.#db.prepare("DELETE FROM applied WHERE at < ? AND (seq IS NULL OR seq < ?)").run(now - policy.appliedMaxAgeMs, this.#lastSeq).changes;
+      const applied = this.#db.prepare("DELETE FROM applied WHERE at < ? AND seq < ?").run(now - policy.appliedMaxAgeMs, this.#lastSeq).changes;
       return { actionLog, applied };
     })();
   }

@@ -82,38 +82,32 @@ export class CommandEngine {
       return { applied: 0, rejected: 1, duplicates: 0, envelopeError: opened.error.code, resyncRequested: false };
     }
 
-    // Decide each command's fate in envelope order; only "apply" and "duplicate" reach the store.
+    // Decide each command's fate in envelope order; what consumes a seq (or may be a redelivery) goes
+    // to the store. Ids are unique and seqs strictly increasing within an envelope (checked on open).
     type Slot = { cmd: OpenedCommand; outcome?: Outcome; item?: number };
     const plan: Slot[] = [];
     const items: ExecuteItem[] = [];
-    const inBatch = new Set<string>();
+    // Rejections before the rules that consume no seq (replayed, gap) are logged in the same transaction.
+    const preLog: ActionLogEntry[] = [];
+    const actor = { kind: "cloud", id: opened.kid } as const;
     let last = core.store.lastSeq;
     let gapAt: number | undefined;
     for (const cmd of opened.commands) {
-      if (!cmd.ok) {
-        plan.push({ cmd, outcome: rejectedOutcome(cmd.error, cmd.id, cmd.seq) });
+      const seen = cmd.seq <= last && core.store.appliedId(cmd.seq) === cmd.id;
+      const verdict = sequence(last, cmd.seq, seen, cmd.ok && cmd.command.kind === "snapshot");
+      const action = cmd.ok ? cmd.command.kind : "command";
+      if (verdict === "replayed" || verdict === "gap") {
+        const error = verdict === "replayed" ? new RuleError("replayed", { seq: cmd.seq }) : new RuleError("sequence_gap", { lastSeq: last, seq: cmd.seq });
+        if (verdict === "gap") gapAt ??= cmd.seq;
+        plan.push({ cmd, outcome: rejectedOutcome(error, cmd.id, cmd.seq) });
+        preLog.push({ at: now, actor, action, slot: null, before: null, after: null, commandId: cmd.id, result: error.code });
         continue;
       }
-      const seen = inBatch.has(cmd.id) || core.store.hasApplied(cmd.id);
-      const verdict = sequence(last, cmd.seq, seen, cmd.command.kind === "snapshot");
-      if (verdict === "replayed") plan.push({ cmd, outcome: rejectedOutcome(new RuleError("replayed", { seq: cmd.seq }), cmd.id, cmd.seq) });
-      else if (verdict === "gap") {
-        gapAt ??= cmd.seq;
-        plan.push({ cmd, outcome: rejectedOutcome(new RuleError("sequence_gap", { lastSeq: last, seq: cmd.seq }), cmd.id, cmd.seq) });
-      } else {
-        if (verdict === "apply") last = cmd.seq;
-        inBatch.add(cmd.id);
-        plan.push({ cmd, item: items.length });
-        items.push({ command: cmd.command, seq: cmd.seq, unseen: !seen });
-      }
-    }
-
-    // Rejections before the rules (expired, replayed, gap, unseal) go to the action log in the same transaction.
-    const preLog: ActionLogEntry[] = [];
-    for (const p of plan) {
-      if (p.outcome && !p.outcome.ok) {
-        preLog.push({ at: now, actor: { kind: "cloud", id: opened.kid }, action: p.cmd.ok ? p.cmd.command.kind : "command", slot: null, before: null, after: null, commandId: p.cmd.id, result: p.outcome.error.code as ErrorCode });
-      }
+      if (verdict === "apply") last = cmd.seq;
+      plan.push({ cmd, item: items.length });
+      items.push(cmd.ok
+        ? { command: cmd.command, seq: cmd.seq }
+        : { id: cmd.id, seq: cmd.seq, refused: cmd.error, log: { at: now, actor, action, slot: null, before: null, after: null, commandId: cmd.id, result: cmd.error.code } });
     }
 
     const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.store.lastSeq);

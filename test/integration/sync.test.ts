@@ -121,11 +121,12 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     expect(await s.peer.until(() => s.peer.outcome(old.id))).toMatchObject({ ok: false, error: { code: "command_expired" } });
     await s.peer.publishRaw(Buffer.from([0xff, 0x00, 0x13]));
     await s.peer.publishRaw(encodeCbor({ __proto__x: 1 }));
+    // The expired command consumed seq 1 (its refusal is its stored result): the stream goes on at 2.
     const good = cmd({ kind: "set_code", slot: 2, code: new Secret("2468") });
-    await s.peer.send({ seq: 1, expiresAt: EXP(), command: good });
+    await s.peer.send({ seq: 2, expiresAt: EXP(), command: good });
     expect(await s.peer.until(() => s.peer.outcome(good.id))).toMatchObject({ ok: true });
     const replay = cmd({ kind: "set_label", slot: 2, label: "Replay" });
-    await s.peer.send({ seq: 1, expiresAt: EXP(), command: replay });
+    await s.peer.send({ seq: 2, expiresAt: EXP(), command: replay });
     expect(await s.peer.until(() => s.peer.outcome(replay.id))).toMatchObject({ ok: false, error: { code: "replayed" } });
     const log = s.agent.core!.store.actionLog(1, 50).rows.map((r) => r.result);
     expect(log).toEqual(expect.arrayContaining(["untrusted_key", "command_expired", "replayed", "malformed_payload"]));

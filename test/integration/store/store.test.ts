@@ -97,7 +97,7 @@ describe("store", () => {
     expect(JSON.stringify([...store.table.storedSlots()])).toBe(before);
     expect(store.lastSeq).toBe(6);
     expect(store.tableVersion).toBe(version);
-    expect(store.applied("cmd-7")).toBeUndefined();
+    expect(store.applied(7)).toBeUndefined();
     store.close();
   });
 
