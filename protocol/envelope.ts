@@ -13,11 +13,14 @@ import {
   batchAckSchema,
   bodySchema,
   envelopeSchema,
+  epochMsSchema,
   EVENT_DATA,
   eventSchema,
   idSchema,
   PROTOCOL_VERSION,
+  sealedSchema,
   sealedSecretsSchema,
+  seqSchema,
   stateSchema,
   statusSchema,
   wireKindSpec,
@@ -55,10 +58,18 @@ function fail(error: RuleError): never {
   throw error;
 }
 
-function wireCommand(panelId: string, item: CommandToSend, keys: SenderKeys, testing?: DeterministicRandom): Record<string, unknown> {
+/**
+ * `parsed`: the command is commandSchema's output already (the cloud client parses each command
+ * once, when it takes it into an envelope). Its wire form then follows from the domain schema,
+ * so only what the domain schema does not cover is checked here: seq, exp and the sealed field's
+ * size. Parsing it twice more cost more than the rest of encoding a batch.
+ */
+function wireCommand(panelId: string, item: CommandToSend, keys: SenderKeys, testing: DeterministicRandom | undefined, parsed: boolean): Record<string, unknown> {
   const spec = wireKindSpec(item.command.kind) ?? fail(new RuleError("unknown_command", { kind: String(item.command.kind) }));
-  const checked = commandSchema.safeParse(item.command);
-  if (!checked.success) fail(schemaError(checked.error, "cmd"));
+  if (!parsed) {
+    const checked = commandSchema.safeParse(item.command);
+    if (!checked.success) fail(schemaError(checked.error, "cmd"));
+  }
   const { fields, secrets } = spec.split(item.command);
   const wire: Record<string, unknown> = { seq: item.seq, exp: item.expiresAt, ...fields };
   if (secrets) {
@@ -66,9 +77,27 @@ function wireCommand(panelId: string, item: CommandToSend, keys: SenderKeys, tes
     wire.sealed = seal(plaintext, keys.agentPublicKey, panelId, item.command.id, testing);
     plaintext.fill(0);
   }
+  if (parsed) {
+    const problem = wireExtrasProblem(wire);
+    if (problem) fail(problem);
+    return wire;
+  }
   const valid = spec.schema.safeParse(wire);
   if (!valid.success) fail(schemaError(valid.error, "cmd"));
   return wire;
+}
+
+/** The checks of a kind's wire schema that its domain schema does not make; errors as the wire schema reports them. */
+function wireExtrasProblem(wire: Record<string, unknown>): RuleError | null {
+  const seq = seqSchema.safeParse(wire.seq);
+  if (!seq.success) return schemaError(seq.error, "cmd.seq");
+  const exp = epochMsSchema.safeParse(wire.exp);
+  if (!exp.success) return schemaError(exp.error, "cmd.exp");
+  if (wire.sealed !== undefined) {
+    const sealed = sealedSchema.safeParse(wire.sealed);
+    if (!sealed.success) return schemaError(sealed.error, "cmd.sealed");
+  }
+  return null;
 }
 
 function signEnvelope(body: Record<string, unknown>, key: SigningKey): Buffer {
@@ -82,12 +111,30 @@ function signEnvelope(body: Record<string, unknown>, key: SigningKey): Buffer {
  * `testing` fixes the randomness for golden vectors; never pass it in production.
  */
 export function encodeCommand(panelId: string, item: CommandToSend, keys: SenderKeys, testing?: DeterministicRandom): Buffer {
-  return signEnvelope({ v: PROTOCOL_VERSION, t: "cmd", panel: panelId, cmd: wireCommand(panelId, item, keys, testing) }, keys.signingKey);
+  return signEnvelope({ v: PROTOCOL_VERSION, t: "cmd", panel: panelId, cmd: wireCommand(panelId, item, keys, testing, false) }, keys.signingKey);
 }
 
 /** Builds a batch envelope: `items` in strictly increasing seq, unique ids; one signature. Throws like encodeCommand. */
 export function encodeBatch(panelId: string, batchId: string, items: readonly CommandToSend[], keys: SenderKeys, testing?: DeterministicRandom): Buffer {
-  const cmds = items.map((item) => wireCommand(panelId, item, keys, testing));
+  return batchEnvelope(panelId, batchId, items, keys, testing, false);
+}
+
+/**
+ * encodeCommand for a command that is the output of `commandSchema.parse` (not merely its input:
+ * defaults applied, nothing extra). Same bytes; the domain schema is not run again. Anything else
+ * passed here goes out unchecked, so only the cloud client, which parses every command it queues, uses it.
+ */
+export function encodeParsedCommand(panelId: string, item: CommandToSend, keys: SenderKeys, testing?: DeterministicRandom): Buffer {
+  return signEnvelope({ v: PROTOCOL_VERSION, t: "cmd", panel: panelId, cmd: wireCommand(panelId, item, keys, testing, true) }, keys.signingKey);
+}
+
+/** encodeBatch for commands that are the output of `commandSchema.parse`; see encodeParsedCommand. */
+export function encodeParsedBatch(panelId: string, batchId: string, items: readonly CommandToSend[], keys: SenderKeys, testing?: DeterministicRandom): Buffer {
+  return batchEnvelope(panelId, batchId, items, keys, testing, true);
+}
+
+function batchEnvelope(panelId: string, batchId: string, items: readonly CommandToSend[], keys: SenderKeys, testing: DeterministicRandom | undefined, parsed: boolean): Buffer {
+  const cmds = items.map((item) => wireCommand(panelId, item, keys, testing, parsed));
   const problem = batchProblem(cmds);
   if (problem) throw problem;
   return signEnvelope({ v: PROTOCOL_VERSION, t: "batch", panel: panelId, id: batchId, cmds }, keys.signingKey);

@@ -8,8 +8,8 @@ import {
   decodeEvent,
   decodeState,
   decodeStatus,
-  encodeBatch,
-  encodeCommand,
+  encodeParsedBatch,
+  encodeParsedCommand,
   fleetFilter,
   LIMITS,
   panelTopics,
@@ -159,7 +159,11 @@ export interface CloudClientEvents {
 
 interface Job {
   panelId: string;
-  command: WireCommandInput;
+  id: string;
+  /** What the caller handed over (id and actor filled in), until it is parsed. */
+  input: unknown;
+  /** commandSchema's output, once parsed (every job in `queue` and later has one). */
+  command?: WireCommandInput;
   seq?: number;
   firstDone: boolean;
   finalDone: boolean;
@@ -192,6 +196,14 @@ interface Panel {
   /** Set once the retained state and the stored seq are known. */
   lastAssigned?: number;
   initializing: boolean;
+  /**
+   * Handed over, not yet parsed, in order. Parsing is deferred until a command is taken into an
+   * envelope (or screened in the background): a burst of sends then costs the caller little, and
+   * the parsing of later commands overlaps with the agent applying earlier ones.
+   */
+  incoming: Job[];
+  screenScheduled: boolean;
+  /** Parsed, waiting for an envelope, in order. */
   queue: Job[];
   inflight?: Inflight;
   /** The next envelope, encoded while `inflight` waits for its ack. */
@@ -209,6 +221,8 @@ const DEFAULTS = {
   maxPayloadBytes: 240 * 1024,
 };
 const MAX_RETRY_MS = 60_000;
+/** Commands parsed per event-loop turn in the background (~1 ms). */
+const SCREEN_CHUNK = 256;
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
 
 function final(job: Job, o: Outcome): void {
@@ -226,12 +240,12 @@ function final(job: Job, o: Outcome): void {
 
 function fromWire(panelId: string, job: Job, o: WireOutcome): AppliedOutcome | RejectedOutcome {
   if (o.ok) {
-    const out: AppliedOutcome = { status: "applied", panelId, id: job.command.id, seq: o.seq };
+    const out: AppliedOutcome = { status: "applied", panelId, id: job.id, seq: o.seq };
     if (o.result !== undefined) out.result = o.result;
     if (o.dup) out.dup = true;
     return out;
   }
-  const out: RejectedOutcome = { status: "rejected", panelId, id: job.command.id, code: o.error.code };
+  const out: RejectedOutcome = { status: "rejected", panelId, id: job.id, code: o.error.code };
   if (o.seq !== undefined) out.seq = o.seq;
   if (o.error.detail !== undefined) out.detail = o.error.detail;
   return out;
@@ -359,10 +373,11 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     for (const stop of [...this.#iterators]) stop();
     for (const p of this.#panels.values()) {
       if (p.inflight?.timer) clearTimeout(p.inflight.timer);
-      const jobs = [...(p.inflight?.jobs ?? []), ...(p.prepared?.jobs ?? []), ...p.queue];
+      const jobs = [...(p.inflight?.jobs ?? []), ...(p.prepared?.jobs ?? []), ...p.queue, ...p.incoming];
       p.inflight = undefined;
       p.prepared = undefined;
       p.queue = [];
+      p.incoming = [];
       for (const job of jobs) this.#closeJob(job);
     }
     const client = this.#client;
@@ -382,7 +397,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       } catch {
         throw new CloudError("invalid_panel_id", "invalid panel id");
       }
-      p = { id: panelId, topics, initializing: false, queue: [], flushScheduled: false, stateWaiters: [], highestN: 0 };
+      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, stateWaiters: [], highestN: 0 };
       this.#panels.set(panelId, p);
     }
     return p;
@@ -446,21 +461,15 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#client_();
     const p = this.#panel(panelId);
     const id = input.id ?? randomUUID();
-    const parsed = commandSchema.safeParse({ ...input, id, actor: input.actor ?? this.#o.actor });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return Promise.resolve(rejectedLocally(panelId, id, "schema_violation", issue ? { path: issue.path.join(".") || "(root)", issue: issue.code } : undefined));
-    }
-    const command = parsed.data as WireCommandInput;
     let resolveFirst!: (o: Outcome) => void;
     let resolveLater!: (o: Outcome) => void;
     const first = new Promise<Outcome>((r) => (resolveFirst = r));
     const later = new Promise<Outcome>((r) => (resolveLater = r));
-    const job: Job = { panelId, command, firstDone: false, finalDone: false, resolveFirst, resolveLater, later, expiresAt: this.#now() + this.#o.commandLifetimeMs };
+    const job: Job = { panelId, id, input: { ...input, id, actor: input.actor ?? this.#o.actor }, firstDone: false, finalDone: false, resolveFirst, resolveLater, later, expiresAt: this.#now() + this.#o.commandLifetimeMs };
     job.timer = setTimeout(() => this.#jobTimedOut(p, job), this.#o.ackTimeoutMs);
-    p.queue.push(job);
+    p.incoming.push(job);
     if (p.lastAssigned === undefined) void this.#init(p);
-    else this.#scheduleFlush(p);
+    this.#scheduleFlush(p);
     return first;
   }
 
@@ -474,14 +483,14 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (job.firstDone) return;
     job.firstDone = true;
     const reason: PendingReason = p.status?.status === "offline" ? "offline" : p.state ? "timeout" : "no_state";
-    const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.command.id, reason, later: job.later };
+    const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.id, reason, later: job.later };
     if (job.seq !== undefined) out.seq = job.seq;
     job.resolveFirst(out);
   }
 
   #closeJob(job: Job): void {
     if (job.timer) clearTimeout(job.timer);
-    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.command.id, reason: "closed", later: job.later };
+    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.id, reason: "closed", later: job.later };
     if (job.seq !== undefined) out.seq = job.seq;
     if (!job.firstDone) {
       job.firstDone = true;
@@ -511,11 +520,67 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   }
 
   #scheduleFlush(p: Panel): void {
-    if (p.flushScheduled || p.inflight || (p.queue.length === 0 && !p.prepared) || p.lastAssigned === undefined || this.#closed) return;
+    if (p.flushScheduled || this.#closed) return;
+    if (p.inflight || p.lastAssigned === undefined) return this.#screenSoon(p);
+    if (p.queue.length === 0 && p.incoming.length === 0 && !p.prepared) return;
     p.flushScheduled = true;
-    setImmediate(() => {
+    // A microtask, not setImmediate: commands handed over in one go (a loop of sends, sendMany)
+    // still end up in one envelope, without an extra event-loop turn on every single command.
+    queueMicrotask(() => {
       p.flushScheduled = false;
       void this.#flush(p);
+    });
+  }
+
+  /**
+   * Parses handed-over commands in order and moves the valid ones to the queue, until `want` more
+   * are queued or none are left; an invalid one is refused locally (no seq is used). With `state`,
+   * also refuses what this agent does not advertise or what has expired.
+   */
+  #admit(p: Panel, want: number, state?: State, now = 0): void {
+    const incoming = p.incoming;
+    let read = 0;
+    for (let added = 0; read < incoming.length && added < want; ) {
+      const job = incoming[read++]!;
+      if (job.finalDone) continue;
+      const parsed = commandSchema.safeParse(job.input);
+      job.input = undefined;
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        final(job, rejectedLocally(p.id, job.id, "schema_violation", issue ? { path: issue.path.join(".") || "(root)", issue: issue.code } : undefined));
+        continue;
+      }
+      job.command = parsed.data as WireCommandInput;
+      if (state && this.#refused(p, job, state, now)) continue;
+      p.queue.push(job);
+      added++;
+    }
+    if (read > 0) incoming.splice(0, read);
+  }
+
+  /** Refuses locally, before any seq is used, a parsed command this agent does not advertise or that has expired. */
+  #refused(p: Panel, job: Job, state: State, now: number): boolean {
+    if (job.finalDone) return true;
+    const kind = job.command!.kind;
+    if (!state.proto.kinds.includes(kind)) final(job, rejectedLocally(p.id, job.id, "unknown_command", { kind }));
+    else if (job.expiresAt <= now) final(job, rejectedLocally(p.id, job.id, "command_expired"));
+    else return false;
+    return true;
+  }
+
+  /**
+   * Parses what waits in `incoming` a chunk per event-loop turn while nothing takes it (no state
+   * yet, an envelope in flight), so an invalid command is refused at once, as if it had been
+   * parsed when it was handed over, without holding up acks for a whole burst.
+   */
+  #screenSoon(p: Panel): void {
+    if (p.screenScheduled || p.incoming.length === 0 || this.#closed) return;
+    p.screenScheduled = true;
+    setImmediate(() => {
+      p.screenScheduled = false;
+      if (this.#closed) return;
+      this.#admit(p, SCREEN_CHUNK);
+      this.#screenSoon(p);
     });
   }
 
@@ -528,26 +593,29 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const state = p.state!;
     const now = this.#now();
     const keys = { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey };
+    const max = this.#o.maxBatch;
     for (;;) {
-      // Refuse, before any seq is used, what this agent does not advertise or what has expired.
-      while (p.queue.length > 0) {
-        const job = p.queue[0]!;
-        if (job.finalDone) p.queue.shift();
-        else if (!state.proto.kinds.includes(job.command.kind)) final(p.queue.shift()!, rejectedLocally(p.id, job.command.id, "unknown_command", { kind: job.command.kind }));
-        else if (job.expiresAt <= now) final(p.queue.shift()!, rejectedLocally(p.id, job.command.id, "command_expired"));
-        else break;
+      // Up to maxBatch sendable commands to the head of the queue, in order.
+      const q = p.queue;
+      let kept = 0;
+      let read = 0;
+      while (read < q.length && kept < max) {
+        const job = q[read++]!;
+        if (!this.#refused(p, job, state, now)) q[kept++] = job;
       }
-      if (p.queue.length === 0) return undefined;
-      let count = Math.min(p.queue.length, this.#o.maxBatch);
+      if (read > kept) q.splice(kept, read - kept);
+      if (kept < max) this.#admit(p, max - kept, state, now);
+      if (q.length === 0) return undefined;
+      let count = Math.min(q.length, max);
       let encoded: { bytes: Buffer; key: string } | undefined;
       for (;;) {
-        const jobs = p.queue.slice(0, count);
-        const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command }));
+        const jobs = q.slice(0, count);
+        const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command! }));
         try {
-          if (items.length === 1) encoded = { bytes: encodeCommand(p.id, items[0]!, keys), key: jobs[0]!.command.id };
+          if (items.length === 1) encoded = { bytes: encodeParsedCommand(p.id, items[0]!, keys), key: jobs[0]!.id };
           else {
             const batchId = randomUUID();
-            encoded = { bytes: encodeBatch(p.id, batchId, items, keys), key: batchId };
+            encoded = { bytes: encodeParsedBatch(p.id, batchId, items, keys), key: batchId };
           }
         } catch (err) {
           // One bad command must not sink the others: send the head alone; if it is the bad one, refuse it.
@@ -557,7 +625,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
           }
           const job = p.queue.shift()!;
           const e = err instanceof RuleError ? err : new RuleError("schema_violation");
-          final(job, rejectedLocally(p.id, job.command.id, e.code, e.detail as ErrorDetail | undefined));
+          final(job, rejectedLocally(p.id, job.id, e.code, e.detail as ErrorDetail | undefined));
           encoded = undefined;
           break;
         }
@@ -585,8 +653,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
 
   /** While an envelope is in flight, encodes the next one, so it can go the moment the ack comes. */
   #prepare(p: Panel): void {
-    if (!p.inflight || p.prepared || p.queue.length === 0 || this.#closed) return;
+    if (!p.inflight || p.prepared || (p.queue.length === 0 && p.incoming.length === 0) || this.#closed) return;
     p.prepared = this.#take(p, p.inflight.lastSeq);
+    this.#screenSoon(p);
   }
 
   /** Sends the next envelope: the prepared one when its seqs still follow on, else a fresh one. */
@@ -606,13 +675,13 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     } catch {
       p.lastAssigned = previous;
       p.inflight = undefined;
-      for (const job of inflight.jobs) final(job, rejectedLocally(p.id, job.command.id, "seq_store_failed"));
+      for (const job of inflight.jobs) final(job, rejectedLocally(p.id, job.id, "seq_store_failed"));
       this.#scheduleFlush(p);
       return;
     }
     if (this.#closed) return;
     this.#publish(p, inflight);
-    if (p.queue.length > 0) setImmediate(() => this.#prepare(p));
+    if (p.queue.length > 0 || p.incoming.length > 0) setImmediate(() => this.#prepare(p));
   }
 
   #publish(p: Panel, inflight: Inflight): void {
@@ -716,9 +785,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#settle(p, inflight);
     const byId = ack.acks.length === inflight.jobs.length ? null : new Map(ack.acks.map((o) => [o.id, o]));
     inflight.jobs.forEach((job, i) => {
-      const o = byId ? byId.get(job.command.id) : ack.acks[i];
-      if (o && (o.id === undefined || o.id === job.command.id)) final(job, fromWire(p.id, job, o));
-      else final(job, rejectedLocally(p.id, job.command.id, "missing_ack"));
+      const o = byId ? byId.get(job.id) : ack.acks[i];
+      if (o && (o.id === undefined || o.id === job.id)) final(job, fromWire(p.id, job, o));
+      else final(job, rejectedLocally(p.id, job.id, "missing_ack"));
     });
   }
 
@@ -739,7 +808,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     }
     this.#settle(p, inflight);
     for (const job of inflight.jobs) {
-      const out: RejectedOutcome = { status: "rejected", panelId: p.id, id: job.command.id, code };
+      const out: RejectedOutcome = { status: "rejected", panelId: p.id, id: job.id, code };
       if (detail) out.detail = detail;
       final(job, out);
     }

@@ -159,6 +159,21 @@ describe.each(["aedes", "mosquitto"] as const)("cloud client over %s", (kind) =>
     applied(await w.client.send("p1", { kind: "set_label", slot: 1, label: "Owner" }));
   });
 
+  it("refuses invalid commands locally at once, inside a burst and before a panel is known, without using a seq", async () => {
+    const w = await world(kind, { ackTimeoutMs: 20_000 });
+    // No agent ever runs for "nobody": the refusal must not wait for its state.
+    expect(await w.client.send("nobody", { kind: "set_label", slot: 0, label: "x" })).toMatchObject({ status: "rejected", code: "schema_violation", local: true });
+    await w.start("p1");
+    applied(await w.client.send("p1", { kind: "set_code", slot: 2, code: code("2580") }));
+    const bad = (i: number) => i % 250 === 120;
+    const outcomes = await Promise.all(
+      Array.from({ length: 1200 }, (_, i) => w.client.send("p1", bad(i) ? { kind: "set_label", slot: 0, label: "x" } : { kind: "set_label", slot: 2, label: `L${i}` })),
+    );
+    expect(outcomes.filter((_, i) => bad(i)).every((o) => o.status === "rejected" && o.code === "schema_violation" && o.local)).toBe(true);
+    const seqs = outcomes.filter((_, i) => !bad(i)).map((o) => applied(o).seq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+  });
+
   it("surfaces a sequence gap and its resync request, and converges by answering with a snapshot", async () => {
     const seqStore = new MemorySeqStore();
     seqStore.save("p1", 41); // a cloud counter ahead of the agent: seq 42 leaves a gap
