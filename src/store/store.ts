@@ -97,6 +97,8 @@ export interface StoreOptions {
 }
 
 const EMPTY_CHANGES: ChangeSet = { slots: [], meta: [] };
+/** Committed outbox rows kept in memory for the link (about 150 KB of acks and events at most). */
+const RECENT_OUTBOX_MAX = 1000;
 
 /**
  * The durable user table: SQLite in WAL mode with synchronous=FULL. One transaction holds a
@@ -112,6 +114,15 @@ export class Store {
   #lastSeq: number;
   #tableVersion: number;
   #eventSeq: number;
+  /** Outbox rows inserted by the open transaction (known to the cache once it commits). */
+  #staged: OutboxRow[] = [];
+  /**
+   * Outbox rows committed by this process, in id order: the link publishes from here without a
+   * SELECT right after each commit (a read on the command path). Authoritative for ids above
+   * `#cacheFloor`: every row above it that exists is here.
+   */
+  #recent: OutboxRow[] = [];
+  #cacheFloor: number;
 
   private constructor(db: Database.Database, path: string, table: PanelTable, hash: CredentialHasher) {
     this.#db = db;
@@ -141,6 +152,7 @@ export class Store {
     this.#lastSeq = Number(this.state("last_seq") ?? 0);
     this.#tableVersion = Number(this.state("table_version") ?? 0);
     this.#eventSeq = Number(this.state("event_seq") ?? 0);
+    this.#cacheFloor = db.prepare<[], { id: number | null }>("SELECT MAX(id) AS id FROM outbox").get()?.id ?? 0;
   }
 
   static open(options: StoreOptions): Store {
@@ -282,8 +294,11 @@ export class Store {
       return outcomes;
     });
     try {
-      return run();
+      const outcomes = run();
+      this.#committedOutbox();
+      return outcomes;
     } catch (err) {
+      this.#staged = [];
       for (let i = committed.length - 1; i >= 0; i--) this.table.revert(committed[i]!);
       this.#lastSeq = lastSeqBefore;
       this.#tableVersion = versionBefore;
@@ -318,22 +333,49 @@ export class Store {
     const before = this.#eventSeq;
     try {
       this.#db.transaction(fn)();
+      this.#committedOutbox();
     } catch (err) {
+      this.#staged = [];
       this.#eventSeq = before;
       throw err;
     }
   }
 
+  #committedOutbox(): void {
+    if (this.#staged.length === 0) return;
+    for (const row of this.#staged) this.#recent.push(row);
+    this.#staged = [];
+    // Bounded (an uplink outage keeps rows in the table, not in memory): older rows come from SQL.
+    if (this.#recent.length > RECENT_OUTBOX_MAX) this.#forget(this.#recent[this.#recent.length - RECENT_OUTBOX_MAX - 1]!.id);
+  }
+
+  /** Drops cached rows up to `id`; from now on the cache answers only for ids above it. */
+  #forget(id: number): void {
+    let i = 0;
+    while (i < this.#recent.length && this.#recent[i]!.id <= id) i++;
+    if (i > 0) this.#recent = this.#recent.slice(i);
+    if (id > this.#cacheFloor) this.#cacheFloor = id;
+  }
+
   /** Inside a transaction: inserts rows, numbering events, and persists the event counter. */
   #insertOutbox(rows: readonly OutboxInsert[], at: number): void {
     const before = this.#eventSeq;
-    for (const row of rows) this.#stmt.insertOutbox.run(row.kind, row.numbered ? ++this.#eventSeq : null, Buffer.from(row.body), at);
+    for (const row of rows) {
+      const n = row.numbered ? ++this.#eventSeq : null;
+      const body = Buffer.from(row.body);
+      const { lastInsertRowid } = this.#stmt.insertOutbox.run(row.kind, n, body, at);
+      this.#staged.push({ id: Number(lastInsertRowid), kind: row.kind, n, body, at });
+    }
     if (this.#eventSeq !== before) this.#stmt.setState.run("event_seq", String(this.#eventSeq));
   }
 
   /** Outbox rows in order, after `afterId`. */
   outboxPeek(limit: number, afterId = 0): OutboxRow[] {
-    return this.#stmt.outboxPeek.all(afterId, limit);
+    if (afterId < this.#cacheFloor) return this.#stmt.outboxPeek.all(afterId, limit);
+    // Rows up to afterId were handed out already: the caller never asks below it again without
+    // starting over from an id under the floor (a reconnect), which SQL answers.
+    this.#forget(afterId);
+    return this.#recent.length <= limit ? this.#recent.slice() : this.#recent.slice(0, limit);
   }
 
   outboxCount(): number {
@@ -343,6 +385,9 @@ export class Store {
   /** Deletes rows the broker acknowledged. Losing this write only means a re-publish after a crash. */
   outboxDelete(ids: readonly number[]): void {
     if (ids.length === 0) return;
+    let highest = 0;
+    for (const id of ids) if (id > highest) highest = id;
+    this.#forget(highest);
     this.#db.transaction(() => {
       for (const id of ids) this.#stmt.outboxDelete.run(id);
     })();

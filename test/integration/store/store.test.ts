@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import fc from "fast-check";
 import { chmodSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -112,6 +113,58 @@ describe("store", () => {
     store.outboxDelete(rows.map((r) => r.id));
     expect(store.outboxCount()).toBe(0);
     store.close();
+  });
+
+  it("hands out committed outbox rows from memory exactly as SQL would, across publishes, deletes and reconnects", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant("enqueue" as const), rows: fc.integer({ min: 1, max: 4 }) }),
+            fc.record({ op: fc.constant("flush" as const), limit: fc.integer({ min: 1, max: 5 }) }),
+            fc.record({ op: fc.constant("ack" as const) }),
+            fc.record({ op: fc.constant("reconnect" as const) }),
+            fc.record({ op: fc.constant("reopen" as const) }),
+          ),
+          { maxLength: 40 },
+        ),
+        (ops) => {
+          const dir = dirs.make();
+          let store = open(dir);
+          const sql = new Database(join(dir, "panel-agent.db"), { readonly: true });
+          const expected = sql.prepare<[number, number], { id: number }>("SELECT id FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
+          // The link's view: highest id handed out, and ids handed out but not yet deleted.
+          let sentUpTo = 0;
+          let handedOut: number[] = [];
+          try {
+            for (const o of ops) {
+              if (o.op === "enqueue") store.enqueue(Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]), numbered: true })), NOW);
+              else if (o.op === "flush") {
+                const got = store.outboxPeek(o.limit, sentUpTo).map((r) => r.id);
+                expect(got).toEqual(expected.all(sentUpTo, o.limit).map((r) => r.id));
+                if (got.length > 0) sentUpTo = got[got.length - 1]!;
+                handedOut.push(...got);
+              } else if (o.op === "ack") {
+                store.outboxDelete(handedOut);
+                handedOut = [];
+              } else {
+                if (o.op === "reopen") {
+                  store.close();
+                  store = open(dir);
+                }
+                sentUpTo = 0;
+                handedOut = [];
+              }
+            }
+            expect(store.outboxPeek(1000, sentUpTo).map((r) => r.id)).toEqual(expected.all(sentUpTo, 1000).map((r) => r.id));
+          } finally {
+            sql.close();
+            store.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it("never stores a code in plaintext: the database and WAL files hold none of the codes set", () => {
