@@ -138,18 +138,20 @@ export class PanelTable {
   }
 
   #replace(before: Slot, after: Slot): void {
-    this.#remove(before);
+    const current = this.#slots.get(before.number);
+    if (current) this.#unindex(current, isBlank(after) ? null : after);
+    // Overwrite in place: a delete + set per change churns the Map's hash table on bulk updates.
     if (!isBlank(after)) this.#put(after);
     else this.#slots.delete(after.number);
   }
 
-  #remove(slot: Slot): void {
-    const current = this.#slots.get(slot.number);
-    if (!current) return;
-    if (current.codeDigest !== null && this.#byCode.get(current.codeDigest) === current.number) this.#byCode.delete(current.codeDigest);
+  /** Drops the index entries of `current` that `next` (its replacement, if any) does not keep. */
+  #unindex(current: Slot, next: Slot | null): void {
+    const code = current.codeDigest;
+    if (code !== null && code !== next?.codeDigest && this.#byCode.get(code) === current.number) this.#byCode.delete(code);
     for (const t of current.tags) if (this.#byTag.get(t.digest) === current.number) this.#byTag.delete(t.digest);
-    if (current.account && this.#byAccount.get(current.account.id) === current.number) this.#byAccount.delete(current.account.id);
-    this.#slots.delete(current.number);
+    const account = current.account?.id;
+    if (account !== undefined && account !== next?.account?.id && this.#byAccount.get(account) === current.number) this.#byAccount.delete(account);
   }
 
   #put(slot: Slot): void {

@@ -132,6 +132,9 @@ export class Store {
     this.#stmt = {
       getState: db.prepare<[string], { value: string }>("SELECT value FROM agent_state WHERE key = ?"),
       setState: db.prepare<[string, string]>("INSERT INTO agent_state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      setCounters: db.prepare<[string, string, string]>(
+        "INSERT INTO agent_state (key, value) VALUES ('last_seq', ?), ('table_version', ?), ('event_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ),
       upsertSlot: db.prepare<[number, string]>("INSERT INTO slots (number, data) VALUES (?, ?) ON CONFLICT(number) DO UPDATE SET data = excluded.data"),
       deleteSlot: db.prepare<[number]>("DELETE FROM slots WHERE number = ?"),
       setMeta: db.prepare<[string, string]>("INSERT INTO panel_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
@@ -248,6 +251,9 @@ export class Store {
       const outcomes: ExecuteOutcome[] = [];
       for (const entry of extraLog) this.#insertLog(entry);
       let changed = false;
+      // A slot changed by several commands of a batch is written once, in its final state.
+      const dirtySlots = new Map<number, Slot>();
+      const dirtyMeta = new Map<string, MetaValue | undefined>();
       for (const item of items) {
         const { seq } = item;
         const id = "command" in item ? item.command.id : item.id;
@@ -270,7 +276,8 @@ export class Store {
           if (result.ok) {
             this.table.commit(result.changes);
             committed.push(result.changes);
-            this.#writeChanges(result.changes);
+            for (const c of result.changes.slots) dirtySlots.set(c.after.number, c.after);
+            for (const m of result.changes.meta) dirtyMeta.set(m.key, m.after);
             if (result.changes.slots.length > 0 || result.changes.meta.length > 0) changed = true;
             outcome = { status: "applied", result: command.kind === "read_action_log" ? { page: this.actionLog(command.page, command.perPage) as unknown as Page<Record<string, unknown>> } : result.result };
             outcomes.push({ id, seq, status: "applied", outcome, events: result.events, changes: result.changes });
@@ -285,12 +292,12 @@ export class Store {
           this.#lastSeq = seq;
         }
       }
-      if (this.#lastSeq !== lastSeqBefore) this.#stmt.setState.run("last_seq", String(this.#lastSeq));
-      if (changed) {
-        this.#tableVersion++;
-        this.#stmt.setState.run("table_version", String(this.#tableVersion));
-      }
+      this.#writeChanges(dirtySlots, dirtyMeta);
+      if (changed) this.#tableVersion++;
       if (outbox) this.#insertOutbox(outbox(outcomes), now);
+      if (changed || this.#lastSeq !== lastSeqBefore || this.#eventSeq !== eventSeqBefore) {
+        this.#stmt.setCounters.run(String(this.#lastSeq), String(this.#tableVersion), String(this.#eventSeq));
+      }
       return outcomes;
     });
     try {
@@ -328,11 +335,14 @@ export class Store {
     });
   }
 
-  /** Runs `fn` in a transaction; on failure the in-memory event counter is restored too. */
+  /** Runs `fn` in a transaction (persisting the event counter it moved); on failure the in-memory counter is restored too. */
   #guarded(fn: () => void): void {
     const before = this.#eventSeq;
     try {
-      this.#db.transaction(fn)();
+      this.#db.transaction(() => {
+        fn();
+        if (this.#eventSeq !== before) this.#stmt.setState.run("event_seq", String(this.#eventSeq));
+      })();
       this.#committedOutbox();
     } catch (err) {
       this.#staged = [];
@@ -357,16 +367,14 @@ export class Store {
     if (id > this.#cacheFloor) this.#cacheFloor = id;
   }
 
-  /** Inside a transaction: inserts rows, numbering events, and persists the event counter. */
+  /** Inside a transaction: inserts rows, numbering events (the caller persists the counter). */
   #insertOutbox(rows: readonly OutboxInsert[], at: number): void {
-    const before = this.#eventSeq;
     for (const row of rows) {
       const n = row.numbered ? ++this.#eventSeq : null;
       const body = Buffer.from(row.body);
       const { lastInsertRowid } = this.#stmt.insertOutbox.run(row.kind, n, body, at);
       this.#staged.push({ id: Number(lastInsertRowid), kind: row.kind, n, body, at });
     }
-    if (this.#eventSeq !== before) this.#stmt.setState.run("event_seq", String(this.#eventSeq));
   }
 
   /** Outbox rows in order, after `afterId`. */
@@ -420,14 +428,14 @@ export class Store {
     this.#db.close();
   }
 
-  #writeChanges(changes: ChangeSet): void {
-    for (const c of changes.slots) {
-      if (isBlank(c.after)) this.#stmt.deleteSlot.run(c.after.number);
-      else this.#stmt.upsertSlot.run(c.after.number, JSON.stringify(c.after));
+  #writeChanges(slots: ReadonlyMap<number, Slot>, meta: ReadonlyMap<string, MetaValue | undefined>): void {
+    for (const [number, slot] of slots) {
+      if (isBlank(slot)) this.#stmt.deleteSlot.run(number);
+      else this.#stmt.upsertSlot.run(number, JSON.stringify(slot));
     }
-    for (const m of changes.meta) {
-      if (m.after === undefined) this.#stmt.deleteMeta.run(m.key);
-      else this.#stmt.setMeta.run(m.key, JSON.stringify(m.after));
+    for (const [key, value] of meta) {
+      if (value === undefined) this.#stmt.deleteMeta.run(key);
+      else this.#stmt.setMeta.run(key, JSON.stringify(value));
     }
   }
 

@@ -82,6 +82,27 @@ describe("command engine sequencing (real SQLite file)", () => {
     r.core.close();
   });
 
+  it("stores a slot changed several times in one batch in its final state, and the code index follows", () => {
+    const dir = dirs.make();
+    const r = rig(dir);
+    r.engine.process(encodeBatch(PANEL, "b-3", [
+      item(1, { kind: "set_code", slot: 2, code: new Secret("1111") }),
+      item(2, { kind: "set_label", slot: 2, label: "First" }),
+      item(3, { kind: "set_code", slot: 2, code: new Secret("2222") }),
+      item(4, { kind: "set_code", slot: 3, code: new Secret("1111") }),
+      item(5, { kind: "set_label", slot: 2, label: "Last" }),
+    ], keys));
+    expect(r.lastAck().every((a) => a.ok)).toBe(true);
+    const h = r.core.store.hash;
+    const view = (core: PanelCore) => [core.store.table.slot(2).label, core.store.table.slotByCodeDigest(h(new Secret("1111"))), core.store.table.slotByCodeDigest(h(new Secret("2222")))];
+    expect(view(r.core)).toEqual(["Last", 3, 2]);
+    r.core.close();
+    const again = rig(dir);
+    expect(view(again.core)).toEqual(["Last", 3, 2]);
+    expect(again.core.store.lastSeq).toBe(5);
+    again.core.close();
+  });
+
   it("keeps the dedup records of a schema-1 database across the migration to seq keys", () => {
     const dir = dirs.make();
     const r = rig(dir);
