@@ -72,10 +72,12 @@ function diffViews(before: Slot, after: Slot): { before: Partial<SlotView>; afte
   const outB: Record<string, unknown> = {};
   const outA: Record<string, unknown> = {};
   for (const f of LOGGED_FIELDS) {
-    if (JSON.stringify(b[f]) !== JSON.stringify(a[f])) {
-      outB[f] = b[f];
-      outA[f] = a[f];
-    }
+    const x = b[f];
+    const y = a[f];
+    // Same value or same object: unchanged without serialising (most fields, most commands).
+    if (x === y || (typeof x === "object" && typeof y === "object" && JSON.stringify(x) === JSON.stringify(y))) continue;
+    outB[f] = x;
+    outA[f] = y;
   }
   // A code change keeps codeSet true on both sides; say that it changed without saying what it is.
   if (before.codeDigest !== after.codeDigest && before.codeDigest !== null && after.codeDigest !== null) {
