@@ -168,9 +168,11 @@ interface Job {
   firstDone: boolean;
   finalDone: boolean;
   resolveFirst: (o: Outcome) => void;
-  resolveLater: (o: Outcome) => void;
-  later: Promise<Outcome>;
-  timer?: NodeJS.Timeout;
+  /** Made only when a pending outcome hands it out: most commands are answered in time. */
+  later?: Promise<Outcome>;
+  resolveLater?: (o: Outcome) => void;
+  /** performance.now() after which the caller gets `pending`. */
+  deadline: number;
   expiresAt: number;
 }
 
@@ -209,6 +211,12 @@ interface Panel {
   /** The next envelope, encoded while `inflight` waits for its ack. */
   prepared?: Inflight;
   flushScheduled: boolean;
+  /**
+   * Jobs whose caller has no answer yet, in hand-over order, which is deadline order (one ack
+   * timeout for all): one timer per panel instead of one per command.
+   */
+  waiting: Job[];
+  waitTimer?: NodeJS.Timeout;
   stateWaiters: Array<(s: State) => void>;
   highestN: number;
 }
@@ -226,16 +234,19 @@ const SCREEN_CHUNK = 256;
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
 
 function final(job: Job, o: Outcome): void {
-  if (job.timer) clearTimeout(job.timer);
-  job.timer = undefined;
   if (!job.firstDone) {
     job.firstDone = true;
     job.resolveFirst(o);
   }
   if (!job.finalDone) {
     job.finalDone = true;
-    job.resolveLater(o);
+    job.resolveLater?.(o);
   }
+}
+
+function laterOf(job: Job): Promise<Outcome> {
+  job.later ??= new Promise<Outcome>((r) => (job.resolveLater = r));
+  return job.later;
 }
 
 function fromWire(panelId: string, job: Job, o: WireOutcome): AppliedOutcome | RejectedOutcome {
@@ -373,6 +384,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     for (const stop of [...this.#iterators]) stop();
     for (const p of this.#panels.values()) {
       if (p.inflight?.timer) clearTimeout(p.inflight.timer);
+      if (p.waitTimer) clearTimeout(p.waitTimer);
+      p.waitTimer = undefined;
+      p.waiting = [];
       const jobs = [...(p.inflight?.jobs ?? []), ...(p.prepared?.jobs ?? []), ...p.queue, ...p.incoming];
       p.inflight = undefined;
       p.prepared = undefined;
@@ -397,7 +411,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       } catch {
         throw new CloudError("invalid_panel_id", "invalid panel id");
       }
-      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, stateWaiters: [], highestN: 0 };
+      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0 };
       this.#panels.set(panelId, p);
     }
     return p;
@@ -462,11 +476,19 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const p = this.#panel(panelId);
     const id = input.id ?? randomUUID();
     let resolveFirst!: (o: Outcome) => void;
-    let resolveLater!: (o: Outcome) => void;
     const first = new Promise<Outcome>((r) => (resolveFirst = r));
-    const later = new Promise<Outcome>((r) => (resolveLater = r));
-    const job: Job = { panelId, id, input: { ...input, id, actor: input.actor ?? this.#o.actor }, firstDone: false, finalDone: false, resolveFirst, resolveLater, later, expiresAt: this.#now() + this.#o.commandLifetimeMs };
-    job.timer = setTimeout(() => this.#jobTimedOut(p, job), this.#o.ackTimeoutMs);
+    const job: Job = {
+      panelId,
+      id,
+      input: { ...input, id, actor: input.actor ?? this.#o.actor },
+      firstDone: false,
+      finalDone: false,
+      resolveFirst,
+      deadline: performance.now() + this.#o.ackTimeoutMs,
+      expiresAt: this.#now() + this.#o.commandLifetimeMs,
+    };
+    p.waiting.push(job);
+    p.waitTimer ??= setTimeout(() => this.#timeouts(p), this.#o.ackTimeoutMs);
     p.incoming.push(job);
     if (p.lastAssigned === undefined) void this.#init(p);
     this.#scheduleFlush(p);
@@ -478,19 +500,46 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     return Promise.all(panelIds.map((id) => this.send(id, make(id))));
   }
 
+  /** Answers `pending` to every caller whose deadline has passed, then waits for the next deadline. */
+  #timeouts(p: Panel): void {
+    p.waitTimer = undefined;
+    if (this.#closed) return;
+    const now = performance.now();
+    const waiting = p.waiting;
+    let i = 0;
+    for (; i < waiting.length; i++) {
+      const job = waiting[i]!;
+      if (job.firstDone) continue;
+      if (job.deadline > now) break;
+      this.#jobTimedOut(p, job);
+    }
+    if (i > 0) waiting.splice(0, i);
+    if (waiting.length > 0) p.waitTimer = setTimeout(() => this.#timeouts(p), Math.max(1, Math.ceil(waiting[0]!.deadline - now)));
+  }
+
+  /** Forgets answered jobs at the head of `waiting` (answers come mostly in order), and the timer when none are left. */
+  #trimWaiting(p: Panel): void {
+    const waiting = p.waiting;
+    let i = 0;
+    while (i < waiting.length && waiting[i]!.firstDone) i++;
+    if (i > 0) waiting.splice(0, i);
+    if (waiting.length === 0 && p.waitTimer) {
+      clearTimeout(p.waitTimer);
+      p.waitTimer = undefined;
+    }
+  }
+
   #jobTimedOut(p: Panel, job: Job): void {
-    job.timer = undefined;
     if (job.firstDone) return;
     job.firstDone = true;
     const reason: PendingReason = p.status?.status === "offline" ? "offline" : p.state ? "timeout" : "no_state";
-    const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.id, reason, later: job.later };
+    const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.id, reason, later: laterOf(job) };
     if (job.seq !== undefined) out.seq = job.seq;
     job.resolveFirst(out);
   }
 
   #closeJob(job: Job): void {
-    if (job.timer) clearTimeout(job.timer);
-    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.id, reason: "closed", later: job.later };
+    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.id, reason: "closed", later: laterOf(job) };
     if (job.seq !== undefined) out.seq = job.seq;
     if (!job.firstDone) {
       job.firstDone = true;
@@ -498,7 +547,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     }
     if (!job.finalDone) {
       job.finalDone = true;
-      job.resolveLater(out);
+      job.resolveLater?.(out);
     }
   }
 
@@ -556,6 +605,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       added++;
     }
     if (read > 0) incoming.splice(0, read);
+    this.#trimWaiting(p);
   }
 
   /** Refuses locally, before any seq is used, a parsed command this agent does not advertise or that has expired. */
@@ -719,7 +769,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         const d = decodeAck(payload);
         if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
         const p = this.#panels.get(t.panelId);
-        if (p) this.#onAck(p, d.value);
+        if (!p) return;
+        this.#onAck(p, d.value);
+        this.#trimWaiting(p);
         return;
       }
       case "evt": {
