@@ -9,6 +9,7 @@ import { slotView } from "../domain/model.js";
 import { DEALER_KEY, dealerWindow, isWindowOpen } from "../domain/dealer.js";
 import type { OutboxRow } from "../store/store.js";
 import { CommandEngine, OUTBOX_ACK } from "./engine.js";
+import { MQTT_LOG } from "../mqtt-log.js";
 
 export interface BrokerOptions {
   url: string;
@@ -77,6 +78,7 @@ export class SyncLink {
       keepalive: broker.keepaliveSeconds,
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
+      ...MQTT_LOG,
       username: broker.username,
       password: broker.password,
       will: { topic: this.topics.status, payload: encodeStatus({ panel: this.#o.panelId, status: "offline", reason: "connection_lost" }), qos: 1, retain: true },
