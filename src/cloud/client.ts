@@ -27,6 +27,7 @@ import {
   type WireEvent,
 } from "../../protocol/index.js";
 import { commandSchema, RuleError, type Actor } from "../domain/index.js";
+import { MQTT_LOG } from "../mqtt-log.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
 
 // =============================================================================================
@@ -333,6 +334,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       keepalive: 30,
       reconnectPeriod: 1000,
       connectTimeout: o.connectTimeoutMs,
+      ...MQTT_LOG,
       username: o.username,
       password: o.password,
       ...(o.persistentSession && o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 24 * 3600 } } : {}),
@@ -488,7 +490,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       expiresAt: this.#now() + this.#o.commandLifetimeMs,
     };
     p.waiting.push(job);
-    p.waitTimer ??= setTimeout(() => this.#timeouts(p), this.#o.ackTimeoutMs);
+    if (p.waitTimer) p.waitTimer.ref();
+    else p.waitTimer = setTimeout(() => this.#timeouts(p), this.#o.ackTimeoutMs);
     p.incoming.push(job);
     if (p.lastAssigned === undefined) void this.#init(p);
     this.#scheduleFlush(p);
@@ -523,10 +526,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     let i = 0;
     while (i < waiting.length && waiting[i]!.firstDone) i++;
     if (i > 0) waiting.splice(0, i);
-    if (waiting.length === 0 && p.waitTimer) {
-      clearTimeout(p.waitTimer);
-      p.waitTimer = undefined;
-    }
+    // Kept armed but unref'd rather than cleared: one command at a time would otherwise make and
+    // clear a timer per command. Firing with nothing due just re-arms for the next deadline.
+    if (waiting.length === 0) p.waitTimer?.unref();
   }
 
   #jobTimedOut(p: Panel, job: Job): void {
