@@ -217,7 +217,9 @@ export function decodeWith<S extends z.ZodType>(schema: S, bytes: Uint8Array, li
 /**
  * Prepares a value for encoding in this protocol's CBOR profile: drops keys whose value is
  * `undefined`, turns integers beyond 32 bits into bigints so cbor-x writes them as CBOR integers
- * (it would otherwise write float64), keeps byte strings as they are. Copies; never mutates.
+ * (it would otherwise write float64), keeps byte strings as they are. Never mutates: a container
+ * is copied only when something inside it changes (a 500-outcome batch ack has a timestamp at the
+ * top and nothing to change below it), so most of a message is encoded as it is.
  * A `Secret` here is a programming error (it must be sealed, never encoded in the clear).
  */
 function toWire(value: unknown): unknown {
@@ -228,14 +230,36 @@ function toWire(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (value instanceof Uint8Array) return value;
   if (value instanceof Secret) throw new RuleError("internal_error", { reason: "secret_in_clear" });
-  if (Array.isArray(value)) return value.map(toWire);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const w = toWire(v);
+      if (w !== v) (out ??= value.slice())[i] = w;
+    }
+    return out ?? value;
+  }
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) throw new RuleError("internal_error", { reason: "unsupported_value" });
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) {
-    if (v !== undefined) out[k] = toWire(v);
+  const obj = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const k in obj) {
+    const v = obj[k];
+    const w = v === undefined ? undefined : toWire(v);
+    if (out) {
+      if (w !== undefined) out[k] = w;
+      continue;
+    }
+    if (w === v && v !== undefined) continue;
+    // First change: the keys before it were kept as they are (key order is preserved).
+    out = {};
+    for (const j in obj) {
+      if (j === k) break;
+      out[j] = obj[j];
+    }
+    if (w !== undefined) out[k] = w;
   }
-  return out;
+  return out ?? obj;
 }
 
 /** Encodes a value in this protocol's CBOR profile (definite lengths, text keys, integers as integers). */

@@ -105,6 +105,16 @@ describe("CBOR encoding", () => {
     expect(encodeCbor({ a: undefined, b: new Uint8Array([1]) }).toString("hex")).toBe("a1616241" + "01");
   });
 
+  it("keeps key order and leaves the value it encodes untouched when it must change something deep inside", () => {
+    const value = { a: 1, b: { c: undefined, d: 2 ** 40, e: [1, { f: 2 ** 33 }] }, g: "x", h: undefined };
+    const before = JSON.stringify(value);
+    const r = decodeCbor(encodeCbor(value));
+    expect(r.ok && Object.keys(r.value as object)).toEqual(["a", "b", "g"]);
+    expect(r).toEqual({ ok: true, value: { a: 1, b: { d: 2 ** 40, e: [1, { f: 2 ** 33 }] }, g: "x" } });
+    expect(JSON.stringify(value)).toBe(before);
+    expect(value.b.d).toBe(2 ** 40);
+  });
+
   it("round-trips through the safe decoder", () => {
     const value = { s: "x", n: [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32, 2 ** 40, -1, -25], b: Buffer.from("hi"), t: true, z: null };
     const r = decodeCbor(encodeCbor(value));
