@@ -90,10 +90,15 @@ function wireCommand(panelId: string, item: CommandToSend, keys: SenderKeys, tes
 
 /** The checks of a kind's wire schema that its domain schema does not make; errors as the wire schema reports them. */
 function wireExtrasProblem(wire: Record<string, unknown>): RuleError | null {
-  const seq = seqSchema.safeParse(wire.seq);
-  if (!seq.success) return schemaError(seq.error, "cmd.seq");
-  const exp = epochMsSchema.safeParse(wire.exp);
-  if (!exp.success) return schemaError(exp.error, "cmd.exp");
+  // seqSchema and epochMsSchema by hand (zod's machinery costs more than the check); zod names the issue.
+  if (!(Number.isSafeInteger(wire.seq) && (wire.seq as number) >= 1)) {
+    const seq = seqSchema.safeParse(wire.seq);
+    if (!seq.success) return schemaError(seq.error, "cmd.seq");
+  }
+  if (!(Number.isSafeInteger(wire.exp) && (wire.exp as number) >= 0 && (wire.exp as number) <= 8.64e15)) {
+    const exp = epochMsSchema.safeParse(wire.exp);
+    if (!exp.success) return schemaError(exp.error, "cmd.exp");
+  }
   if (wire.sealed !== undefined) {
     const sealed = sealedSchema.safeParse(wire.sealed);
     if (!sealed.success) return schemaError(sealed.error, "cmd.sealed");
@@ -212,7 +217,12 @@ function peekIds(body: Uint8Array, limits: DecodeLimits): { id?: string; batchId
   const decoded = decodeCbor(body, limits);
   if (!decoded.ok || !isRecord(decoded.value)) return {};
   const v = decoded.value;
-  if (v.t === "batch") return idSchema.safeParse(v.id).success ? { batchId: v.id as string } : {};
+  if (v.t === "batch") {
+    if (idSchema.safeParse(v.id).success) return { batchId: v.id as string };
+    // No batch id to answer to: a batch of one command is still answered under that command's id.
+    const only = Array.isArray(v.cmds) && v.cmds.length === 1 && isRecord(v.cmds[0]) ? v.cmds[0].id : undefined;
+    return idSchema.safeParse(only).success ? { id: only as string } : {};
+  }
   if (v.t === "cmd" && isRecord(v.cmd)) return idSchema.safeParse(v.cmd.id).success ? { id: v.cmd.id as string } : {};
   return {};
 }

@@ -223,6 +223,15 @@ describe("envelope errors", () => {
     expect(r.ok ? "ok" : r.error.detail).toMatchObject({ path: "cmd.seq" });
   });
 
+  it("answers a batch of one command whose batch id is unreadable under that command's id (found by the fuzz suite)", () => {
+    const cmd = { seq: 1, exp: EXP, id: "c-only", actor, kind: "disable_user", slot: 2 };
+    const one = openEnvelope(signed({ v: 1, t: "batch", panel: PANEL, id: 7, cmds: [cmd] }), openOpts());
+    expect(one).toMatchObject({ ok: false, id: "c-only", error: { code: "schema_violation" } });
+    // with several commands no single id stands for the envelope
+    const two = openEnvelope(signed({ v: 1, t: "batch", panel: PANEL, id: 7, cmds: [cmd, { ...cmd, seq: 2, id: "c-two" }] }), openOpts());
+    expect(two.ok ? "ok" : [two.id, two.batchId]).toEqual([undefined, undefined]);
+  });
+
   it("schema_violation for a batch whose seqs do not increase or whose ids repeat", () => {
     const cmd = (seq: number, id: string) => ({ seq, exp: EXP, id, actor, kind: "disable_user", slot: 2 });
     const down = openEnvelope(signed({ v: 1, t: "batch", panel: PANEL, id: "b", cmds: [cmd(2, "a"), cmd(1, "b")] }), openOpts());
