@@ -355,6 +355,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       for (const p of this.#panels.values()) if (p.inflight) this.#publish(p, p.inflight);
     });
     client.on("message", (topic, payload) => this.#onMessage(topic, payload));
+    // mqtt.js sends the PUBACK of an ack as soon as this returns, and its socket write (a nextTick)
+    // would run before the caller resumes and sends the next command. One microtask later, the
+    // PUBACK is corked together with that next PUBLISH: one write on the round trip instead of two.
+    client.handleMessage = (_packet, callback) => queueMicrotask(() => callback());
     client.on("error", () => {
       /* reported through connect() or retried by reconnecting */
     });
