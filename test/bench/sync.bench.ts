@@ -10,11 +10,12 @@
  *                     coalesces them into batch envelopes; synchronous=FULL)   target >= 20,000/s
  *   snapshot_1000_ms  a 1,000-user snapshot with sealed codes, publish to ack (median of 5)  <= 100 ms
  *
- * The two floors and the command round trip are sampled interleaved, one of each per round in a
- * rotating order: this shared 2-core machine drifts by 2x within seconds (measured here: a tight
- * loop of bare commits went 317 -> 240 -> 158 us p50 over a few seconds), and each sample waits
- * through the same idle gaps as the others, so the ratio compares like with like. The floors taken
- * back to back before anything else (as earlier runs did) are printed too: `*_tight_*`.
+ * The two floors and the command round trip are sampled interleaved, in blocks of 25 back-to-back
+ * samples of one figure, the blocks in rotating order: this shared 2-core machine drifts by 2x
+ * within seconds (measured here: a tight loop of bare commits went 317 -> 240 -> 158 us p50 over
+ * a few seconds), so all three figures see the same drift, and each is still taken the way it
+ * runs (commands one after another, not each after a pause). The floors taken once before
+ * anything else (as earlier runs did) are printed too: `*_tight_*`.
  *
  * The agent runs as its own process (panel-agent, as deployed), so the cloud client and the
  * agent do not share one event loop; both share this machine's two cores.
@@ -33,6 +34,8 @@ import { AgentProcess, writeAgentConfig } from "../reliability/harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 
 const SAMPLES = 500;
+/** Samples of one figure taken back to back before switching to the next figure. */
+const BLOCK = 25;
 const WARMUP = 50;
 
 function percentile(sorted: number[], p: number): number {
@@ -134,20 +137,15 @@ export async function run(): Promise<Record<string, number>> {
       mustApply(await client.send("bench", { kind: "set_label", slot: 2, label: `L${i % 1000}` }));
       return (performance.now() - t0) * 1000;
     };
-    for (let i = 0; i < WARMUP + SAMPLES; i++) {
-      const keep = i >= WARMUP;
-      // rotate the order so no figure always follows the same one
+    // Blocks of back-to-back samples of each figure, the blocks in rotating order.
+    for (let w = 0; w < WARMUP; w++) await command(w);
+    for (let b = 0; b < SAMPLES / BLOCK; b++) {
       for (let k = 0; k < 3; k++) {
-        const which = (i + k) % 3;
-        if (which === 0) {
-          const v = await ping.sample();
-          if (keep) rtts.push(v);
-        } else if (which === 1) {
-          const v = commits.sample();
-          if (keep) floors.push(v);
-        } else {
-          const v = await command(i);
-          if (keep) samples.push(v);
+        const which = (b + k) % 3;
+        for (let j = 0; j < BLOCK; j++) {
+          if (which === 0) rtts.push(await ping.sample());
+          else if (which === 1) floors.push(commits.sample());
+          else samples.push(await command(b * BLOCK + j));
         }
       }
     }
