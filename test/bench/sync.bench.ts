@@ -8,6 +8,7 @@
  *                     that mosquitto to a real Agent      target p50 <= 1.3 x (rtt + commit)
  *   burst_cmds_per_s  10,000 set_label handed to the client at once, until the last ack (the client
  *                     coalesces them into batch envelopes; synchronous=FULL)   target >= 20,000/s
+ *                     (burst_first_3000_cmds_per_s: the first burst after start, JIT still cold)
  *   snapshot_1000_ms  a 1,000-user snapshot with sealed codes, publish to ack (median of 5)  <= 100 ms
  *
  * The two floors and the command round trip are sampled interleaved, in blocks of 25 back-to-back
@@ -153,13 +154,21 @@ export async function run(): Promise<Record<string, number>> {
     const rtt = percentile(sortNum(rtts), 50);
     const floor = percentile(sortNum(floors), 50);
 
-    // warm the batch path, then the burst
-    await Promise.all(Array.from({ length: 1000 }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `W${i}` })).map(async (p) => mustApply(await p)));
+    // The batch path on both sides needs ~2,500 commands before V8 has optimised it (measured: a
+    // 500-command envelope takes ~65 ms on the agent at first, ~11 ms from the sixth on); a
+    // long-running agent and cloud service are past that, so the burst is timed after a first,
+    // separately reported burst of 3,000.
+    const burst = async (n: number, prefix: string): Promise<number> => {
+      const t0 = performance.now();
+      const outs = await Promise.all(Array.from({ length: n }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `${prefix}${i}` })));
+      const ms = performance.now() - t0;
+      for (const o of outs) mustApply(o);
+      return ms;
+    };
+    const FIRST = 3000;
+    const firstMs = await burst(FIRST, "W");
     const N = 10_000;
-    const t0 = performance.now();
-    const outs = await Promise.all(Array.from({ length: N }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `B${i}` })));
-    const burstMs = performance.now() - t0;
-    for (const o of outs) mustApply(o);
+    const burstMs = await burst(N, "B");
 
     const snaps: number[] = [];
     for (let r = 0; r < 6; r++) {
@@ -179,6 +188,7 @@ export async function run(): Promise<Record<string, number>> {
       mqtt_rtt_tight_p50_us: round(rttTight),
       commit_floor_tight_us: round(floorTight),
       burst_cmds_per_s: Math.round(N / (burstMs / 1000)),
+      burst_first_3000_cmds_per_s: Math.round(FIRST / (firstMs / 1000)),
       snapshot_1000_ms: round(percentile(sortNum(snaps), 50)),
     };
   } finally {
