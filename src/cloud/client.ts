@@ -476,6 +476,11 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    * (reason `offline` when the panel's retained status says so). A pending outcome's `later`
    * resolves when the ack finally arrives. Never rejects for the panel's answer; throws
    * CloudError for a closed or unconnected client or an invalid panel id.
+   *
+   * The command is checked when it is taken into an envelope (or screened soon after the caller's
+   * synchronous code), not inside this call: an invalid one resolves `rejected` with
+   * `local: true` and uses no seq. Nested values (arrays, schedules) are read then too: do not
+   * change them after handing the command over.
    */
   send(panelId: string, input: CommandInput): Promise<Outcome> {
     this.#client_();
