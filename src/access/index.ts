@@ -198,6 +198,12 @@ export class AccessIndex {
   /** Brings the index in step with a committed ChangeSet; touches only the slots it names. */
   applyChanges(changes: ChangeSet): void {
     for (const c of changes.slots) {
+      const n = this.#bySlot.get(c.after.number);
+      // A change that leaves everything a check reads alone (a label, an account) keeps the entry.
+      if (n !== undefined && sameAccess(c.before, c.after)) {
+        this.#labels[n] = c.after.label;
+        continue;
+      }
       this.#remove(c.after.number);
       this.#add(c.after);
     }
@@ -480,4 +486,9 @@ export function accessRecord(req: AccessRequest, result: AccessResult): AccessRe
     reason: result.reason,
     slot: result.slot ?? null,
   };
+}
+
+/** Whether two states of a slot index identically (unchanged fields keep their objects in the rules). */
+function sameAccess(a: Slot, b: Slot): boolean {
+  return a.number === b.number && a.codeDigest === b.codeDigest && a.role === b.role && a.tags === b.tags && a.schedule === b.schedule && a.partitions === b.partitions && a.doorLocks === b.doorLocks;
 }

@@ -222,6 +222,7 @@ describe("incremental updates", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("set_code" as const), slot: fc.integer({ min: 2, max: 6 }), code: fc.constantFrom(...codes) }),
       fc.record({ kind: fc.constant("disable_user" as const), slot: fc.integer({ min: 2, max: 6 }) }),
+      fc.record({ kind: fc.constant("set_label" as const), slot: fc.integer({ min: 2, max: 6 }), label: fc.constantFrom("Anna", "Ben", "Front desk") }),
       fc.record({ kind: fc.constant("set_role" as const), slot: fc.integer({ min: 2, max: 6 }), role: fc.constantFrom("User", "Supervisor", "One-time User", "Duress") }),
       fc.record({ kind: fc.constant("set_partitions" as const), slot: fc.integer({ min: 2, max: 6 }), partitions: fc.uniqueArray(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 3 }) }),
       fc.record({ kind: fc.constant("set_schedule" as const), slot: fc.integer({ min: 2, max: 6 }), schedule: fc.constantFrom({ kind: "always" }, { kind: "temporary", from: NOW + HOUR, to: NOW + 2 * HOUR }, { kind: "weekly", windows: [{ days: [3], start: 600, end: 900 }] }) }),
