@@ -7,7 +7,7 @@
  * applied twice, the database is intact, the index equals the table, every access event reached
  * the cloud in order, and no code appears anywhere.
  */
-import { encodeBatch, encodeCommand, generateSigningKey, type CommandToSend, type WireCommandInput } from "../../protocol/index.js";
+import { decodeCbor, encodeBatch, encodeCommand, generateSigningKey, type CommandToSend, type WireCommandInput } from "../../protocol/index.js";
 import { CloudPeer } from "../helpers/agent-harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import {
@@ -261,9 +261,34 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
   }
 }
 
-export function captureSources(capture: MqttCapture | undefined): { name: string; bytes: Buffer }[] {
+/**
+ * What the broker carried, as text to scan for codes: each payload's CBOR decoded, with every text
+ * string in it (byte strings holding CBOR, like a command envelope's signed body, decoded in turn).
+ * Scanning the raw bytes counted binary framing as codes: a timestamp whose low bytes read "1604",
+ * a hex digest ending in "d4391" (0x64 is also the head of a 4-character CBOR text).
+ */
+export function captureSources(capture: MqttCapture | undefined): { name: string; bytes: Buffer; text: true }[] {
   if (!capture) return [];
-  const parts: Buffer[] = [];
-  for (const p of capture.payloads) parts.push(Buffer.from(p.topic), Buffer.from([0]), p.payload, Buffer.from([0]));
-  return [{ name: "mqtt-capture", bytes: Buffer.concat(parts) }];
+  const parts: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === "string") parts.push(v);
+    else if (v instanceof Uint8Array) {
+      const inner = depth < 4 ? decodeCbor(v) : undefined;
+      if (inner?.ok) walk(inner.value, depth + 1);
+    } else if (Array.isArray(v)) for (const x of v) walk(x, depth);
+    else if (typeof v === "object" && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        parts.push(k);
+        walk(x, depth);
+      }
+    }
+  };
+  for (const p of capture.payloads) {
+    parts.push(p.topic);
+    const decoded = decodeCbor(p.payload);
+    // not CBOR (no protocol message): scanned as it is
+    if (decoded.ok) walk(decoded.value, 0);
+    else parts.push(p.payload.toString("latin1"));
+  }
+  return [{ name: "mqtt-capture", bytes: Buffer.from(parts.join("\n"), "latin1"), text: true }];
 }

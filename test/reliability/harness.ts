@@ -565,7 +565,8 @@ const isAlnum = (b: number | undefined) => b !== undefined && ((b >= 0x30 && b <
  * (`"version":1234,`), since codes are strings. A leaked code would be `"1234"`, a CBOR text
  * string (0x64 '1234'), or a word in a log message — all counted.
  */
-export function secretHits(codes: Iterable<string>, sources: readonly { name: string; bytes: Uint8Array }[]): { hits: number; where: string[] } {
+/** `text: true` marks a source that is decoded text (no CBOR heads in it): the CBOR-head rule is off there. */
+export function secretHits(codes: Iterable<string>, sources: readonly { name: string; bytes: Uint8Array; text?: boolean }[]): { hits: number; where: string[] } {
   let hits = 0;
   const where: string[] = [];
   const list = [...new Set(codes)];
@@ -582,7 +583,7 @@ export function secretHits(codes: Iterable<string>, sources: readonly { name: st
         const uuidGroup = before === 0x2d && after === 0x2d;
         const jsonNumber = (before === 0x3a || before === 0x2c || before === 0x5b) && (after === 0x2c || after === 0x7d || after === 0x5d);
         // a CBOR text string of exactly this code: its head byte (0x60 + length) may look like a letter ('d' = 0x64)
-        const cborText = needle.length < 24 && before === 0x60 + needle.length && !isAlnum(after);
+        const cborText = !src.text && needle.length < 24 && before === 0x60 + needle.length && !isAlnum(after);
         if (cborText || (!isAlnum(before) && !isAlnum(after) && !jsonNumber && !uuidGroup)) {
           hits++;
           if (where.length < 20) where.push(`${src.name}@${at}: ${JSON.stringify(buf.subarray(Math.max(0, at - 24), at + needle.length + 24).toString("latin1"))}`);
