@@ -112,6 +112,7 @@ export interface AccessIndexOptions {
 
 const NO_EVENTS: readonly AccessEvent[] = Object.freeze([]);
 const NO_LOCKS: ReadonlySet<string> = new Set<string>();
+const NO_TAGS: readonly string[] = Object.freeze([]);
 /** Partitions 1..32 map to bits 0..31; the largest panel type has 32. */
 const MAX_MASK_PARTITION = 32;
 
@@ -351,9 +352,9 @@ export class AccessIndex {
     const permissions = ROLE_PERMISSIONS[slot.role];
     const schedule = compileSchedule(slot.schedule);
     const oneTime = this.#oneTimeApplies && slot.role === "One-time User";
-    const keypadTags: string[] = [];
-    const doorTags: string[] = [];
-    for (const t of slot.tags) (t.kind === "keypad" ? keypadTags : doorTags).push(t.digest);
+    // Most users have no tags: they share one empty list.
+    const keypadTags = slot.tags.length === 0 ? NO_TAGS : slot.tags.filter((t) => t.kind === "keypad").map((t) => t.digest);
+    const doorTags = slot.tags.length === 0 ? NO_TAGS : slot.tags.filter((t) => t.kind !== "keypad").map((t) => t.digest);
 
     const n = this.#free.pop() ?? this.#entries.length;
     const entry = new Entry(

@@ -97,6 +97,27 @@ export interface StoreOptions {
 }
 
 const EMPTY_CHANGES: ChangeSet = { slots: [], meta: [] };
+/**
+ * Loaded slots share what most of them hold alike (no door locks, no tags, "always", the same few
+ * partition sets) instead of 10k copies each: ~1 MB of a 10k-user table on a board with little RAM.
+ * The shared values are frozen; the rules never change a slot in place (they copy it).
+ */
+function slotCompactor(): (slot: Slot) => Slot {
+  const none = Object.freeze([]) as unknown as never[];
+  const always = Object.freeze({ kind: "always" }) as Slot["schedule"];
+  const partitionSets = new Map<string, number[]>();
+  return (slot) => {
+    if (slot.doorLocks.length === 0) slot.doorLocks = none;
+    if (slot.tags.length === 0) slot.tags = none;
+    if (slot.schedule.kind === "always") slot.schedule = always;
+    const key = slot.partitions.join(",");
+    const shared = partitionSets.get(key);
+    if (shared) slot.partitions = shared;
+    else if (partitionSets.size < 256) partitionSets.set(key, Object.freeze(slot.partitions) as number[]);
+    return slot;
+  };
+}
+
 /** Committed outbox rows kept in memory for the link (about 150 KB of acks and events at most). */
 const RECENT_OUTBOX_MAX = 1000;
 
@@ -183,7 +204,8 @@ export class Store {
 
       // Row by row: a 10k-user table never sits in memory twice (rows and parsed slots) at start.
       const slots: Slot[] = [];
-      for (const r of db.prepare("SELECT data FROM slots").iterate() as IterableIterator<{ data: string }>) slots.push(JSON.parse(r.data) as Slot);
+      const compact = slotCompactor();
+      for (const r of db.prepare("SELECT data FROM slots").iterate() as IterableIterator<{ data: string }>) slots.push(compact(JSON.parse(r.data) as Slot));
       const stored = getState("config");
       if (stored !== undefined && slots.length > 0) {
         const prev = JSON.parse(stored) as PanelConfig;

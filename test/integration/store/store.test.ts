@@ -167,6 +167,26 @@ describe("store", () => {
     );
   });
 
+  it("changes slots loaded with shared values (no locks, no tags, always, the same partitions) without touching the others", () => {
+    const dir = dirs.make();
+    const a = open(dir);
+    seed(a);
+    a.close();
+    const b = open(dir);
+    const before4 = JSON.stringify(b.table.slot(4));
+    const out = b.execute([
+      { command: cmd({ kind: "set_partitions", slot: 2, partitions: [1] }), seq: 7 },
+      { command: cmd({ kind: "set_door_locks", slot: 2, doorLocks: ["front"] }), seq: 8 },
+      { command: cmd({ kind: "set_proximity_tags", slot: 2, tags: [{ kind: "keypad", tag: new Secret("TAG-1") }] }), seq: 9 },
+      { command: cmd({ kind: "set_schedule", slot: 2, schedule: { kind: "temporary", from: NOW, to: NOW + 3_600_000 } }), seq: 10 },
+    ], NOW);
+    expect(out.map((o) => o.status)).toEqual(["applied", "applied", "applied", "applied"]);
+    expect(b.table.slot(2)).toMatchObject({ partitions: [1], doorLocks: ["front"], schedule: { kind: "temporary" } });
+    expect(b.table.slot(2).tags).toHaveLength(1);
+    expect(JSON.stringify(b.table.slot(4))).toBe(before4);
+    b.close();
+  });
+
   it("never stores a code in plaintext: the database and WAL files hold none of the codes set", () => {
     const dir = dirs.make();
     const store = open(dir);
