@@ -1,13 +1,12 @@
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
 import { decodeCbor, encodeEvent, encodeState, encodeStatus, panelTopics, type PanelTopics, type SealingKey, type TrustedKeys, WIRE_KINDS, PROTOCOL_VERSION } from "../../protocol/index.js";
 import type { Logger } from "pino";
 import type { PanelCore } from "../core.js";
-import { slotView } from "../domain/model.js";
 import { DEALER_KEY, dealerWindow, isWindowOpen } from "../domain/dealer.js";
 import type { OutboxRow } from "../store/store.js";
+import { TableDigest } from "./digest.js";
 import { CommandEngine, OUTBOX_ACK } from "./engine.js";
 import { MQTT_LOG } from "../mqtt-log.js";
 
@@ -58,6 +57,7 @@ export class SyncLink {
   #deleteTimer: NodeJS.Timeout | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  readonly #digest = new TableDigest();
 
   constructor(options: LinkOptions) {
     this.#o = options;
@@ -173,13 +173,7 @@ export class SyncLink {
   stateBytes(): Buffer {
     const { core } = this.#o;
     const t = core.store.table;
-    const hash = createHash("sha256");
-    const active = t.activeSlotNumbers();
-    // Content only: versions count history, and two tables with the same users must agree.
-    for (const n of active) {
-      const { version: _version, ...content } = slotView(t.slot(n));
-      hash.update(JSON.stringify(content));
-    }
+    const active = t.activeSlotNumbers().length;
     return encodeState({
       panel: this.#o.panelId,
       at: core.now,
@@ -190,11 +184,11 @@ export class SyncLink {
       panelType: t.config.type,
       codeLength: t.config.codeLength,
       capacity: t.type.capacity,
-      users: active.length,
+      users: active,
       timeZone: t.config.timeZone,
       dealerAccess: dealerState(core),
       tableVersion: core.store.tableVersion,
-      digest: hash.digest("hex"),
+      digest: this.#digest.of(t, core.store.tableVersion),
     });
   }
 
