@@ -99,6 +99,13 @@ export class PanelTable {
     return this.#meta.entries();
   }
 
+  /** How many slots exist on the panel (code set). */
+  activeCount(): number {
+    let n = 0;
+    for (const s of this.#slots.values()) if (s.codeDigest !== null) n++;
+    return n;
+  }
+
   /** Sorted numbers of slots that exist on the panel (code set). */
   activeSlotNumbers(): number[] {
     const out: number[] = [];

@@ -173,7 +173,6 @@ export class SyncLink {
   stateBytes(): Buffer {
     const { core } = this.#o;
     const t = core.store.table;
-    const active = t.activeSlotNumbers().length;
     return encodeState({
       panel: this.#o.panelId,
       at: core.now,
@@ -184,7 +183,7 @@ export class SyncLink {
       panelType: t.config.type,
       codeLength: t.config.codeLength,
       capacity: t.type.capacity,
-      users: active,
+      users: t.activeCount(),
       timeZone: t.config.timeZone,
       dealerAccess: dealerState(core),
       tableVersion: core.store.tableVersion,
