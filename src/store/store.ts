@@ -327,7 +327,7 @@ export class Store {
       this.#committedOutbox();
       return outcomes;
     } catch (err) {
-      this.#staged = [];
+      this.#dropStaged();
       for (let i = committed.length - 1; i >= 0; i--) this.table.revert(committed[i]!);
       this.#lastSeq = lastSeqBefore;
       this.#tableVersion = versionBefore;
@@ -367,18 +367,28 @@ export class Store {
       })();
       this.#committedOutbox();
     } catch (err) {
-      this.#staged = [];
+      this.#dropStaged();
       this.#eventSeq = before;
       throw err;
     }
   }
 
   #committedOutbox(): void {
-    if (this.#staged.length === 0) return;
+    // Inside an outer transaction (a nested one is a savepoint) nothing is committed yet.
+    if (this.#staged.length === 0 || this.#db.inTransaction) return;
     for (const row of this.#staged) this.#recent.push(row);
     this.#staged = [];
     // Bounded (an uplink outage keeps rows in the table, not in memory): older rows come from SQL.
     if (this.#recent.length > RECENT_OUTBOX_MAX) this.#forget(this.#recent[this.#recent.length - RECENT_OUTBOX_MAX - 1]!.id);
+  }
+
+  /**
+   * A transaction failed: its rows were rolled back (their ids may be used again). The cache stops
+   * answering for ids up to the highest of them; SQL does until the link has passed it.
+   */
+  #dropStaged(): void {
+    for (const row of this.#staged) if (row.id > this.#cacheFloor) this.#cacheFloor = row.id;
+    this.#staged = [];
   }
 
   /** Drops cached rows up to `id`; from now on the cache answers only for ids above it. */

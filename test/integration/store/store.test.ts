@@ -125,6 +125,8 @@ describe("store", () => {
             fc.record({ op: fc.constant("ack" as const) }),
             fc.record({ op: fc.constant("reconnect" as const) }),
             fc.record({ op: fc.constant("reopen" as const) }),
+            // a transaction that inserts rows and then fails: rolled back, its ids used again
+            fc.record({ op: fc.constant("fail" as const), rows: fc.integer({ min: 1, max: 3 }) }),
           ),
           { maxLength: 40 },
         ),
@@ -139,6 +141,10 @@ describe("store", () => {
           try {
             for (const o of ops) {
               if (o.op === "enqueue") store.enqueue(Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]), numbered: true })), NOW);
+              else if (o.op === "fail") {
+                const rows = [...Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]) })), { kind: "evt", body: undefined as unknown as Buffer }];
+                expect(() => store.enqueue(rows, NOW)).toThrow();
+              }
               else if (o.op === "flush") {
                 const got = store.outboxPeek(o.limit, sentUpTo).map((r) => r.id);
                 expect(got).toEqual(expected.all(sentUpTo, o.limit).map((r) => r.id));
