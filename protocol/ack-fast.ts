@@ -1,5 +1,5 @@
 import { accountSchema, scheduleSchema } from "../src/domain/index.js";
-import { LIMITS, PANEL_ID_PATTERN, PROTOCOL_VERSION, pageSchema, slotViewSchema, type AnyAck } from "./schema.js";
+import { LIMITS, MAX_EPOCH_MS, PANEL_ID_PATTERN, PROTOCOL_VERSION, pageSchema, slotViewSchema, type AnyAck } from "./schema.js";
 
 /**
  * A fast acceptance path for `anyAckSchema`, for the cloud's ack decoding: zod took ~9 µs per
@@ -39,153 +39,81 @@ function isStr(v: unknown, min: number, max: number): boolean {
   return typeof v === "string" && v.length >= min && v.length <= max;
 }
 
-const MAX_EPOCH_MS = 8.64e15;
+/** A `z.array(item).max(max)`. */
+function isArrayOf(max: number, item: (x: unknown) => boolean): (v: unknown) => boolean {
+  return (v) => {
+    if (!Array.isArray(v) || v.length > max) return false;
+    for (let i = 0; i < v.length; i++) if (!item(v[i])) return false;
+    return true;
+  };
+}
+
 const isId = (v: unknown) => isStr(v, 1, LIMITS.maxIdLength);
-const isSeq = (v: unknown) => isInt(v, 1, Number.MAX_SAFE_INTEGER);
-const isEpochMs = (v: unknown) => isInt(v, 0, MAX_EPOCH_MS);
+/** seqSchema by hand (also used by the cloud-side encoder). */
+export const isSeq = (v: unknown): boolean => isInt(v, 1, Number.MAX_SAFE_INTEGER);
+/** epochMsSchema by hand (also used by the cloud-side encoder). */
+export const isEpochMs = (v: unknown): boolean => isInt(v, 0, MAX_EPOCH_MS);
 const isPanel = (v: unknown) => typeof v === "string" && PANEL_ID_PATTERN.test(v);
 const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
-function isSingleAck(o: Obj): boolean {
+/** One field of a strict object: its check, and whether it may be absent (or undefined). */
+type Field = { check: (x: unknown) => boolean; optional?: true };
+type Shape = { fields: ReadonlyMap<string, Field>; required: number };
+
+function shape(fields: Record<string, Field>): Shape {
+  return { fields: new Map(Object.entries(fields)), required: Object.values(fields).filter((f) => !f.optional).length };
+}
+
+/** A `z.strictObject`: no unknown key, every required field present and valid, optional ones valid or undefined. */
+function isStrict(v: Obj, s: Shape): boolean {
   let required = 0;
-  for (const k in o) {
-    switch (k) {
-      case "v":
-        if (o.v !== PROTOCOL_VERSION) return false;
-        break;
-      case "t":
-        break; // checked by the caller
-      case "panel":
-        if (!isPanel(o.panel)) return false;
-        break;
-      case "at":
-        if (!isEpochMs(o.at)) return false;
-        break;
-      case "ack":
-        if (!isOutcome(o.ack)) return false;
-        break;
-      default:
-        return false;
+  for (const k in v) {
+    const f = s.fields.get(k);
+    if (f === undefined) return false;
+    const x = v[k];
+    if (f.optional) {
+      if (x !== undefined && !f.check(x)) return false;
+    } else {
+      if (!f.check(x)) return false;
+      required++;
     }
-    required++;
   }
-  return required === 5;
+  return required === s.required;
+}
+
+const opt = (check: Field["check"]): Field => ({ check, optional: true });
+const req = (check: Field["check"]): Field => ({ check });
+const isTrue = (x: unknown) => x === true;
+
+const ENVELOPE_FIELDS = {
+  v: req((x) => x === PROTOCOL_VERSION),
+  t: req(() => true), // checked by isAck
+  panel: req(isPanel),
+  at: req(isEpochMs),
+};
+const SINGLE_ACK = shape({ ...ENVELOPE_FIELDS, ack: req(isOutcome) });
+const BATCH_ACK = shape({ ...ENVELOPE_FIELDS, acks: req(isArrayOf(LIMITS.maxBatch, isOutcome)), id: opt(isId), error: opt(isWireError) });
+const OUTCOME_OK = shape({ ok: req(isTrue), id: req(isId), seq: req(isSeq), result: opt(isResult), dup: opt(isTrue) });
+const OUTCOME_FAILED = shape({ ok: req((x) => x === false), error: req(isWireError), id: opt(isId), seq: opt(isSeq), dup: opt(isTrue) });
+const WIRE_ERROR = shape({ code: req((x) => typeof x === "string" && ERROR_CODE.test(x)), detail: opt(isDetail) });
+
+function isSingleAck(o: Obj): boolean {
+  return isStrict(o, SINGLE_ACK);
 }
 
 function isBatchAck(o: Obj): boolean {
-  let required = 0;
-  for (const k in o) {
-    switch (k) {
-      case "v":
-        if (o.v !== PROTOCOL_VERSION) return false;
-        required++;
-        break;
-      case "t":
-        required++;
-        break;
-      case "panel":
-        if (!isPanel(o.panel)) return false;
-        required++;
-        break;
-      case "at":
-        if (!isEpochMs(o.at)) return false;
-        required++;
-        break;
-      case "acks": {
-        const acks = o.acks;
-        if (!Array.isArray(acks) || acks.length > LIMITS.maxBatch) return false;
-        for (let i = 0; i < acks.length; i++) if (!isOutcome(acks[i])) return false;
-        required++;
-        break;
-      }
-      case "id":
-        if (o.id !== undefined && !isId(o.id)) return false;
-        break;
-      case "error":
-        if (o.error !== undefined && !isWireError(o.error)) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return required === 5;
+  return isStrict(o, BATCH_ACK);
 }
 
 function isOutcome(v: unknown): boolean {
   if (!isPlain(v)) return false;
-  if (v.ok === true) {
-    let required = 0;
-    for (const k in v) {
-      switch (k) {
-        case "ok":
-          required++;
-          break;
-        case "id":
-          if (!isId(v.id)) return false;
-          required++;
-          break;
-        case "seq":
-          if (!isSeq(v.seq)) return false;
-          required++;
-          break;
-        case "result":
-          if (v.result !== undefined && !isResult(v.result)) return false;
-          break;
-        case "dup":
-          if (v.dup !== undefined && v.dup !== true) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-    return required === 3;
-  }
-  if (v.ok === false) {
-    let required = 0;
-    for (const k in v) {
-      switch (k) {
-        case "ok":
-          required++;
-          break;
-        case "error":
-          if (!isWireError(v.error)) return false;
-          required++;
-          break;
-        case "id":
-          if (v.id !== undefined && !isId(v.id)) return false;
-          break;
-        case "seq":
-          if (v.seq !== undefined && !isSeq(v.seq)) return false;
-          break;
-        case "dup":
-          if (v.dup !== undefined && v.dup !== true) return false;
-          break;
-        default:
-          return false;
-      }
-    }
-    return required === 2;
-  }
+  if (v.ok === true) return isStrict(v, OUTCOME_OK);
+  if (v.ok === false) return isStrict(v, OUTCOME_FAILED);
   return false;
 }
 
 function isWireError(v: unknown): boolean {
-  if (!isPlain(v)) return false;
-  let required = 0;
-  for (const k in v) {
-    switch (k) {
-      case "code":
-        if (typeof v.code !== "string" || !ERROR_CODE.test(v.code)) return false;
-        required++;
-        break;
-      case "detail":
-        if (v.detail !== undefined && !isDetail(v.detail)) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return required === 1;
+  return isPlain(v) && isStrict(v, WIRE_ERROR);
 }
 
 /** `z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean()]))`. */
@@ -207,93 +135,38 @@ function isDetail(v: unknown): boolean {
 const MAX_LIST = 200_000;
 const MAX_SLOT = 1_000_000;
 
-function isSlotList(v: unknown): boolean {
-  if (!Array.isArray(v) || v.length > MAX_LIST) return false;
-  for (let i = 0; i < v.length; i++) if (!isInt(v[i], 1, MAX_SLOT)) return false;
-  return true;
-}
+const isSlotList = isArrayOf(MAX_LIST, (x) => isInt(x, 1, MAX_SLOT));
+
+const RESULT = shape({
+  slots: opt(isArrayOf(MAX_LIST, isSlotView)),
+  added: opt(isSlotList),
+  changed: opt(isSlotList),
+  removed: opt(isSlotList),
+  page: opt((x) => pageSchema.safeParse(x).success), // reads only, at most one per ack
+});
 
 function isResult(v: unknown): boolean {
-  if (!isPlain(v)) return false;
-  for (const k in v) {
-    const x = v[k];
-    if (x === undefined) {
-      if (k !== "page" && k !== "slots" && k !== "added" && k !== "changed" && k !== "removed") return false;
-      continue;
-    }
-    switch (k) {
-      case "slots": {
-        if (!Array.isArray(x) || x.length > MAX_LIST) return false;
-        for (let i = 0; i < x.length; i++) if (!isSlotView(x[i])) return false;
-        break;
-      }
-      case "added":
-      case "changed":
-      case "removed":
-        if (!isSlotList(x)) return false;
-        break;
-      case "page":
-        // Reads only, at most one per ack.
-        if (!pageSchema.safeParse(x).success) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+  return isPlain(v) && isStrict(v, RESULT);
 }
 
 const ROLES: ReadonlySet<unknown> = new Set(slotViewSchema.shape.role.options);
 const TAG_KINDS: ReadonlySet<unknown> = new Set(slotViewSchema.shape.tags.element.shape.kind.options);
 
+const SLOT_VIEW = shape({
+  number: req((x) => isInt(x, 1, MAX_SLOT)),
+  label: req((x) => isStr(x, 0, 256)),
+  role: req((x) => ROLES.has(x)),
+  codeSet: req((x) => typeof x === "boolean"),
+  partitions: req(isArrayOf(64, (x) => isInt(x, 1, 64))),
+  schedule: req((x) => isAlways(x) || scheduleSchema.safeParse(x).success),
+  doorLocks: req(isArrayOf(64, (x) => isStr(x, 1, 64))),
+  tags: req(isArrayOf(64, isTag)),
+  account: req((x) => x === null || accountSchema.safeParse(x).success),
+  version: req((x) => isInt(x, 0, Number.MAX_SAFE_INTEGER)),
+});
+
 function isSlotView(v: unknown): boolean {
-  if (!isPlain(v)) return false;
-  let required = 0;
-  for (const k in v) {
-    const x = v[k];
-    switch (k) {
-      case "number":
-        if (!isInt(x, 1, MAX_SLOT)) return false;
-        break;
-      case "label":
-        if (!isStr(x, 0, 256)) return false;
-        break;
-      case "role":
-        if (!ROLES.has(x)) return false;
-        break;
-      case "codeSet":
-        if (typeof x !== "boolean") return false;
-        break;
-      case "partitions": {
-        if (!Array.isArray(x) || x.length > 64) return false;
-        for (let i = 0; i < x.length; i++) if (!isInt(x[i], 1, 64)) return false;
-        break;
-      }
-      case "schedule":
-        if (!isAlways(x) && !scheduleSchema.safeParse(x).success) return false;
-        break;
-      case "doorLocks": {
-        if (!Array.isArray(x) || x.length > 64) return false;
-        for (let i = 0; i < x.length; i++) if (!isStr(x[i], 1, 64)) return false;
-        break;
-      }
-      case "tags": {
-        if (!Array.isArray(x) || x.length > 64) return false;
-        for (let i = 0; i < x.length; i++) if (!isTag(x[i])) return false;
-        break;
-      }
-      case "account":
-        if (x !== null && !accountSchema.safeParse(x).success) return false;
-        break;
-      case "version":
-        if (!isInt(x, 0, Number.MAX_SAFE_INTEGER)) return false;
-        break;
-      default:
-        return false;
-    }
-    required++;
-  }
-  return required === 10;
+  return isPlain(v) && isStrict(v, SLOT_VIEW);
 }
 
 /** `{ kind: "always" }`, by far the most common schedule; the others go to scheduleSchema. */

@@ -6,7 +6,7 @@ import {
   type DomainEvent,
 } from "../src/domain/index.js";
 import { decodeCbor, decodeWith, encodeCbor, schemaError, DEFAULT_MAX_BYTES, type Decoded, type DecodeLimits } from "./codec.js";
-import { isAck } from "./ack-fast.js";
+import { isAck, isEpochMs, isSeq } from "./ack-fast.js";
 import { rawPublicKey, seal, signBytes, unseal, verifyBytes, type DeterministicRandom, type SealingKey, type SigningKey, type TrustedKeys } from "./crypto.js";
 import {
   ackSchema,
@@ -91,11 +91,11 @@ function wireCommand(panelId: string, item: CommandToSend, keys: SenderKeys, tes
 /** The checks of a kind's wire schema that its domain schema does not make; errors as the wire schema reports them. */
 function wireExtrasProblem(wire: Record<string, unknown>): RuleError | null {
   // seqSchema and epochMsSchema by hand (zod's machinery costs more than the check); zod names the issue.
-  if (!(Number.isSafeInteger(wire.seq) && (wire.seq as number) >= 1)) {
+  if (!isSeq(wire.seq)) {
     const seq = seqSchema.safeParse(wire.seq);
     if (!seq.success) return schemaError(seq.error, "cmd.seq");
   }
-  if (!(Number.isSafeInteger(wire.exp) && (wire.exp as number) >= 0 && (wire.exp as number) <= 8.64e15)) {
+  if (!isEpochMs(wire.exp)) {
     const exp = epochMsSchema.safeParse(wire.exp);
     if (!exp.success) return schemaError(exp.error, "cmd.exp");
   }

@@ -38,7 +38,9 @@ export const LIMITS = {
 /** Panel ids are single MQTT topic levels: no `/`, `+`, `#`, `$`, NUL or spaces. */
 export const PANEL_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const panelIdSchema = z.string().regex(PANEL_ID_PATTERN);
-export const epochMsSchema = z.int().min(0).max(8.64e15);
+/** The largest time a JS Date can hold, in ms. */
+export const MAX_EPOCH_MS = 8.64e15;
+export const epochMsSchema = z.int().min(0).max(MAX_EPOCH_MS);
 /** Per-panel command sequence numbers start at 1 (0 = nothing applied yet). */
 export const seqSchema = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 export const lastSeqSchema = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
