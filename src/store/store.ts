@@ -283,8 +283,9 @@ export class Store {
         // at or below lastSeq is a redelivery only when the stored command for it has the same id.
         if (seq !== undefined && seq <= this.#lastSeq) {
           const prior = this.applied(seq);
-          const outcome: StoredOutcome = prior?.id === id ? prior.outcome : { status: "rejected", error: new RuleError("replayed", { seq }).toJSON() };
-          outcomes.push({ id, seq, status: prior?.id === id ? "duplicate" : "rejected", outcome, events: [], changes: EMPTY_CHANGES });
+          const duplicate = prior !== undefined && prior.id === id;
+          const outcome: StoredOutcome = duplicate ? prior.outcome : { status: "rejected", error: new RuleError("replayed", { seq }).toJSON() };
+          outcomes.push({ id, seq, status: duplicate ? "duplicate" : "rejected", outcome, events: [], changes: EMPTY_CHANGES });
           continue;
         }
         let outcome: StoredOutcome;

@@ -90,24 +90,24 @@ export class CommandEngine {
     // Rejections before the rules that consume no seq (replayed, gap) are logged in the same transaction.
     const preLog: ActionLogEntry[] = [];
     const actor = { kind: "cloud", id: opened.kid } as const;
+    const refusal = (cmd: OpenedCommand, code: ErrorCode): ActionLogEntry => ({ at: now, actor, action: cmd.ok ? cmd.command.kind : "command", slot: null, before: null, after: null, commandId: cmd.id, result: code });
     let last = core.store.lastSeq;
     let gapAt: number | undefined;
     for (const cmd of opened.commands) {
       const seen = cmd.seq <= last && core.store.appliedId(cmd.seq) === cmd.id;
       const verdict = sequence(last, cmd.seq, seen, cmd.ok && cmd.command.kind === "snapshot");
-      const action = cmd.ok ? cmd.command.kind : "command";
       if (verdict === "replayed" || verdict === "gap") {
         const error = verdict === "replayed" ? new RuleError("replayed", { seq: cmd.seq }) : new RuleError("sequence_gap", { lastSeq: last, seq: cmd.seq });
         if (verdict === "gap") gapAt ??= cmd.seq;
         plan.push({ cmd, outcome: rejectedOutcome(error, cmd.id, cmd.seq) });
-        preLog.push({ at: now, actor, action, slot: null, before: null, after: null, commandId: cmd.id, result: error.code });
+        preLog.push(refusal(cmd, error.code));
         continue;
       }
       if (verdict === "apply") last = cmd.seq;
       plan.push({ cmd, item: items.length });
       items.push(cmd.ok
         ? { command: cmd.command, seq: cmd.seq }
-        : { id: cmd.id, seq: cmd.seq, refused: cmd.error, log: { at: now, actor, action, slot: null, before: null, after: null, commandId: cmd.id, result: cmd.error.code } });
+        : { id: cmd.id, seq: cmd.seq, refused: cmd.error, log: refusal(cmd, cmd.error.code) });
     }
 
     const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.store.lastSeq);
