@@ -473,6 +473,8 @@ export const stateSchema = z.strictObject({
   tableVersion: z.int().min(0),
   /** SHA-256 (hex) over the non-secret view (without versions) of every user with a code, in slot order: compare to converge. */
   digest: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The database's identity (16 hex digits, made with it): a new epoch means the panel lost its table. */
+  epoch: z.string().regex(/^[0-9a-f]{16}$/).optional(),
 });
 export type State = z.infer<typeof stateSchema>;
 

@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -10,6 +11,7 @@ import { keyFingerprint, loadDeviceKey, DeviceKeyError } from "./device-key.js";
 import { migrate } from "./schema.js";
 
 export const DB_FILE = "panel-agent.db";
+const EPOCH_STATE = "epoch";
 
 export class StoreError extends Error {
   constructor(message: string) {
@@ -132,6 +134,7 @@ export class Store {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #stmt;
+  #epoch: string | undefined;
   #lastSeq: number;
   #tableVersion: number;
   #eventSeq: number;
@@ -201,6 +204,9 @@ export class Store {
         throw new DeviceKeyError(`The device key in ${options.dir} does not match the one this database was written with; restore the original key file.`);
       }
       if (fingerprint === undefined) db.prepare("INSERT INTO agent_state (key, value) VALUES ('key_fingerprint', ?)").run(keyFingerprint(key));
+      // The database's identity: made once with the table, published in the retained state, so a
+      // cloud can tell a reset or replaced panel (a new epoch) from one that missed commands.
+      if (getState(EPOCH_STATE) === undefined) db.prepare("INSERT INTO agent_state (key, value) VALUES (?, ?)").run(EPOCH_STATE, randomBytes(8).toString("hex"));
 
       // Row by row: a 10k-user table never sits in memory twice (rows and parsed slots) at start.
       const slots: Slot[] = [];
@@ -229,6 +235,11 @@ export class Store {
 
   get lastSeq(): number {
     return this.#lastSeq;
+  }
+
+  /** 16 hex digits made when this database was created; a new one means the table was lost. */
+  get epoch(): string {
+    return (this.#epoch ??= this.state(EPOCH_STATE)!);
   }
 
   get tableVersion(): number {

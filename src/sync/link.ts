@@ -188,6 +188,7 @@ export class SyncLink {
       dealerAccess: dealerState(core),
       tableVersion: core.store.tableVersion,
       digest: this.#digest.of(t, core.store.tableVersion),
+      epoch: core.store.epoch,
     });
   }
 
