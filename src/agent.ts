@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { encodeCbor, loadSealingKey, TrustedKeys, type SealingKey } from "../protocol/index.js";
-import type { AgentConfig } from "./config.js";
+import { parseTrustedKey, type AgentConfig } from "./config.js";
 import { PanelCore, type AgentEvent } from "./core.js";
 import { Housekeeping } from "./housekeeping.js";
 import { KeypadServer } from "./keypad/server.js";
@@ -11,18 +10,9 @@ import { DEFAULT_RETENTION, type RetentionPolicy } from "./store/store.js";
 import { wireEvent } from "./sync/events.js";
 import { OUTBOX_EVENT } from "./sync/engine.js";
 import { SyncLink } from "./sync/link.js";
+import { AGENT_VERSION } from "./version.js";
 
-export const AGENT_VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
-
-/** Accepts a trusted cloud key as 64 hex chars, base64 of 32 raw bytes, or an SPKI PEM. */
-export function parseTrustedKey(text: string): Uint8Array | string {
-  const t = text.trim();
-  if (t.startsWith("-----BEGIN")) return t;
-  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, "hex");
-  const raw = Buffer.from(t, "base64");
-  if (raw.length !== 32) throw new Error("a trusted cloud key must be 32 raw bytes (hex or base64) or an SPKI PEM");
-  return raw;
-}
+export { AGENT_VERSION } from "./version.js";
 
 export function retentionOf(config: AgentConfig): RetentionPolicy {
   const day = 24 * 3600_000;
@@ -95,6 +85,15 @@ export class Agent {
     this.#housekeeping.start();
     await this.link.start();
     logger.info({ panel: config.panelId, type: config.panelType, users: core.store.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
+  }
+
+  /**
+   * What the watchdog reports on: the database answers and is the file it opened, and the keypad
+   * socket listens on its path. Undefined when healthy; otherwise the first problem.
+   */
+  healthProblem(): string | undefined {
+    if (!this.core || !this.keypad) return "not started";
+    return this.core.healthProblem() ?? this.keypad.healthProblem();
   }
 
   async stop(): Promise<void> {

@@ -14,13 +14,33 @@ const isTimeZone = (tz: string) => {
   }
 };
 
+/** Accepts a trusted cloud key as 64 hex chars, base64 of 32 raw bytes, or an SPKI PEM. */
+export function parseTrustedKey(text: string): Uint8Array | string {
+  const t = text.trim();
+  if (t.startsWith("-----BEGIN")) return t;
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return Buffer.from(t, "hex");
+  const raw = /^[A-Za-z0-9+/]+={0,2}$/.test(t) ? Buffer.from(t, "base64") : Buffer.alloc(0);
+  if (raw.length !== 32) throw new Error(TRUSTED_KEY_FORMAT);
+  return raw;
+}
+const TRUSTED_KEY_FORMAT = "an Ed25519 public key: 64 hex digits, base64 of 32 bytes, or an SPKI PEM (panelctl keygen prints one)";
+
+const trustedKey = z.string().min(1).refine((k) => {
+  try {
+    parseTrustedKey(k);
+    return true;
+  } catch {
+    return false;
+  }
+}, TRUSTED_KEY_FORMAT);
+
 export const configSchema = z
   .strictObject({
     panelId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, '.', '_' or '-', at most 64"),
     panelType: z.enum(PANEL_TYPE_IDS),
     codeLength: z.int(),
     timeZone: z.string().refine(isTimeZone, "not an IANA time zone"),
-    /** How many of the panel type's partitions are in use (defaults to all). */
+    /** A count, not a list: partitions 1..N are in use (defaults to all the type has). */
     partitions: z.int().min(1).optional(),
     doorLocks: z.array(z.string().min(1).max(64)).default([]),
     stateDir: z.string().min(1),
@@ -43,7 +63,7 @@ export const configSchema = z
         .optional(),
     }),
     /** Ed25519 public keys of the cloud (raw 32 bytes, base64 or hex), any of which may sign commands. */
-    trustedCloudKeys: z.array(z.string().min(1)).min(1),
+    trustedCloudKeys: z.array(trustedKey).min(1),
     lockout: z
       .strictObject({
         maxAttempts: z.int().min(1).max(100).default(10),
@@ -132,7 +152,15 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): AgentCon
   }
   const out = configSchema.safeParse(merged);
   if (!out.success) {
-    throw new ConfigError(out.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`));
+    // A problem in a field an environment variable set names that variable: the file is not at fault.
+    const fromEnv = (path: readonly PropertyKey[]) =>
+      Object.entries(ENV_OVERRIDES).find(([name, p]) => env[name] !== undefined && env[name] !== "" && p.every((k, i) => path[i] === k))?.[0];
+    throw new ConfigError(
+      out.error.issues.map((i) => {
+        const variable = fromEnv(i.path);
+        return `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}${variable ? ` (set by ${variable})` : ""}`;
+      }),
+    );
   }
   return out.data;
 }

@@ -158,6 +158,11 @@ export class PanelCore implements KeypadBackend {
     return partitions.map((partition) => ({ partition, state: this.#partitions.get(partition) ?? "disarmed" }));
   }
 
+  /** Why the durable table cannot take the next commit, or undefined (the watchdog asks). */
+  healthProblem(): string | undefined {
+    return this.store.healthProblem();
+  }
+
   close(): void {
     this.checkpointSteadyClock();
     this.store.close();

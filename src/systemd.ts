@@ -14,13 +14,31 @@ export function notifyReady(): void {
   notify("--ready", `--pid=${process.pid}`);
 }
 
-/** Starts the watchdog pings at half the interval systemd asks for (WATCHDOG_USEC); returns a stop function. */
-export function startWatchdog(healthy: () => boolean): () => void {
-  const usec = Number(process.env.WATCHDOG_USEC ?? 0);
-  if (!process.env.NOTIFY_SOCKET || !(usec > 0)) return () => {};
-  const timer = setInterval(() => {
-    if (healthy()) notify("WATCHDOG=1");
-  }, Math.max(1000, usec / 2000));
+export interface WatchdogOptions {
+  /** The first problem that should make systemd restart the agent, or undefined when healthy. */
+  healthProblem: () => string | undefined;
+  /** Told once when pings stop and once when they resume. */
+  onChange?: (problem: string | undefined) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Pings the watchdog at half the interval systemd asks for (WATCHDOG_USEC) while the agent is
+ * healthy, and withholds the ping while it is not, so systemd restarts it (Restart=on-failure).
+ * Returns a stop function.
+ */
+export function startWatchdog(options: WatchdogOptions): () => void {
+  const env = options.env ?? process.env;
+  const usec = Number(env.WATCHDOG_USEC ?? 0);
+  if (!env.NOTIFY_SOCKET || !(usec > 0)) return () => {};
+  let last: string | undefined;
+  const tick = () => {
+    const problem = options.healthProblem();
+    if (problem !== last) options.onChange?.(problem);
+    last = problem;
+    if (problem === undefined) notify("WATCHDOG=1");
+  };
+  const timer = setInterval(tick, Math.max(500, usec / 2000));
   timer.unref();
   return () => clearInterval(timer);
 }

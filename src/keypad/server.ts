@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import type { KeypadBackend } from "./backend.js";
@@ -87,6 +88,18 @@ export class KeypadServer {
     server.on("error", (err) => this.#settings.logger.error({ err: err.name }, "keypad socket error"));
     this.#server = server;
     this.#settings.logger.info({ path: this.path }, "keypad socket listening");
+  }
+
+  /** Why keypads cannot reach the agent, or undefined: the server listens on its own socket file at `path`. */
+  healthProblem(): string | undefined {
+    if (!this.#server?.listening) return "keypad socket not listening";
+    try {
+      const st = lstatSync(this.path);
+      if (!st.isSocket() || st.ino !== this.#inode) return `keypad socket ${this.path} was replaced`;
+    } catch {
+      return `keypad socket ${this.path} is gone`;
+    }
+    return undefined;
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import Database from "better-sqlite3";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   applyCommand, isBlank, PanelTable, RuleError, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
@@ -134,6 +134,8 @@ export class Store {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #stmt;
+  /** dev:inode of the database file when it was opened (a deleted or swapped file is unhealthy). */
+  readonly #fileId: string | undefined;
   #epoch: string | undefined;
   #lastSeq: number;
   #tableVersion: number;
@@ -151,6 +153,7 @@ export class Store {
   private constructor(db: Database.Database, path: string, table: PanelTable, hash: CredentialHasher) {
     this.#db = db;
     this.path = path;
+    this.#fileId = fileIdentity(path);
     this.table = table;
     this.hash = hash;
     this.#stmt = {
@@ -461,8 +464,20 @@ export class Store {
     })();
   }
 
-  integrityCheck(): string {
-    return String(this.#db.pragma("integrity_check", { simple: true }));
+  /**
+   * Why the database cannot be trusted to take the next commit, or undefined when it answers:
+   * it is open, a read runs, and the file at its path is still the one this process opened.
+   */
+  healthProblem(): string | undefined {
+    if (!this.#db.open) return "database closed";
+    try {
+      this.#stmt.getState.get(EPOCH_STATE);
+    } catch (err) {
+      return `database does not answer (${(err as Error).message})`;
+    }
+    const now = fileIdentity(this.path);
+    if (now !== this.#fileId) return now === undefined ? `database file ${this.path} is gone` : `database file ${this.path} was replaced`;
+    return undefined;
   }
 
   /** Checkpoints the WAL and closes; the store is unusable afterwards. */
@@ -514,3 +529,11 @@ function fromLogRow(r: LogRow): StoredLogEntry {
   };
 }
 
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}

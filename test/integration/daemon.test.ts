@@ -1,6 +1,6 @@
 /** The panel-agent binary as a supervisor sees it: exit codes, config errors, SIGTERM. */
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -21,6 +21,7 @@ afterEach(async () => {
 
 function config(dir: string, url: string, extra: Record<string, unknown> = {}): string {
   const path = join(dir, "config.json");
+  mkdirSync(join(dir, "state"), { recursive: true });
   writeFileSync(path, JSON.stringify({
     panelId: "panel-1", panelType: "DSC", codeLength: 4, timeZone: "Europe/Berlin",
     stateDir: join(dir, "state"), keypadSocket: join(dir, "keypad.sock"),
@@ -37,6 +38,32 @@ describe("panel-agent daemon", () => {
     expect(out.status).toBe(78);
     expect(out.stderr).toContain("panelType:");
     expect(out.stderr).toContain("broker.url:");
+  });
+
+  it("refuses a missing state directory and a missing socket directory, naming each path (exit 73)", () => {
+    const dir = dirs.make();
+    const path = config(dir, "mqtt://127.0.0.1:1", { stateDir: join(dir, "typo", "state"), keypadSocket: join(dir, "run", "keypad.sock") });
+    const out = spawnSync(process.execPath, agentArgs("--config", path), { cwd: root, encoding: "utf8" });
+    expect(out.status).toBe(73);
+    expect(out.stderr).toContain(`state directory ${join(dir, "typo", "state")} (stateDir) does not exist (ENOENT)`);
+    expect(out.stderr).toContain(`keypad socket directory ${join(dir, "run")} (keypadSocket) does not exist (ENOENT)`);
+    expect(existsSync(join(dir, "typo"))).toBe(false);
+  });
+
+  it("refuses a malformed trusted key as a config error with its field path (exit 78)", () => {
+    const dir = dirs.make();
+    const out = spawnSync(process.execPath, agentArgs("--config", config(dir, "mqtt://127.0.0.1:1", { trustedCloudKeys: ["hello-world"] })), { cwd: root, encoding: "utf8" });
+    expect(out.status).toBe(78);
+    expect(out.stderr).toContain("trustedCloudKeys.0: an Ed25519 public key");
+  });
+
+  it("prints --version and --help", () => {
+    const version = spawnSync(process.execPath, agentArgs("--version"), { cwd: root, encoding: "utf8" });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^panel-agent \d+\.\d+\.\d+\n$/);
+    const help = spawnSync(process.execPath, agentArgs("--help"), { cwd: root, encoding: "utf8" });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("--config FILE");
   });
 
   it("exits 64 without --config", () => {

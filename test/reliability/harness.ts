@@ -112,6 +112,8 @@ export function writeAgentConfig(dir: string, brokerUrl: string, trustedKeyHex: 
     configPath: join(dir, "agent.json"),
     logPath: join(dir, "agent.log"),
   };
+  // The daemon refuses a missing state directory (systemd's StateDirectory makes it on a device).
+  mkdirSync(files.stateDir, { recursive: true, mode: 0o750 });
   const config = {
     panelId: PANEL_ID,
     panelType: "DSC",

@@ -9,7 +9,7 @@ const valid = {
   stateDir: "/var/lib/panel-agent",
   keypadSocket: "/run/panel-agent/keypad.sock",
   broker: { url: "mqtt://127.0.0.1:1883" },
-  trustedCloudKeys: ["AAAA"],
+  trustedCloudKeys: ["11".repeat(32)],
 };
 
 function problems(raw: unknown, env = {}): string[] {
@@ -45,11 +45,26 @@ describe("config", () => {
   });
 
   it("lets environment variables override the file", () => {
-    const c = parseConfig(valid, { PANEL_AGENT_BROKER_URL: "mqtts://broker:8883", PANEL_AGENT_PANEL_ID: "0042", PANEL_AGENT_CODE_LENGTH: "6", PANEL_AGENT_TRUSTED_CLOUD_KEYS: "k1,k2" });
+    const c = parseConfig(valid, { PANEL_AGENT_BROKER_URL: "mqtts://broker:8883", PANEL_AGENT_PANEL_ID: "0042", PANEL_AGENT_CODE_LENGTH: "6", PANEL_AGENT_TRUSTED_CLOUD_KEYS: `${"aa".repeat(32)}, ${"bb".repeat(32)}` });
     expect(c.broker.url).toBe("mqtts://broker:8883");
     expect(c.panelId).toBe("0042");
     expect(c.codeLength).toBe(6);
-    expect(c.trustedCloudKeys).toEqual(["k1", "k2"]);
+    expect(c.trustedCloudKeys).toEqual(["aa".repeat(32), "bb".repeat(32)]);
+  });
+
+  it("names the environment variable when an override is the bad value", () => {
+    expect(problems(valid, { PANEL_AGENT_CODE_LENGTH: "5" })).toEqual(["codeLength: DSC panels take 4 or 6-digit codes (set by PANEL_AGENT_CODE_LENGTH)"]);
+    expect(problems(valid, { PANEL_AGENT_TRUSTED_CLOUD_KEYS: "nope" })[0]).toMatch(/^trustedCloudKeys\.0: .*\(set by PANEL_AGENT_TRUSTED_CLOUD_KEYS\)$/);
+    // A bad value in the file itself names no variable.
+    expect(problems({ ...valid, codeLength: 5 })).toEqual(["codeLength: DSC panels take 4 or 6-digit codes"]);
+  });
+
+  it("checks every trusted cloud key's format with its index (regression: 'hello-world' was a fatal start error)", () => {
+    const p = problems({ ...valid, trustedCloudKeys: ["hello-world", "11".repeat(32), "AAAA"] });
+    expect(p).toHaveLength(2);
+    expect(p[0]).toMatch(/^trustedCloudKeys\.0: an Ed25519 public key/);
+    expect(p[1]).toMatch(/^trustedCloudKeys\.2: /);
+    expect(problems({ ...valid, trustedCloudKeys: [Buffer.alloc(32, 7).toString("base64")] })).toEqual([]);
   });
 
   it("refuses unknown fields", () => {
