@@ -108,7 +108,12 @@ export class SyncLink {
     });
     client.on("error", (err) => logger.warn({ err: err.message }, "mqtt error"));
     client.on("offline", () => logger.warn("broker unreachable; keypads keep working, the outbox keeps events"));
-    core.onOutbox = () => this.flushOutbox();
+    // Every commit, whatever its source (cloud command, keypad programming, *6 dealer grant,
+    // housekeeping expiry), ends here: publish its rows, and the state when what it says moved.
+    core.onOutbox = () => {
+      this.flushOutbox();
+      this.#publishStateIfChanged();
+    };
     await new Promise<void>((resolve) => {
       if (client.connected) resolve();
       else client.once("connect", () => resolve());
@@ -159,6 +164,17 @@ export class SyncLink {
     }
   }
 
+  /** What the last published (or scheduled) state said about sequence, table and dealer window. */
+  #stateKey = "";
+  #dealerEndTimer: NodeJS.Timeout | undefined;
+
+  #publishStateIfChanged(): void {
+    const { core } = this.#o;
+    const dealer = dealerState(core);
+    const key = `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
+    if (key !== this.#stateKey) this.publishState();
+  }
+
   /** Retained state: what the cloud needs to seal, sequence and check convergence. Coalesced. */
   publishState(): void {
     if (this.#stateTimer) return;
@@ -173,6 +189,11 @@ export class SyncLink {
   stateBytes(): Buffer {
     const { core } = this.#o;
     const t = core.store.table;
+    const dealer = dealerState(core);
+    this.#stateKey = `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
+    // The window ends on the steady clock; the state says so when it does, not at the next command.
+    if (this.#dealerEndTimer) clearTimeout(this.#dealerEndTimer);
+    this.#dealerEndTimer = dealer ? setTimeout(() => this.publishState(), Math.max(0, dealer.until - core.now) + 5).unref() : undefined;
     return encodeState({
       panel: this.#o.panelId,
       at: core.now,
@@ -185,7 +206,7 @@ export class SyncLink {
       capacity: t.type.capacity,
       users: t.activeCount(),
       timeZone: t.config.timeZone,
-      dealerAccess: dealerState(core),
+      dealerAccess: dealer,
       tableVersion: core.store.tableVersion,
       digest: this.#digest.of(t, core.store.tableVersion),
       epoch: core.store.epoch,
@@ -199,7 +220,8 @@ export class SyncLink {
       try {
         const payload = typeof packet.payload === "string" ? Buffer.from(packet.payload) : packet.payload;
         const report = this.engine.process(payload);
-        if (report.applied > 0) this.publishState();
+        // A refusal before the rules consumes its seq too: the state must say so promptly.
+        this.#publishStateIfChanged();
         if (report.envelopeError) this.#o.logger.warn({ code: report.envelopeError, bytes: payload.length }, "command envelope rejected");
       } catch (err) {
         // The store failed (disk full, I/O error): nothing was committed. Withhold the PUBACK so the
@@ -216,6 +238,7 @@ export class SyncLink {
     this.#stopped = true;
     if (this.#stateTimer) clearTimeout(this.#stateTimer);
     this.#stateTimer = undefined;
+    if (this.#dealerEndTimer) clearTimeout(this.#dealerEndTimer);
     const client = this.#client;
     if (!client) return;
     if (client.connected) {
@@ -230,7 +253,13 @@ export class SyncLink {
   }
 }
 
+/**
+ * The dealer window as the cloud should read it: open exactly when the agent enforces it (the
+ * steady clock), and `until` in wall time from now plus what remains on the steady clock, so a
+ * wall clock moved since the grant neither ends it early nor stretches it on the cloud's side.
+ */
 function dealerState(core: PanelCore): { until: number; hours: 2 | 24 } | null {
   const w = dealerWindow(core.store.table.meta(DEALER_KEY));
-  return isWindowOpen(w, core.steady.now()) ? { until: w.expiresAt, hours: w.hours === 24 ? 24 : 2 } : null;
+  const steady = core.steady.now();
+  return isWindowOpen(w, steady) ? { until: core.now + (w.expiresSteady - steady), hours: w.hours === 24 ? 24 : 2 } : null;
 }
