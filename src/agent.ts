@@ -27,6 +27,8 @@ export function retentionOf(config: AgentConfig): RetentionPolicy {
 export interface AgentOptions {
   logger: Logger;
   now?: () => number;
+  /** Jitter for reconnect delays (default Math.random). */
+  random?: () => number;
 }
 
 /**
@@ -78,6 +80,7 @@ export class Agent {
       maxPayloadBytes: config.maxPayloadBytes,
       agentVersion: AGENT_VERSION,
       logger: logger.child({ part: "mqtt" }),
+      ...(this.#opts.random ? { random: this.#opts.random } : {}),
     });
     this.keypad = new KeypadServer({ path: config.keypadSocket, backend: core, codeLength: config.codeLength, logger: logger.child({ part: "keypad" }), now: this.#opts.now });
     await this.keypad.start();

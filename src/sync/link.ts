@@ -9,6 +9,7 @@ import type { OutboxRow } from "../store/store.js";
 import { TableDigest } from "./digest.js";
 import { CommandEngine, OUTBOX_ACK } from "./engine.js";
 import { MQTT_LOG } from "../mqtt-log.js";
+import { DEFAULT_BACKOFF, ReconnectBackoff } from "./reconnect.js";
 
 export interface BrokerOptions {
   url: string;
@@ -30,6 +31,8 @@ export interface LinkOptions {
   maxPayloadBytes: number;
   agentVersion: string;
   logger: Logger;
+  /** Jitter source for reconnect delays, in [0, 1) (default Math.random; tests fix it). */
+  random?: () => number;
 }
 
 /** Rows handed to mqtt.js at once; the rest wait for PUBACKs (keeps memory bounded on a long outage). */
@@ -76,7 +79,7 @@ export class SyncLink {
       clean: false,
       protocolVersion: broker.protocolVersion,
       keepalive: broker.keepaliveSeconds,
-      reconnectPeriod: 1000,
+      reconnectPeriod: DEFAULT_BACKOFF.minMs,
       connectTimeout: 10_000,
       ...MQTT_LOG,
       username: broker.username,
@@ -97,7 +100,9 @@ export class SyncLink {
     client.handleMessage = (packet, callback) => this.#onPacket(packet, callback);
     client.on("connect", (connack) => {
       (client.stream as unknown as Socket).setNoDelay?.(true);
-      logger.info({ broker: broker.url, sessionPresent: connack.sessionPresent }, "connected to broker");
+      const outage = this.#backoff.connected(Date.now());
+      client.options.reconnectPeriod = DEFAULT_BACKOFF.minMs;
+      logger.info({ broker: broker.url, sessionPresent: connack.sessionPresent, ...(outage?.kind === "up" ? { downForS: Math.round(outage.downForMs / 1000), attempts: outage.attempts } : {}) }, outage ? "broker reachable again" : "connected to broker");
       // Without a stored session (first start, or the broker lost it) subscribe again.
       if (!connack.sessionPresent) client.subscribe(this.topics.cmd, { qos: 1 }, (err) => err && logger.error({ err: err.message }, "subscribe failed"));
       client.publish(this.topics.status, encodeStatus({ panel: this.#o.panelId, status: "online", at: core.now }), { qos: 1, retain: true });
@@ -106,8 +111,12 @@ export class SyncLink {
       this.#inFlight = 0;
       this.flushOutbox();
     });
-    client.on("error", (err) => logger.warn({ err: err.message }, "mqtt error"));
-    client.on("offline", () => logger.warn("broker unreachable; keypads keep working, the outbox keeps events"));
+    client.on("error", (err) => {
+      // While connected an error is news; while reconnecting each failed attempt says the same.
+      if (client.connected) logger.warn({ err: err.message }, "mqtt error");
+      else this.#lastError = (err as NodeJS.ErrnoException).code ?? err.message;
+    });
+    client.on("close", () => this.#onClose(client));
     // Every commit, whatever its source (cloud command, keypad programming, *6 dealer grant,
     // housekeeping expiry), ends here: publish its rows, and the state when what it says moved.
     core.onOutbox = () => {
@@ -120,6 +129,30 @@ export class SyncLink {
       // Start even when the broker is down: checks never wait on the network.
       setTimeout(resolve, 3000).unref();
     });
+  }
+
+  readonly #backoff = new ReconnectBackoff();
+  #lastError: string | undefined;
+
+  /**
+   * The connection closed (lost, or an attempt failed): the next attempt waits longer, up to a
+   * minute, with jitter; the outage is logged when it starts and reminded every few minutes.
+   * mqtt.js re-arms its reconnect timer with a fixed period and offers no backoff, so the timer is
+   * re-armed here with the new period (its private _clearReconnect/_setupReconnect; the
+   * reconnect test fails if an mqtt.js upgrade changes them).
+   */
+  #onClose(client: MqttClient): void {
+    if (this.#stopped || client.disconnecting) return;
+    const { logger } = this.#o;
+    const notice = this.#backoff.failed(Date.now(), this.#lastError);
+    if (notice?.kind === "down") logger.warn({ err: notice.error }, "broker unreachable; keypads keep working, the outbox keeps events; retrying with backoff up to 60 s");
+    else if (notice?.kind === "still_down") logger.warn({ err: notice.error, downForS: Math.round(notice.forMs / 1000), attempts: notice.attempts }, "broker still unreachable");
+    const timers = client as unknown as { _clearReconnect?: () => void; _setupReconnect?: () => void };
+    client.options.reconnectPeriod = this.#backoff.nextDelay((this.#o.random ?? Math.random)());
+    if (typeof timers._clearReconnect === "function" && typeof timers._setupReconnect === "function") {
+      timers._clearReconnect();
+      timers._setupReconnect();
+    }
   }
 
   /** Publishes outbox rows in order (QoS 1) and deletes each after its PUBACK. */
