@@ -1,0 +1,89 @@
+import type { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+
+/** What a query returns, the same for both drivers. */
+export interface QueryResult<T> {
+  rows: T[];
+  /** Rows inserted, updated, deleted or returned. */
+  rowCount: number;
+}
+
+/** One SQL statement with `$1, $2, ...` parameters: the only way the fleet talks to its database. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+}
+
+/**
+ * The fleet's database: PGlite (Postgres in the process, the embedded default) or a PostgreSQL
+ * server through a `pg` Pool. One schema, one set of migrations and one set of queries serve both;
+ * this interface is all the difference there is.
+ */
+export interface Db extends Queryable {
+  readonly kind: "pglite" | "postgres";
+  /** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** A PostgreSQL server (more than one worker may share it). */
+export function postgresDb(connectionString: string, max = 10): Db {
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle client's error (the server restarted) must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<T>(text: string, params: readonly unknown[] = []) {
+      const r = await c.query(text, params as unknown[]);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    },
+  });
+  const top = wrap(pool);
+  return {
+    kind: "postgres",
+    query: top.query,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        const out = await fn(wrap(client));
+        await client.query("COMMIT");
+        return out;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+/** PGlite: Postgres compiled to WASM in this process; `dataDir` on disk, or in memory when omitted. */
+export async function pgliteDb(dataDir?: string): Promise<Db> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const db: PGlite = await PGlite.create(dataDir ? { dataDir } : {});
+  const wrap = (c: Pick<PGlite, "query">): Queryable => ({
+    async query<T>(text: string, params: readonly unknown[] = []) {
+      const r = await c.query<T>(text, params as unknown[]);
+      return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
+    },
+  });
+  const top = wrap(db);
+  return {
+    kind: "pglite",
+    query: top.query,
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
+    close: () => db.close(),
+  };
+}
+
+/** DATABASE_URL (postgres:// or postgresql://) selects the server; otherwise PGlite in `dataDir`. */
+export async function openDb(options: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
+  if (options.databaseUrl) return postgresDb(options.databaseUrl);
+  return pgliteDb(options.dataDir);
+}

@@ -1,0 +1,133 @@
+import type { Db } from "./db.js";
+
+/**
+ * The fleet's schema as numbered migrations, applied in order, each in its own transaction with
+ * its row in `schema_migrations`. Never edit a migration that has shipped: add the next one.
+ * The same SQL runs on PGlite and on the PostgreSQL server.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: "panels, people, access, command journal",
+    sql: `
+CREATE TABLE panels (
+  id            text PRIMARY KEY,
+  type          text NOT NULL,
+  code_length   integer NOT NULL,
+  time_zone     text NOT NULL,
+  partitions    integer NOT NULL,
+  capacity      integer NOT NULL,
+  -- the panel's identity pinned at enrolment: its X25519 sealing key; codes are sealed to it only
+  seal_key      bytea NOT NULL,
+  -- the next command sequence number, allocated in the transaction that writes the command
+  next_seq      bigint NOT NULL CHECK (next_seq >= 1),
+  -- what the panel last reported
+  online        boolean,
+  last_seq      bigint,
+  epoch         text,
+  digest        text,
+  state_at      timestamptz,
+  last_ack_at   timestamptz,
+  -- the publisher lease: one worker publishes a panel's commands at a time
+  lease_owner   text,
+  lease_until   timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE people (
+  id            text PRIMARY KEY,
+  first_name    text NOT NULL,
+  last_name     text NOT NULL,
+  -- the access code, AES-256-GCM under the vault key (kept outside the database), AAD = person id
+  code_ct       bytea,
+  -- HMAC-SHA256 of the code under a key derived from the vault key: uniqueness per panel without the code
+  code_mac      text,
+  code_set_at   timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE contacts (
+  id            bigserial PRIMARY KEY,
+  person_id     text NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  kind          text NOT NULL CHECK (kind IN ('mobile', 'email')),
+  value         text NOT NULL,
+  country       text,
+  carrier       text,
+  enabled       boolean NOT NULL DEFAULT true
+);
+CREATE INDEX contacts_person ON contacts(person_id);
+
+CREATE TABLE accounts (
+  id            text PRIMARY KEY,
+  person_id     text NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  email         text NOT NULL,
+  status        text NOT NULL CHECK (status IN ('Not confirmed', 'Active', 'Suspended')),
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX accounts_person ON accounts(person_id);
+
+CREATE TABLE person_panels (
+  person_id     text NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+  panel_id      text NOT NULL REFERENCES panels(id) ON DELETE CASCADE,
+  enabled       boolean NOT NULL,
+  slot          integer NOT NULL CHECK (slot >= 1),
+  role          text NOT NULL,
+  partitions    integer[] NOT NULL,
+  schedule      jsonb NOT NULL,
+  door_locks    text[] NOT NULL DEFAULT '{}',
+  tags          jsonb NOT NULL DEFAULT '[]',
+  account_id    text REFERENCES accounts(id) ON DELETE SET NULL,
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (person_id, panel_id),
+  UNIQUE (panel_id, slot)
+);
+
+-- The transactional outbox: every change of the desired state writes its per-panel commands here
+-- in the same transaction, each with the panel's next seq. The dispatcher publishes them in seq
+-- order and records each fate.
+CREATE TABLE commands (
+  id            text PRIMARY KEY,
+  panel_id      text NOT NULL REFERENCES panels(id) ON DELETE CASCADE,
+  seq           bigint NOT NULL,
+  kind          text NOT NULL,
+  -- the command without its secrets (never a code)
+  body          jsonb NOT NULL,
+  -- the command's code, AES-256-GCM under the vault key, AAD = command id; sealed to the panel only when sent
+  secret_ct     bytea,
+  person_id     text REFERENCES people(id) ON DELETE SET NULL,
+  status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'applied', 'rejected', 'superseded')),
+  error_code    text,
+  error_sentence text,
+  -- the seq the agent's ack carried (differs from seq only if the cloud client renumbered, see dispatcher.ts)
+  wire_seq      bigint,
+  attempts      integer NOT NULL DEFAULT 0,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  sent_at       timestamptz,
+  acked_at      timestamptz,
+  UNIQUE (panel_id, seq)
+);
+CREATE INDEX commands_pending ON commands(panel_id, seq) WHERE status = 'pending';
+`,
+  },
+];
+
+/** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */
+const MIGRATION_LOCK = 0x70616e656c;
+
+/** Applies the migrations not yet applied; safe to run from several workers at once. Returns the schema version. */
+export async function migrate(db: Db): Promise<number> {
+  await db.query("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  let version = 0;
+  for (const m of MIGRATIONS) {
+    await db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      const done = await tx.query("SELECT 1 FROM schema_migrations WHERE version = $1", [m.version]);
+      if (done.rows.length > 0) return;
+      for (const statement of m.sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+    });
+    version = m.version;
+  }
+  return version;
+}

@@ -1,0 +1,487 @@
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import { PANEL_TYPES, pageWindow, type Page, type PageSize, type PanelTypeId, type Role, type scheduleSchema, Secret } from "../domain/index.js";
+import type { CodeVault } from "./code-vault.js";
+import type { Db, Queryable } from "./db.js";
+import { FleetError } from "./errors.js";
+
+export type Schedule = z.infer<typeof scheduleSchema>;
+export type CommandStatus = "pending" | "applied" | "rejected" | "superseded";
+
+export interface PanelRow {
+  id: string;
+  type: PanelTypeId;
+  codeLength: number;
+  timeZone: string;
+  partitions: number;
+  capacity: number;
+  sealKey: Buffer;
+  nextSeq: number;
+  online: boolean | null;
+  lastSeq: number | null;
+  epoch: string | null;
+  digest: string | null;
+  stateAt: Date | null;
+  lastAckAt: Date | null;
+}
+
+export interface ContactInput {
+  kind: "mobile" | "email";
+  value: string;
+  country?: string;
+  carrier?: string;
+  enabled?: boolean;
+}
+
+export interface AccountInput {
+  id?: string;
+  email: string;
+  status?: "Not confirmed" | "Active" | "Suspended";
+}
+
+export interface PersonView {
+  id: string;
+  firstName: string;
+  lastName: string;
+  codeSet: boolean;
+  contacts: { kind: string; value: string; country: string | null; carrier: string | null; enabled: boolean }[];
+  accounts: { id: string; email: string; status: string; createdAt: string }[];
+  createdAt: string;
+}
+
+export interface AccessInput {
+  enabled: boolean;
+  slot?: number;
+  role?: Role;
+  partitions?: number[];
+  schedule?: Schedule;
+}
+
+export interface AccessView {
+  personId: string;
+  panelId: string;
+  enabled: boolean;
+  slot: number;
+  role: Role;
+  partitions: number[];
+  schedule: Schedule;
+}
+
+export interface CommandView {
+  id: string;
+  panelId: string;
+  seq: number;
+  kind: string;
+  personId: string | null;
+  status: CommandStatus;
+  error: { code: string; message: string } | null;
+  wireSeq: number | null;
+  createdAt: string;
+  sentAt: string | null;
+  ackedAt: string | null;
+}
+
+/** A journal row as the dispatcher takes it. */
+export interface JournalCommand {
+  id: string;
+  panelId: string;
+  seq: number;
+  kind: string;
+  body: Record<string, unknown>;
+  secretCt: Buffer | null;
+}
+
+export interface UserListRow {
+  number: number;
+  personId: string;
+  firstName: string;
+  lastName: string;
+  role: Role;
+  enabled: boolean;
+  codeSet: boolean;
+  partitions: number[];
+  schedule: Schedule;
+}
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const ALWAYS: Schedule = { kind: "always" };
+const allPartitions = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
+const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function panelFromRow(r: Record<string, unknown>): PanelRow {
+  return {
+    id: String(r.id),
+    type: r.type as PanelTypeId,
+    codeLength: num(r.code_length),
+    timeZone: String(r.time_zone),
+    partitions: num(r.partitions),
+    capacity: num(r.capacity),
+    sealKey: Buffer.from(r.seal_key as Uint8Array),
+    nextSeq: num(r.next_seq),
+    online: (r.online as boolean | null) ?? null,
+    lastSeq: numOrNull(r.last_seq),
+    epoch: (r.epoch as string | null) ?? null,
+    digest: (r.digest as string | null) ?? null,
+    stateAt: (r.state_at as Date | null) ?? null,
+    lastAckAt: (r.last_ack_at as Date | null) ?? null,
+  };
+}
+
+function commandFromRow(r: Record<string, unknown>): CommandView {
+  return {
+    id: String(r.id),
+    panelId: String(r.panel_id),
+    seq: num(r.seq),
+    kind: String(r.kind),
+    personId: (r.person_id as string | null) ?? null,
+    status: r.status as CommandStatus,
+    error: r.error_code ? { code: String(r.error_code), message: String(r.error_sentence ?? "") } : null,
+    wireSeq: numOrNull(r.wire_seq),
+    createdAt: iso(r.created_at),
+    sentAt: isoOrNull(r.sent_at),
+    ackedAt: isoOrNull(r.acked_at),
+  };
+}
+
+export interface EnrolInput {
+  id: string;
+  type: PanelTypeId;
+  codeLength: number;
+  timeZone: string;
+  partitions?: number;
+  capacity?: number;
+  /** The panel's sealing key from its retained state: pinned, codes are sealed to it only. */
+  sealKey: Uint8Array;
+  /** The panel's lastSeq at enrolment: the fleet's first command is lastSeq + 1. */
+  lastSeq: number;
+  epoch?: string;
+  digest?: string;
+}
+
+/**
+ * The fleet's repositories: panels, people, per-panel access and the command journal. Every change
+ * of the desired state runs in ONE transaction that also writes the per-panel commands it implies,
+ * each with a seq allocated in that transaction (the transactional outbox).
+ */
+export class FleetStore {
+  constructor(
+    readonly db: Db,
+    readonly vault: CodeVault,
+  ) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // panels
+
+  async enrolPanel(p: EnrolInput): Promise<PanelRow> {
+    const type = PANEL_TYPES[p.type];
+    if (!type.codeLengths.includes(p.codeLength)) throw new FleetError("invalid_code_length", { codeLength: p.codeLength });
+    try {
+      const r = await this.db.query(
+        `INSERT INTO panels (id, type, code_length, time_zone, partitions, capacity, seal_key, next_seq, last_seq, epoch, digest, state_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) RETURNING *`,
+        [p.id, p.type, p.codeLength, p.timeZone, p.partitions ?? type.partitions, p.capacity ?? type.capacity, Buffer.from(p.sealKey), p.lastSeq + 1, p.lastSeq, p.epoch ?? null, p.digest ?? null],
+      );
+      return panelFromRow(r.rows[0]!);
+    } catch (err) {
+      if ((err as { code?: string }).code === "23505") throw new FleetError("panel_exists", { panelId: p.id });
+      throw err;
+    }
+  }
+
+  async panel(id: string, q: Queryable = this.db): Promise<PanelRow | undefined> {
+    const r = await q.query("SELECT * FROM panels WHERE id = $1", [id]);
+    return r.rows[0] ? panelFromRow(r.rows[0]) : undefined;
+  }
+
+  /** What the panel last reported in its retained state. */
+  async recordPanelState(id: string, s: { lastSeq: number; epoch?: string; digest: string }): Promise<void> {
+    await this.db.query("UPDATE panels SET last_seq = $2, epoch = $3, digest = $4, state_at = now() WHERE id = $1", [id, s.lastSeq, s.epoch ?? null, s.digest]);
+  }
+
+  async recordPanelStatus(id: string, online: boolean): Promise<void> {
+    await this.db.query("UPDATE panels SET online = $2 WHERE id = $1", [id, online]);
+  }
+
+  /** Allocates the panel's next seq inside `tx` (the row stays locked until `tx` ends: per panel, seqs follow commit order). */
+  async allocateSeq(tx: Queryable, panelId: string): Promise<number> {
+    const r = await tx.query<{ seq: unknown }>("UPDATE panels SET next_seq = next_seq + 1 WHERE id = $1 RETURNING next_seq - 1 AS seq", [panelId]);
+    if (!r.rows[0]) throw new FleetError("panel_not_found", { panelId });
+    return num(r.rows[0].seq);
+  }
+
+  async #writeCommand(tx: Queryable, panelId: string, personId: string | null, body: Record<string, unknown> & { kind: string }, secret?: Secret): Promise<string> {
+    const id = randomUUID();
+    const seq = await this.allocateSeq(tx, panelId);
+    const secretCt = secret ? this.vault.encrypt(secret, `command:${id}`) : null;
+    await tx.query("INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
+      id, panelId, seq, body.kind, JSON.stringify(body), secretCt, personId,
+    ]);
+    return id;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // people
+
+  async createPerson(input: { firstName: string; lastName: string; contacts?: ContactInput[]; accounts?: AccountInput[] }): Promise<PersonView> {
+    const id = randomUUID();
+    await this.db.transaction(async (tx) => {
+      await tx.query("INSERT INTO people (id, first_name, last_name) VALUES ($1, $2, $3)", [id, input.firstName, input.lastName]);
+      for (const c of input.contacts ?? []) {
+        await tx.query("INSERT INTO contacts (person_id, kind, value, country, carrier, enabled) VALUES ($1, $2, $3, $4, $5, $6)", [id, c.kind, c.value, c.country ?? null, c.carrier ?? null, c.enabled ?? true]);
+      }
+      for (const a of input.accounts ?? []) {
+        await tx.query("INSERT INTO accounts (id, person_id, email, status) VALUES ($1, $2, $3, $4)", [a.id ?? randomUUID(), id, a.email, a.status ?? "Not confirmed"]);
+      }
+    });
+    return (await this.person(id))!;
+  }
+
+  async person(id: string): Promise<PersonView | undefined> {
+    const r = await this.db.query("SELECT id, first_name, last_name, code_ct IS NOT NULL AS code_set, created_at FROM people WHERE id = $1", [id]);
+    const p = r.rows[0];
+    if (!p) return undefined;
+    const contacts = await this.db.query("SELECT kind, value, country, carrier, enabled FROM contacts WHERE person_id = $1 ORDER BY id", [id]);
+    const accounts = await this.db.query("SELECT id, email, status, created_at FROM accounts WHERE person_id = $1 ORDER BY created_at, id", [id]);
+    return {
+      id: String(p.id),
+      firstName: String(p.first_name),
+      lastName: String(p.last_name),
+      codeSet: p.code_set === true,
+      contacts: contacts.rows.map((c) => ({ kind: String(c.kind), value: String(c.value), country: (c.country as string | null) ?? null, carrier: (c.carrier as string | null) ?? null, enabled: c.enabled === true })),
+      accounts: accounts.rows.map((a) => ({ id: String(a.id), email: String(a.email), status: String(a.status), createdAt: iso(a.created_at) })),
+      createdAt: iso(p.created_at),
+    };
+  }
+
+  /**
+   * Sets the person's code (kept encrypted) and, in the same transaction, writes a `set_code`
+   * command to every panel the person is switched on at. Returns the command ids.
+   */
+  async setCode(personId: string, code: Secret): Promise<{ commands: string[] }> {
+    if (!/^[0-9]+$/.test(code.reveal())) throw new FleetError("invalid_code");
+    const mac = this.vault.mac(code);
+    return this.db.transaction(async (tx) => {
+      const person = await tx.query("SELECT id FROM people WHERE id = $1 FOR UPDATE", [personId]);
+      if (!person.rows[0]) throw new FleetError("person_not_found", { personId });
+      const access = await tx.query<{ panel_id: string; slot: unknown }>(
+        "SELECT a.panel_id, a.slot FROM person_panels a JOIN panels p ON p.id = a.panel_id WHERE a.person_id = $1 AND a.enabled ORDER BY a.panel_id FOR UPDATE OF p",
+        [personId],
+      );
+      for (const a of access.rows) {
+        const panel = (await this.panel(a.panel_id, tx))!;
+        this.#checkCodeFits(panel, code);
+        await this.#checkCodeFree(tx, a.panel_id, personId, mac);
+      }
+      await tx.query("UPDATE people SET code_ct = $2, code_mac = $3, code_set_at = now(), updated_at = now() WHERE id = $1", [personId, this.vault.encrypt(code, `person:${personId}`), mac]);
+      const commands: string[] = [];
+      for (const a of access.rows) commands.push(await this.#writeCommand(tx, a.panel_id, personId, { kind: "set_code", slot: num(a.slot) }, code));
+      return { commands };
+    });
+  }
+
+  #checkCodeFits(panel: PanelRow, code: Secret): void {
+    if (code.length !== panel.codeLength) throw new FleetError("invalid_code_length", { panelId: panel.id, codeLength: panel.codeLength });
+    if (PANEL_TYPES[panel.type].refusedCodes.includes(code.reveal())) throw new FleetError("weak_code", { panelId: panel.id });
+  }
+
+  async #checkCodeFree(tx: Queryable, panelId: string, personId: string, mac: string): Promise<void> {
+    const clash = await tx.query(
+      "SELECT 1 FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND a.person_id <> $2 AND p.code_mac = $3 LIMIT 1",
+      [panelId, personId, mac],
+    );
+    if (clash.rows.length > 0) throw new FleetError("code_in_use", { panelId });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // access per person and panel
+
+  /**
+   * Switches a person on or off at a panel, or changes their role, partitions or schedule there,
+   * and writes the commands that bring the panel to it, in one transaction. The panel's row is
+   * locked first, so slot choice and seq allocation are serialised per panel.
+   */
+  async setAccess(personId: string, panelId: string, input: AccessInput): Promise<{ access: AccessView; commands: string[] }> {
+    return this.db.transaction(async (tx) => {
+      const locked = await tx.query("SELECT * FROM panels WHERE id = $1 FOR UPDATE", [panelId]);
+      if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
+      const panel = panelFromRow(locked.rows[0]);
+      const type = PANEL_TYPES[panel.type];
+      const pr = await tx.query("SELECT id, first_name, last_name, code_ct, code_mac FROM people WHERE id = $1 FOR UPDATE", [personId]);
+      const person = pr.rows[0];
+      if (!person) throw new FleetError("person_not_found", { personId });
+      const cur = (await tx.query("SELECT * FROM person_panels WHERE person_id = $1 AND panel_id = $2", [personId, panelId])).rows[0];
+
+      const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
+      if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
+      let slot = input.slot ?? (cur ? num(cur.slot) : undefined);
+      if (slot !== undefined && (slot < 1 || slot > panel.capacity)) throw new FleetError("slot_out_of_range", { slot, capacity: panel.capacity });
+      if (slot !== undefined) {
+        const isMasterSlot = type.masterSlots.includes(slot);
+        if (isMasterSlot !== (role === "Master")) throw new FleetError("master_role_fixed", { slot });
+        const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2 AND person_id <> $3", [panelId, slot, personId]);
+        if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
+      } else if (role === "Master") {
+        slot = type.masterSlots[0]!;
+        const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
+        if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
+      } else {
+        const free = await tx.query<{ s: unknown }>(
+          `SELECT s FROM generate_series(1, $2::int) AS s
+           WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
+           ORDER BY s LIMIT 1`,
+          [panelId, panel.capacity, [...type.masterSlots]],
+        );
+        if (!free.rows[0]) throw new FleetError("panel_full", { panelId });
+        slot = num(free.rows[0].s);
+      }
+      const isMaster = role === "Master";
+      const partitions = isMaster ? allPartitions(panel.partitions) : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? allPartitions(panel.partitions)))].sort((a, b) => a - b);
+      for (const p of partitions) if (p < 1 || p > panel.partitions) throw new FleetError("partition_out_of_range", { partition: p, partitions: panel.partitions });
+      if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
+      const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ALWAYS);
+      if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
+      const wasOn = cur?.enabled === true;
+      const slotMoved = cur !== undefined && num(cur.slot) !== slot;
+
+      if (input.enabled && !wasOn) {
+        if (!person.code_ct) throw new FleetError("code_required", { personId });
+        await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
+      }
+      if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
+
+      await tx.query(
+        `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, updated_at = now()`,
+        [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule)],
+      );
+
+      const commands: string[] = [];
+      const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => this.#writeCommand(tx, panelId, personId, body, secret).then((id) => commands.push(id));
+      // Moving a switched-on person to another slot clears the old slot first.
+      if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur!.slot) });
+      if (input.enabled && (!wasOn || slotMoved)) {
+        const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
+        this.#checkCodeFits(panel, code);
+        await write({ kind: "set_code", slot }, code);
+        await write({ kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
+        if (!isMaster) {
+          await write({ kind: "set_role", slot, role });
+          await write({ kind: "set_partitions", slot, partitions });
+        }
+        await write({ kind: "set_schedule", slot, schedule });
+      } else if (input.enabled && wasOn) {
+        if (!isMaster && role !== cur!.role) await write({ kind: "set_role", slot, role });
+        if (!isMaster && !sameNumbers(partitions, cur!.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
+        if (JSON.stringify(schedule) !== JSON.stringify(cur!.schedule)) await write({ kind: "set_schedule", slot, schedule });
+      }
+      return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule }, commands };
+    });
+  }
+
+  /** The panel's users as the fleet wants them, a page at a time (10/15/50/100/200), with the grid's range text. */
+  async listUsers(panelId: string, page: number, perPage: PageSize): Promise<Page<UserListRow>> {
+    if (!(await this.panel(panelId))) throw new FleetError("panel_not_found", { panelId });
+    const count = await this.db.query<{ n: unknown }>("SELECT count(*) AS n FROM person_panels WHERE panel_id = $1", [panelId]);
+    const w = pageWindow(num(count.rows[0]!.n), page, perPage);
+    const r = await this.db.query(
+      `SELECT a.slot, a.person_id, p.first_name, p.last_name, a.role, a.enabled, p.code_ct IS NOT NULL AS code_set, a.partitions, a.schedule
+       FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 ORDER BY a.slot LIMIT $2 OFFSET $3`,
+      [panelId, w.perPage, w.offset],
+    );
+    return w.withRows(
+      r.rows.map((x) => ({
+        number: num(x.slot),
+        personId: String(x.person_id),
+        firstName: String(x.first_name),
+        lastName: String(x.last_name),
+        role: x.role as Role,
+        enabled: x.enabled === true,
+        codeSet: x.code_set === true && x.enabled === true,
+        partitions: (x.partitions as unknown[]).map(num),
+        schedule: x.schedule as Schedule,
+      })),
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // the command journal
+
+  async command(id: string): Promise<CommandView | undefined> {
+    const r = await this.db.query("SELECT id, panel_id, seq, kind, person_id, status, error_code, error_sentence, wire_seq, created_at, sent_at, acked_at FROM commands WHERE id = $1", [id]);
+    return r.rows[0] ? commandFromRow(r.rows[0]) : undefined;
+  }
+
+  async commandsOfPanel(panelId: string): Promise<CommandView[]> {
+    const r = await this.db.query("SELECT id, panel_id, seq, kind, person_id, status, error_code, error_sentence, wire_seq, created_at, sent_at, acked_at FROM commands WHERE panel_id = $1 ORDER BY seq", [panelId]);
+    return r.rows.map(commandFromRow);
+  }
+
+  /** A panel's pending commands in seq order (the dispatcher's next window). */
+  async pending(panelId: string, limit: number): Promise<JournalCommand[]> {
+    const r = await this.db.query("SELECT id, panel_id, seq, kind, body, secret_ct FROM commands WHERE panel_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2", [panelId, limit]);
+    return r.rows.map((x) => ({
+      id: String(x.id),
+      panelId: String(x.panel_id),
+      seq: num(x.seq),
+      kind: String(x.kind),
+      body: x.body as Record<string, unknown>,
+      secretCt: x.secret_ct ? Buffer.from(x.secret_ct as Uint8Array) : null,
+    }));
+  }
+
+  /** Panels that have pending commands. */
+  async panelsWithPending(): Promise<string[]> {
+    const r = await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE status = 'pending' ORDER BY panel_id");
+    return r.rows.map((x) => x.panel_id);
+  }
+
+  async markSent(panelId: string, seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.db.query("UPDATE commands SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1 WHERE panel_id = $1 AND seq = ANY($2::bigint[]) AND status = 'pending'", [panelId, [...seqs]]);
+  }
+
+  /**
+   * Records a command's fate by (panel, seq), idempotently: only a pending command changes, so a
+   * second ack of the same command (a redelivery, another worker) changes nothing. Returns whether it changed.
+   */
+  async recordOutcome(panelId: string, seq: number, fate: { status: "applied" | "rejected" | "superseded"; code?: string; sentence?: string; wireSeq?: number }): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE commands SET status = $3, error_code = $4, error_sentence = $5, wire_seq = $6, acked_at = now(), secret_ct = NULL
+       WHERE panel_id = $1 AND seq = $2 AND status = 'pending'`,
+      [panelId, seq, fate.status, fate.code ?? null, fate.sentence ?? null, fate.wireSeq ?? null],
+    );
+    if (r.rowCount > 0 && fate.status !== "superseded") await this.db.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
+    return r.rowCount > 0;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // publisher leases
+
+  /**
+   * Takes or renews the panel's publisher lease for `owner` until now + ttl (the database's clock,
+   * so workers' clocks do not matter). False when another worker holds an unexpired lease.
+   */
+  async acquireLease(panelId: string, owner: string, ttlMs: number): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE panels SET lease_owner = $2, lease_until = now() + ($3::int * interval '1 millisecond')
+       WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now()) RETURNING id`,
+      [panelId, owner, ttlMs],
+    );
+    return r.rows.length > 0;
+  }
+
+  async releaseLease(panelId: string, owner: string): Promise<void> {
+    await this.db.query("UPDATE panels SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2", [panelId, owner]);
+  }
+
+  async leaseOwner(panelId: string): Promise<string | null> {
+    const r = await this.db.query<{ lease_owner: string | null }>("SELECT lease_owner FROM panels WHERE id = $1 AND lease_until > now()", [panelId]);
+    return r.rows[0]?.lease_owner ?? null;
+  }
+}
+
+export { Secret };

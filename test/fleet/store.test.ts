@@ -1,0 +1,208 @@
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Secret } from "../../src/domain/index.js";
+import { CodeVault } from "../../src/fleet/code-vault.js";
+import type { Db } from "../../src/fleet/db.js";
+import { FleetError } from "../../src/fleet/errors.js";
+import { migrate } from "../../src/fleet/schema.js";
+import { FleetStore } from "../../src/fleet/store.js";
+import { tempDirs } from "../helpers/tmp.js";
+import { DATABASES, logicalDump } from "./databases.js";
+import { leaks } from "./leaks.js";
+
+const dirs = tempDirs();
+afterAll(() => dirs.cleanup());
+
+const sealKey = Buffer.alloc(32, 7);
+let panelN = 0;
+
+async function rejects(p: Promise<unknown>, code: string): Promise<void> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(FleetError);
+  expect((err as FleetError).code).toBe(code);
+}
+
+describe("code vault", () => {
+  it("creates its key file with mode 0600 and reads the same key back", () => {
+    const path = join(dirs.make("vault-"), "code.key");
+    const a = CodeVault.fromFile(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(path).size).toBe(32);
+    const blob = a.encrypt(new Secret("4821"), "person:p1");
+    expect(CodeVault.fromFile(path).decrypt(blob, "person:p1").reveal()).toBe("4821");
+  });
+
+  it("does not open a ciphertext moved to another row (AAD) or under another key", () => {
+    const v = new CodeVault(Buffer.alloc(32, 1));
+    const blob = v.encrypt(new Secret("4821"), "person:p1");
+    expect(blob.includes(Buffer.from("4821"))).toBe(false);
+    expect(() => v.decrypt(blob, "person:p2")).toThrow(FleetError);
+    expect(() => new CodeVault(Buffer.alloc(32, 2)).decrypt(blob, "person:p1")).toThrow(FleetError);
+  });
+
+  it("refuses a key file others can read", () => {
+    const path = join(dirs.make("vault-"), "code.key");
+    writeFileSync(path, Buffer.alloc(32, 3), { mode: 0o644 });
+    // fromFile narrows the mode to 0600 itself; a key of the wrong size is refused.
+    expect(() => CodeVault.fromFile(path)).not.toThrow();
+    expect(statSync(path).mode & 0o077).toBe(0);
+    const bad = join(dirs.make("vault-"), "code.key");
+    writeFileSync(bad, Buffer.alloc(16, 3), { mode: 0o600 });
+    expect(() => CodeVault.fromFile(bad)).toThrow(FleetError);
+  });
+});
+
+describe.each(DATABASES)("fleet store on $name", (database) => {
+  let db: Db;
+  let close: () => Promise<void>;
+  let store: FleetStore;
+  const vault = new CodeVault(Buffer.alloc(32, 9));
+
+  beforeAll(async () => {
+    ({ db, close } = await database.open());
+    await migrate(db);
+    store = new FleetStore(db, vault);
+  }, 60_000);
+
+  afterAll(async () => {
+    await close?.();
+  });
+
+  const enrol = (lastSeq = 0, type: "DSC" | "Visonic" = "DSC") =>
+    store.enrolPanel({ id: `p-${++panelN}`, type, codeLength: 4, timeZone: "Europe/Berlin", sealKey, lastSeq, digest: "0".repeat(64) });
+
+  it("migrates once: a second run (another worker) changes nothing", async () => {
+    expect(await migrate(db)).toBe(1);
+    const r = await db.query("SELECT version FROM schema_migrations");
+    expect(r.rows).toEqual([{ version: 1 }]);
+  });
+
+  it("enrols a panel with its identity pinned and its next seq after the reported lastSeq", async () => {
+    const p = await enrol(41);
+    expect(p).toMatchObject({ type: "DSC", codeLength: 4, partitions: 8, capacity: 1000, nextSeq: 42, lastSeq: 41 });
+    expect(p.sealKey.equals(sealKey)).toBe(true);
+    await rejects(store.enrolPanel({ id: p.id, type: "DSC", codeLength: 4, timeZone: "UTC", sealKey, lastSeq: 0 }), "panel_exists");
+    await rejects(store.enrolPanel({ id: "p-odd", type: "Visonic", codeLength: 6, timeZone: "UTC", sealKey, lastSeq: 0 }), "invalid_code_length");
+  });
+
+  it("switching a person on writes set_code, label, role, partitions and schedule with consecutive seqs in one transaction", async () => {
+    const panel = await enrol(10);
+    const person = await store.createPerson({ firstName: "Ada", lastName: "Lovelace", contacts: [{ kind: "mobile", value: "+4915112345678", country: "DE", carrier: "Telekom" }], accounts: [{ email: "ada@example.com" }] });
+    await rejects(store.setAccess(person.id, panel.id, { enabled: true }), "code_required");
+    expect(await store.commandsOfPanel(panel.id)).toEqual([]);
+    await store.setCode(person.id, new Secret("5829"));
+    const { access, commands } = await store.setAccess(person.id, panel.id, { enabled: true });
+    expect(access).toMatchObject({ slot: 2, role: "User", partitions: [1, 2, 3, 4, 5, 6, 7, 8], schedule: { kind: "always" } });
+    const journal = await store.commandsOfPanel(panel.id);
+    expect(journal.map((c) => [c.seq, c.kind, c.status])).toEqual([
+      [11, "set_code", "pending"],
+      [12, "set_label", "pending"],
+      [13, "set_role", "pending"],
+      [14, "set_partitions", "pending"],
+      [15, "set_schedule", "pending"],
+    ]);
+    expect(journal.map((c) => c.id)).toEqual(commands);
+    expect((await store.panel(panel.id))!.nextSeq).toBe(16);
+    // unchanged: nothing to send; a change: only what changed
+    expect((await store.setAccess(person.id, panel.id, { enabled: true })).commands).toEqual([]);
+    const change = await store.setAccess(person.id, panel.id, { enabled: true, role: "Supervisor", partitions: [2, 1] });
+    expect((await Promise.all(change.commands.map((id) => store.command(id)))).map((c) => [c!.seq, c!.kind])).toEqual([[16, "set_role"], [17, "set_partitions"]]);
+    const off = await store.setAccess(person.id, panel.id, { enabled: false });
+    expect((await store.command(off.commands[0]!))).toMatchObject({ seq: 18, kind: "disable_user", status: "pending" });
+  });
+
+  it("a refused change writes no command and uses no seq", async () => {
+    const panel = await enrol();
+    const a = await store.createPerson({ firstName: "A", lastName: "One" });
+    const b = await store.createPerson({ firstName: "B", lastName: "Two" });
+    await store.setCode(a.id, new Secret("4711"));
+    await store.setCode(b.id, new Secret("4711"));
+    await store.setAccess(a.id, panel.id, { enabled: true });
+    const before = (await store.panel(panel.id))!.nextSeq;
+    await rejects(store.setAccess(b.id, panel.id, { enabled: true }), "code_in_use");
+    await rejects(store.setAccess(b.id, panel.id, { enabled: true, role: "Installer" }), "invalid_role_for_panel");
+    await rejects(store.setAccess(b.id, panel.id, { enabled: true, partitions: [9] }), "partition_out_of_range");
+    await rejects(store.setAccess(b.id, panel.id, { enabled: true, slot: 2 }), "slot_in_use");
+    await rejects(store.setCode(b.id, new Secret("12a4")), "invalid_code");
+    expect((await store.panel(panel.id))!.nextSeq).toBe(before);
+    expect(await store.listUsers(panel.id, 1, 15)).toMatchObject({ total: 1, range: "1-1 of 1" });
+    // changing a's code re-sends it to a's panel only, with the panel's next seq
+    await rejects(store.setCode(a.id, new Secret("471")), "invalid_code_length");
+    const { commands } = await store.setCode(a.id, new Secret("8530"));
+    expect(await store.command(commands[0]!)).toMatchObject({ seq: before, kind: "set_code", panelId: panel.id });
+  });
+
+  it("concurrent changes on one panel get distinct slots and gap-free seqs", async () => {
+    const panel = await enrol(100);
+    const people = await Promise.all(Array.from({ length: 8 }, (_, i) => store.createPerson({ firstName: `P${i}`, lastName: "X" })));
+    await Promise.all(people.map((p, i) => store.setCode(p.id, new Secret(String(3000 + i * 7)))));
+    await Promise.all(people.map((p) => store.setAccess(p.id, panel.id, { enabled: true })));
+    const journal = await store.commandsOfPanel(panel.id);
+    expect(journal.map((c) => c.seq)).toEqual(Array.from({ length: 40 }, (_, i) => 101 + i));
+    const page = await store.listUsers(panel.id, 1, 10);
+    expect(page.rows.map((r) => r.number)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    // each person's five commands are contiguous: one transaction held the panel row
+    const byPerson = new Map<string, number[]>();
+    for (const c of journal) byPerson.set(c.personId!, [...(byPerson.get(c.personId!) ?? []), c.seq]);
+    for (const seqs of byPerson.values()) expect(seqs.at(-1)! - seqs[0]!).toBe(4);
+  });
+
+  it("pages a panel's users 10/15/50/100/200 at a time with the grid's range text", async () => {
+    const panel = await enrol();
+    const people = await Promise.all(Array.from({ length: 23 }, (_, i) => store.createPerson({ firstName: `U${i}`, lastName: "Y" })));
+    for (const [i, p] of people.entries()) {
+      await store.setCode(p.id, new Secret(String(5000 + i * 13)));
+      await store.setAccess(p.id, panel.id, { enabled: true });
+    }
+    expect(await store.listUsers(panel.id, 1, 15)).toMatchObject({ range: "1-15 of 23", pages: 2, total: 23 });
+    const second = await store.listUsers(panel.id, 2, 15);
+    expect(second.range).toBe("16-23 of 23");
+    expect(second.rows[0]).toMatchObject({ number: 17, codeSet: true, enabled: true, role: "User" });
+    expect((await store.listUsers(panel.id, 3, 10)).range).toBe("21-23 of 23");
+    expect((await store.listUsers(panel.id, 1, 50)).rows).toHaveLength(23);
+  });
+
+  it("records an outcome by (panel, seq) once: a repeated ack changes nothing", async () => {
+    const panel = await enrol();
+    const p = await store.createPerson({ firstName: "R", lastName: "Z" });
+    await store.setCode(p.id, new Secret("6082"));
+    const { commands } = await store.setAccess(p.id, panel.id, { enabled: true });
+    const first = (await store.command(commands[0]!))!;
+    expect(await store.recordOutcome(panel.id, first.seq, { status: "applied", wireSeq: first.seq })).toBe(true);
+    expect(await store.recordOutcome(panel.id, first.seq, { status: "rejected", code: "replayed", sentence: "x" })).toBe(false);
+    expect(await store.command(first.id)).toMatchObject({ status: "applied", error: null, wireSeq: first.seq });
+    const second = (await store.command(commands[1]!))!;
+    await store.recordOutcome(panel.id, second.seq, { status: "rejected", code: "code_required", sentence: "The user has no code set." });
+    expect(await store.command(second.id)).toMatchObject({ status: "rejected", error: { code: "code_required" } });
+    expect((await store.pending(panel.id, 10)).map((c) => c.seq)).toEqual([second.seq + 1, second.seq + 2, second.seq + 3]);
+  });
+
+  it("gives a panel's publisher lease to one worker at a time until it expires", async () => {
+    const panel = await enrol();
+    expect(await store.acquireLease(panel.id, "w1", 60_000)).toBe(true);
+    expect(await store.acquireLease(panel.id, "w2", 60_000)).toBe(false);
+    expect(await store.acquireLease(panel.id, "w1", 60_000)).toBe(true);
+    expect(await store.leaseOwner(panel.id)).toBe("w1");
+    await store.releaseLease(panel.id, "w2");
+    expect(await store.leaseOwner(panel.id)).toBe("w1");
+    await store.acquireLease(panel.id, "w1", 1);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await store.acquireLease(panel.id, "w2", 60_000)).toBe(true);
+    expect(await store.leaseOwner(panel.id)).toBe("w2");
+  });
+
+  it("keeps every code out of the database in clear (codes and commands encrypted, bound to their row)", async () => {
+    const dump = await logicalDump(db);
+    expect(dump).toContain("-- commands");
+    const codes = ["5829", "4711", "8530", "6082", ...Array.from({ length: 8 }, (_, i) => String(3000 + i * 7)), ...Array.from({ length: 23 }, (_, i) => String(5000 + i * 13))];
+    expect(leaks(dump, codes)).toEqual([]);
+    // the scan finds a code stored in clear, as text or as bytes
+    const probe = await db.transaction(async (tx) => {
+      await tx.query("CREATE TEMP TABLE leak_probe (t text, b bytea) ON COMMIT DROP");
+      await tx.query("INSERT INTO leak_probe VALUES ($1, $2)", ["label 4711", Buffer.from("8530")]);
+      return (await tx.query<{ j: string }>("SELECT row_to_json(l)::text AS j FROM leak_probe l")).rows[0]!.j;
+    });
+    expect(leaks(probe, codes)).toEqual(["4711", "8530"]);
+  });
+});
