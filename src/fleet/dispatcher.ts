@@ -1,0 +1,215 @@
+import type { Logger } from "pino";
+import type { CloudClient, CommandInput, Outcome, SeqStore } from "../cloud/index.js";
+import { ERROR_SENTENCES, type Secret } from "../domain/index.js";
+import type { State } from "../../protocol/index.js";
+import type { FleetStore, JournalCommand } from "./store.js";
+
+export interface DispatcherOptions {
+  store: FleetStore;
+  /** A connected cloud client whose `seqStore` is this dispatcher's `seqStore` (see `journalSeqStore`). */
+  client: CloudClient;
+  logger: Logger;
+  /** This worker's name in the publisher lease. */
+  workerId: string;
+  /** How long a lease lasts without renewal (default 30 s); renewed on every round. */
+  leaseMs?: number;
+  /** How often the journal is polled for pending commands (default 250 ms); `kick()` runs a round at once. */
+  pollMs?: number;
+  /** Commands handed to the client per panel per round (default 1000). */
+  window?: number;
+  /** How long to wait for a panel's retained state before skipping it this round (default 2 s). */
+  stateTimeoutMs?: number;
+}
+
+const sentence = (code: string): string =>
+  (ERROR_SENTENCES as Record<string, string>)[code] ?? (code === "seq_store_failed" ? "The command could not be numbered." : code === "missing_ack" ? "The panel's batch ack did not answer this command." : "The panel refused the command.");
+
+/**
+ * The cloud client's SeqStore backed by the journal. The fleet allocates each command's seq in the
+ * transaction that writes it; the client numbers what it is handed from the last seq it loads. So
+ * `load` answers "the seq just before the first command not yet acked", and the dispatcher hands
+ * commands over in seq order with nothing else in between: the client's numbers then ARE the
+ * journal's. `save` has nothing to keep (the journal already holds every seq). The dispatcher
+ * checks every ack's seq against the journal's and logs `seq_mismatch` if they ever differ (see
+ * the README: the client has no way to send at an explicit seq yet).
+ */
+export function journalSeqStore(store: FleetStore): SeqStore {
+  return {
+    async load(panelId) {
+      const r = await store.db.query<{ seq: unknown }>("SELECT min(seq) AS seq FROM commands WHERE panel_id = $1 AND status = 'pending'", [panelId]);
+      const first = r.rows[0]?.seq;
+      if (first !== null && first !== undefined) return Number(first) - 1;
+      const p = await store.panel(panelId);
+      return p ? p.nextSeq - 1 : undefined;
+    },
+    save() {},
+  };
+}
+
+/**
+ * Publishes each panel's pending commands in seq order through the cloud client and records every
+ * fate by (panel, seq), idempotently.
+ *
+ * One publisher per panel at a time: a LEASE on the panel's row (`lease_owner`, `lease_until`,
+ * taken with one conditional UPDATE on the database's clock), not a session advisory lock. A lease
+ * works the same on PGlite and on the server through a pool (an advisory lock belongs to one
+ * connection, which a pool does not keep), survives no crash (it simply expires), and is visible
+ * in the table. A worker that stalls longer than the lease could overlap with its successor; the
+ * lease is renewed every round and is many rounds long, and the agent refuses a reused seq
+ * (`replayed`) rather than applying it twice.
+ */
+export class Dispatcher {
+  readonly #o: Required<Omit<DispatcherOptions, "store" | "client" | "logger">>;
+  readonly #store: FleetStore;
+  readonly #client: CloudClient;
+  readonly #log: Logger;
+  /** Per panel: the highest seq handed to the client in this process (it keeps retrying those). */
+  readonly #handed = new Map<string, number>();
+  /** Per panel: outcomes still open (pending at the client). */
+  readonly #open = new Map<string, Set<Promise<void>>>();
+  readonly #busy = new Set<string>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+
+  constructor(options: DispatcherOptions) {
+    this.#store = options.store;
+    this.#client = options.client;
+    this.#log = options.logger.child({ worker: options.workerId });
+    this.#o = {
+      workerId: options.workerId,
+      leaseMs: options.leaseMs ?? 30_000,
+      pollMs: options.pollMs ?? 250,
+      window: options.window ?? 1000,
+      stateTimeoutMs: options.stateTimeoutMs ?? 2000,
+    };
+  }
+
+  /** Records what panels report (retained state and status) and starts polling the journal. */
+  start(): void {
+    this.#client.on("state", (panelId, state) => void this.#onState(panelId, state));
+    this.#client.on("status", (panelId, status) => void this.#store.recordPanelStatus(panelId, status.status === "online").catch(() => {}));
+    this.#schedule(0);
+  }
+
+  /** Runs a round now (after a change was committed). */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) this.#again = true;
+    else this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#running;
+    for (const panelId of this.#handed.keys()) await this.#store.releaseLease(panelId, this.#o.workerId).catch(() => {});
+  }
+
+  /** Resolves when every outcome this process is waiting for has been recorded. */
+  async idle(): Promise<void> {
+    await this.#running;
+    for (const set of this.#open.values()) await Promise.all([...set]);
+  }
+
+  async #onState(panelId: string, state: State): Promise<void> {
+    try {
+      await this.#store.recordPanelState(panelId, state);
+    } catch (err) {
+      this.#log.warn({ panelId, err: (err as Error).message }, "panel state not recorded");
+    }
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#running = this.#round().finally(() => {
+        this.#running = undefined;
+        const again = this.#again;
+        this.#again = false;
+        this.#schedule(again ? 0 : this.#o.pollMs);
+      });
+    }, ms);
+  }
+
+  async #round(): Promise<void> {
+    let panels: string[];
+    try {
+      panels = await this.#store.panelsWithPending();
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, "journal poll failed");
+      return;
+    }
+    await Promise.all(panels.map((p) => this.#drain(p)));
+  }
+
+  async #drain(panelId: string): Promise<void> {
+    if (this.#busy.has(panelId) || this.#stopped) return;
+    this.#busy.add(panelId);
+    try {
+      if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) return;
+      const panel = await this.#store.panel(panelId);
+      if (!panel) return;
+      const state = await this.#client.panelState(panelId, this.#o.stateTimeoutMs);
+      if (!state) {
+        this.#log.debug({ panelId }, "no retained state yet; commands wait");
+        return;
+      }
+      // Codes are sealed to the key pinned at enrolment only: a panel presenting another key is held.
+      if (!Buffer.from(state.sealKey).equals(panel.sealKey)) {
+        this.#log.warn({ panelId }, "panel presents another sealing key than the one pinned at enrolment; its commands are held");
+        return;
+      }
+      const handed = this.#handed.get(panelId) ?? 0;
+      const batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
+      if (batch.length === 0) return;
+      const inputs = batch.map((c) => this.#input(c));
+      this.#handed.set(panelId, batch.at(-1)!.seq);
+      await this.#store.markSent(panelId, batch.map((c) => c.seq));
+      this.#log.info({ panelId, fromSeq: batch[0]!.seq, toSeq: batch.at(-1)!.seq, count: batch.length }, "commands handed to the cloud client");
+      const outcomes = inputs.map((input) => this.#client.send(panelId, input));
+      const open = this.#open.get(panelId) ?? new Set<Promise<void>>();
+      this.#open.set(panelId, open);
+      batch.forEach((c, i) => {
+        const done: Promise<void> = outcomes[i]!.then((o) => this.#settle(c, o)).finally(() => open.delete(done));
+        open.add(done);
+      });
+    } catch (err) {
+      this.#log.error({ panelId, err: (err as Error).message }, "dispatch round failed");
+    } finally {
+      this.#busy.delete(panelId);
+    }
+  }
+
+  #input(c: JournalCommand): CommandInput {
+    const input: Record<string, unknown> = { ...c.body, id: c.id };
+    if (c.secretCt) {
+      const code: Secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
+      input.code = code;
+    }
+    return input as unknown as CommandInput;
+  }
+
+  /** Records an outcome; a pending one is recorded when its ack finally arrives. */
+  async #settle(c: JournalCommand, o: Outcome): Promise<void> {
+    if (o.status === "pending") {
+      this.#log.info({ panelId: c.panelId, seq: c.seq, reason: o.reason }, "command pending at the panel");
+      if (o.reason === "closed") return;
+      return this.#settle(c, await o.later);
+    }
+    if (o.seq !== undefined && o.seq !== c.seq) this.#log.error({ panelId: c.panelId, seq: c.seq, wireSeq: o.seq }, "seq_mismatch: the cloud client sent a command at another seq than the journal's");
+    try {
+      const fate =
+        o.status === "applied"
+          ? { status: "applied" as const, wireSeq: o.seq }
+          : { status: "rejected" as const, code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
+      const changed = await this.#store.recordOutcome(c.panelId, c.seq, fate);
+      this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed }, "command outcome");
+    } catch (err) {
+      this.#log.error({ panelId: c.panelId, seq: c.seq, err: (err as Error).message }, "outcome not recorded");
+    }
+  }
+}
