@@ -256,6 +256,12 @@ export class FleetStore {
     };
   }
 
+  /** The panels a person is switched on at. */
+  async panelsOfPerson(personId: string): Promise<PanelRow[]> {
+    const r = await this.db.query("SELECT p.* FROM panels p JOIN person_panels a ON a.panel_id = p.id WHERE a.person_id = $1 AND a.enabled ORDER BY p.id", [personId]);
+    return r.rows.map(panelFromRow);
+  }
+
   /**
    * Sets the person's code (kept encrypted) and, in the same transaction, writes a `set_code`
    * command to every panel the person is switched on at. Returns the command ids.

@@ -1,0 +1,82 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadSigningKey, type SigningKey } from "../../protocol/index.js";
+
+export class FleetConfigError extends Error {
+  override readonly name = "FleetConfigError";
+}
+
+export interface FleetConfig {
+  /** The PostgreSQL server (several workers); absent: PGlite in `dataDir`. */
+  databaseUrl?: string;
+  dataDir: string;
+  keyFile: string;
+  brokerUrl: string;
+  brokerUsername?: string;
+  brokerPassword?: string;
+  signingKey: SigningKey;
+  port: number;
+  host: string;
+  workerId?: string;
+  logLevel: string;
+}
+
+export function readSigningKey(path: string): SigningKey {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new FleetConfigError(`FLEET_SIGNING_KEY_FILE: cannot read ${path}`);
+  }
+  const text = bytes.toString("utf8").trim();
+  try {
+    if (text.startsWith("-----BEGIN")) return loadSigningKey(text);
+    if (/^[0-9a-fA-F]{64}$/.test(text)) return loadSigningKey(Buffer.from(text, "hex"));
+    if (bytes.length === 32) return loadSigningKey(bytes);
+  } catch {
+    /* below */
+  }
+  throw new FleetConfigError(`FLEET_SIGNING_KEY_FILE: ${path} is not an Ed25519 key (64 hex chars, raw 32 bytes or PKCS#8 PEM)`);
+}
+
+/**
+ * The worker's settings from the environment. DATABASE_URL selects the server; without it the
+ * embedded PGlite keeps its data under FLEET_DATA_DIR (default .data/fleet). The code vault key
+ * file must be the same file for every worker of one database, so with DATABASE_URL it must be named.
+ */
+export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?: string; port?: number } = {}): FleetConfig {
+  const problems: string[] = [];
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push("DATABASE_URL: must start with postgres:// or postgresql://");
+  const dataDir = resolve(overrides.dataDir ?? env.FLEET_DATA_DIR ?? ".data/fleet");
+  const keyFile = env.FLEET_CODE_KEY_FILE ? resolve(env.FLEET_CODE_KEY_FILE) : databaseUrl ? undefined : join(dataDir, "code.key");
+  if (!keyFile) problems.push("FLEET_CODE_KEY_FILE: required with DATABASE_URL (every worker must use the same key file)");
+  const portText = overrides.port !== undefined ? String(overrides.port) : env.FLEET_PORT ?? "8080";
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push("FLEET_PORT: must be a port number");
+  const keyPath = env.FLEET_SIGNING_KEY_FILE;
+  let signingKey: SigningKey | undefined;
+  if (!keyPath) problems.push("FLEET_SIGNING_KEY_FILE: required (the Ed25519 key the panels trust)");
+  else {
+    try {
+      signingKey = readSigningKey(keyPath);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new FleetConfigError(problems.join("\n"));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return {
+    ...(databaseUrl ? { databaseUrl } : {}),
+    dataDir,
+    keyFile: keyFile!,
+    brokerUrl: env.FLEET_BROKER_URL ?? "mqtt://127.0.0.1:1883",
+    ...(env.FLEET_BROKER_USERNAME ? { brokerUsername: env.FLEET_BROKER_USERNAME } : {}),
+    ...(env.FLEET_BROKER_PASSWORD ? { brokerPassword: env.FLEET_BROKER_PASSWORD } : {}),
+    signingKey: signingKey!,
+    port,
+    host: env.FLEET_HOST ?? "127.0.0.1",
+    ...(env.FLEET_WORKER_ID ? { workerId: env.FLEET_WORKER_ID } : {}),
+    logLevel: env.FLEET_LOG_LEVEL ?? "info",
+  };
+}
