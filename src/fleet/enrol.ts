@@ -22,7 +22,7 @@ export async function enrolPanel(store: FleetStore, client: CloudClient, req: En
   if ((req.type && req.type !== state.panelType) || (req.codeLength && req.codeLength !== state.codeLength)) {
     throw new FleetError("panel_mismatch", { panelId: req.id, reportedType: state.panelType, reportedCodeLength: state.codeLength });
   }
-  return store.enrolPanel({
+  const panel = await store.enrolPanel({
     id: req.id,
     type: state.panelType,
     codeLength: state.codeLength,
@@ -34,4 +34,8 @@ export async function enrolPanel(store: FleetStore, client: CloudClient, req: En
     digest: state.digest,
     ...(state.epoch ? { epoch: state.epoch } : {}),
   });
+  // The retained status came before the panel had a row: record it now.
+  const status = client.panelStatus(req.id);
+  if (status) await store.recordPanelStatus(req.id, status.status === "online");
+  return (await store.panel(req.id)) ?? panel;
 }

@@ -4,7 +4,7 @@ import { PostgresServer } from "../helpers/postgres.js";
 /** The two databases every fleet suite runs against: PGlite in the process, and Debian's PostgreSQL 15 server. */
 export interface TestDatabase {
   name: string;
-  open(): Promise<{ db: Db; url?: string; close(): Promise<void> }>;
+  open(): Promise<{ db: Db; url?: string; close(): Promise<void>; /** pg_dump of the server's database (the server only). */ pgDump?: () => Promise<string> }>;
 }
 
 export const DATABASES: TestDatabase[] = [
@@ -23,6 +23,7 @@ export const DATABASES: TestDatabase[] = [
       return {
         db,
         url: server.url,
+        pgDump: () => server.dump(),
         async close() {
           await db.close();
           await server.stop();
