@@ -53,10 +53,12 @@ export function journalSeqStore(store: FleetStore): SeqStore {
  * One publisher per panel at a time: a LEASE on the panel's row (`lease_owner`, `lease_until`,
  * taken with one conditional UPDATE on the database's clock), not a session advisory lock. A lease
  * works the same on PGlite and on the server through a pool (an advisory lock belongs to one
- * connection, which a pool does not keep), survives no crash (it simply expires), and is visible
- * in the table. A worker that stalls longer than the lease could overlap with its successor; the
- * lease is renewed every round and is many rounds long, and the agent refuses a reused seq
- * (`replayed`) rather than applying it twice.
+ * connection, which a pool does not keep), ends by itself when a worker dies, and is visible in
+ * the table. A worker keeps the lease of every panel it has published to for as long as it runs
+ * (renewed every round), because its cloud client remembers per panel the last seq it assigned; a
+ * worker that finds its lease taken (it stalled longer than the lease) stops publishing to that
+ * panel for good. Two workers could still overlap for the length of a stall; the agent refuses a
+ * reused seq (`replayed`) rather than applying anything twice.
  */
 export class Dispatcher {
   readonly #o: Required<Omit<DispatcherOptions, "store" | "client" | "logger">>;
@@ -68,6 +70,13 @@ export class Dispatcher {
   /** Per panel: outcomes still open (pending at the client). */
   readonly #open = new Map<string, Set<Promise<void>>>();
   readonly #busy = new Set<string>();
+  /**
+   * Panels whose lease this worker lost after publishing to them. Its cloud client remembers the
+   * last seq it assigned per panel and cannot be told to forget it, so after another worker has
+   * published there, this one would number from a stale seq: it never publishes to them again
+   * (until it restarts). This is why leases are kept, not just taken: see #renewOwned.
+   */
+  readonly #lost = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
@@ -104,7 +113,7 @@ export class Dispatcher {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
-    for (const panelId of this.#handed.keys()) await this.#store.releaseLease(panelId, this.#o.workerId).catch(() => {});
+    for (const panelId of this.#handed.keys()) if (!this.#lost.has(panelId)) await this.#store.releaseLease(panelId, this.#o.workerId).catch(() => {});
   }
 
   /** Resolves when every outcome this process is waiting for has been recorded. */
@@ -144,13 +153,35 @@ export class Dispatcher {
       return;
     }
     await Promise.all(panels.map((p) => this.#drain(p)));
+    await this.#renewOwned(new Set(panels));
+  }
+
+  /** Keeps the leases of every panel this worker has published to, pending commands or not, for as long as it runs. */
+  async #renewOwned(drained: Set<string>): Promise<void> {
+    for (const panelId of this.#handed.keys()) {
+      if (drained.has(panelId) || this.#lost.has(panelId)) continue;
+      try {
+        if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) this.#loseLease(panelId);
+      } catch (err) {
+        this.#log.warn({ panelId, err: (err as Error).message }, "lease not renewed");
+      }
+    }
+  }
+
+  #loseLease(panelId: string): void {
+    if (this.#lost.has(panelId)) return;
+    this.#lost.add(panelId);
+    this.#log.error({ panelId }, "publisher lease lost to another worker; this worker no longer publishes to the panel until it restarts");
   }
 
   async #drain(panelId: string): Promise<void> {
-    if (this.#busy.has(panelId) || this.#stopped) return;
+    if (this.#busy.has(panelId) || this.#stopped || this.#lost.has(panelId)) return;
     this.#busy.add(panelId);
     try {
-      if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) return;
+      if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) {
+        if (this.#handed.has(panelId)) this.#loseLease(panelId);
+        return;
+      }
       const panel = await this.#store.panel(panelId);
       if (!panel) return;
       const state = await this.#client.panelState(panelId, this.#o.stateTimeoutMs);
