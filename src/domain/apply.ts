@@ -205,8 +205,18 @@ function checkRole(d: Draft, slotNumber: number, role: Slot["role"]): void {
 
 /** A Master always holds every partition of the panel. */
 function withRolePartitions(d: Draft, slot: Slot): Slot {
-  if (ROLE_PERMISSIONS[slot.role].allPartitions && slot.codeDigest !== null) return { ...slot, partitions: d.table.allPartitions() };
-  return slot;
+  return rolePartitionsFixed(slot, d.table.allPartitions()) ?? slot;
+}
+
+/**
+ * The slot as its role requires it on a panel with `all` partitions, or null when it already is:
+ * a Master (any all-partitions role) with a code holds exactly every partition. The store applies
+ * it at open too, so a partition added to the config later reaches the Master's stored slot.
+ */
+export function rolePartitionsFixed(slot: Slot, all: readonly number[]): Slot | null {
+  if (!ROLE_PERMISSIONS[slot.role].allPartitions || slot.codeDigest === null) return null;
+  if (slot.partitions.length === all.length && slot.partitions.every((p, i) => p === all[i])) return null;
+  return { ...slot, partitions: [...all] };
 }
 
 function steadyNow(d: Draft): number {

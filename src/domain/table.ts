@@ -115,11 +115,11 @@ export class PanelTable {
 
   /** Partitions in use on this panel. */
   get partitionCount(): number {
-    return Math.min(this.config.partitions ?? this.type.partitions, this.type.partitions);
+    return partitionsInUse(this.config).length;
   }
 
   allPartitions(): number[] {
-    return Array.from({ length: this.partitionCount }, (_, i) => i + 1);
+    return partitionsInUse(this.config);
   }
 
   commit(changes: ChangeSet): void {
@@ -167,4 +167,10 @@ export class PanelTable {
     for (const t of slot.tags) this.#byTag.set(t.digest, slot.number);
     if (slot.account) this.#byAccount.set(slot.account.id, slot.number);
   }
+}
+
+/** The partitions a panel uses: 1..N, N from the config (at most the type's), all the type's by default. */
+export function partitionsInUse(config: PanelConfig): number[] {
+  const type = PANEL_TYPES[config.type];
+  return Array.from({ length: Math.min(config.partitions ?? type.partitions, type.partitions) }, (_, i) => i + 1);
 }

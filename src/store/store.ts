@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
-  applyCommand, isBlank, PanelTable, RuleError, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
+  applyCommand, isBlank, PanelTable, partitionsInUse, rolePartitionsFixed, RuleError, type ActionLogEntry, type ChangeSet, type Command, type CommandResult, type CredentialHasher,
   type DomainEvent, type ErrorCode, type MetaValue, type PanelConfig, type Slot,
 } from "../domain/index.js";
 import { pageWindow, type Page, type PageSize, DEFAULT_PAGE_SIZE } from "../domain/paging.js";
@@ -215,6 +215,17 @@ export class Store {
       const slots: Slot[] = [];
       const compact = slotCompactor();
       for (const r of db.prepare("SELECT data FROM slots").iterate() as IterableIterator<{ data: string }>) slots.push(compact(JSON.parse(r.data) as Slot));
+      // The configured partitions may have grown or shrunk since the slots were written: a Master
+      // holds every partition, always, in the stored slot as in the grid.
+      const all = partitionsInUse(options.config);
+      const upsert = db.prepare("UPDATE slots SET data = ? WHERE number = ?");
+      for (let i = 0; i < slots.length; i++) {
+        const fixed = rolePartitionsFixed(slots[i]!, all);
+        if (fixed) {
+          upsert.run(JSON.stringify(fixed), fixed.number);
+          slots[i] = fixed;
+        }
+      }
       const stored = getState("config");
       if (stored !== undefined && slots.length > 0) {
         const prev = JSON.parse(stored) as PanelConfig;

@@ -159,3 +159,35 @@ describe("dealer window across a restart and clock jumps", () => {
     expect(events(again).filter((e) => e.type.startsWith("dealer")).map((e) => e.type)).toEqual(["dealer_access_granted", "dealer_session_started", "dealer_access_expired"]);
   });
 });
+
+describe("partitions added to the config later", () => {
+  it("reach the Master's stored slot and the grid (regression: partitions 3 -> 4 left the Master at 1-3)", () => {
+    const dir = dirs.make();
+    const clock = { t: T0 };
+    const openWith = (partitions: number) => {
+      const core = new PanelCore({ stateDir: dir, config: { ...config, partitions }, encodeEvent: (e: AgentEvent) => ({ kind: "evt", body: Buffer.from(JSON.stringify(e)) }), now: () => clock.t });
+      cores.push(core);
+      return core;
+    };
+    const first = openWith(3);
+    first.execute([{ command: { id: "m1", actor: cloud, kind: "set_code", slot: 1, code: new Secret("1111") } as Command, seq: 1 }]);
+    first.execute([{ command: { id: "u2", actor: cloud, kind: "set_code", slot: 2, code: new Secret("2222") } as Command, seq: 2 }]);
+    expect(first.store.table.slot(1).partitions).toEqual([1, 2, 3]);
+    first.close();
+    cores.splice(cores.indexOf(first), 1);
+
+    const second = openWith(4);
+    expect(second.store.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
+    // A User keeps what it was given; only the Master follows the panel.
+    expect(second.store.table.slot(2).partitions).toEqual([1, 2, 3]);
+    const [grid] = second.execute([{ command: { id: "r1", actor: cloud, kind: "list_users", page: 1, perPage: 15 } as Command }]);
+    const rows = (grid!.outcome as { result: { page: { rows: { number: number; partitions: number[] }[] } } }).result.page.rows;
+    expect(rows.find((r) => r.number === 1)?.partitions).toEqual([1, 2, 3, 4]);
+    second.close();
+    cores.splice(cores.indexOf(second), 1);
+
+    // Stored, not only fixed in memory: a third open reads [1..4] from the database as written.
+    const third = openWith(4);
+    expect(third.store.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
+  });
+});
