@@ -458,10 +458,15 @@ export function keypadDisplay(result: AccessResult): KeypadDisplay {
 }
 
 /** The keypad-backend answer (src/keypad/backend.ts AccessAnswer) for a result: nothing more than a keypad may know. */
-export function accessAnswer(result: AccessResult): { granted: boolean; label?: string; slot?: number; lockedForMs?: number } {
+/**
+ * What the keypad shell gets back. `reason` and a denied `slot` are for the agent's own log (local,
+ * secret-free); the keypad session shows every denial as the same "Access denied".
+ */
+export function accessAnswer(result: AccessResult): { granted: boolean; label?: string; slot?: number; lockedForMs?: number; reason?: DenialReason } {
   if (result.granted) return { granted: true, label: result.label!, slot: result.slot! };
-  if (result.lockedForMs !== undefined && result.lockedForMs > 0) return { granted: false, lockedForMs: result.lockedForMs };
-  return { granted: false };
+  const known = result.slot !== undefined ? { slot: result.slot } : {};
+  if (result.lockedForMs !== undefined && result.lockedForMs > 0) return { granted: false, lockedForMs: result.lockedForMs, ...(result.reason ? { reason: result.reason } : {}), ...known };
+  return { granted: false, ...(result.reason ? { reason: result.reason } : {}), ...known };
 }
 
 /** A log/outbox record of one check: no credential, only its kind. */

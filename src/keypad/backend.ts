@@ -22,6 +22,8 @@ export interface AccessAnswer {
   slot?: number;
   /** Set when the keypad (or the panel) is locked out; the only denial detail a keypad may show. */
   lockedForMs?: number;
+  /** Why a denial was denied (unknown_credential, outside_schedule, ...): the agent's log only, never the display. */
+  reason?: string;
 }
 
 export type ProgramOp =

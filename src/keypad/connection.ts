@@ -226,7 +226,7 @@ export class KeypadConnection {
           const answer = await Promise.race([b.access(request.who, request.credential, request.action, request.doorLockId), timeout]);
           if (typeof answer !== "object" || answer === null || typeof answer.granted !== "boolean") throw new TypeError("bad access answer");
           this.#s.logger.info(
-            { keypad, action: request.action, credential: request.credential.kind, door: request.doorLockId, granted: answer.granted, slot: answer.slot, lockedForMs: answer.lockedForMs },
+            { keypad, action: request.action, credential: request.credential.kind, door: request.doorLockId, granted: answer.granted, slot: answer.slot, reason: answer.reason, lockedForMs: answer.lockedForMs },
             "keypad access",
           );
           return { t: "access_answer", answer };
