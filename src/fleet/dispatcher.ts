@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { CloudClient, CommandInput, Outcome, SeqStore } from "../cloud/index.js";
-import { ERROR_SENTENCES, type Secret } from "../domain/index.js";
+import type { CloudClient, CommandInput, Outcome, ResyncRequest, SeqStore } from "../cloud/index.js";
+import { ERROR_SENTENCES, Secret } from "../domain/index.js";
 import type { State } from "../../protocol/index.js";
 import type { FleetStore, JournalCommand } from "./store.js";
 
@@ -98,6 +98,7 @@ export class Dispatcher {
   /** Records what panels report (retained state and status) and starts polling the journal. */
   start(): void {
     this.#client.on("state", (panelId, state) => void this.#onState(panelId, state));
+    this.#client.on("resync", (req) => void this.#onResync(req));
     this.#client.on("status", (panelId, status) => void this.#store.recordPanelStatus(panelId, status.status === "online").catch(() => {}));
     this.#schedule(0);
   }
@@ -122,9 +123,28 @@ export class Dispatcher {
     for (const set of this.#open.values()) await Promise.all([...set]);
   }
 
+  /** The agent asked for a resync (a sequence gap, a restart, a restore): answer with a snapshot of its desired table. */
+  async #onResync(req: ResyncRequest): Promise<void> {
+    await this.#reconcile(req.panelId, `resync_request:${req.reason}`);
+  }
+
+  async #reconcile(panelId: string, why: string): Promise<void> {
+    try {
+      if (!(await this.#store.panel(panelId))) return;
+      const { id, created } = await this.#store.writeSnapshot(panelId);
+      this.#log.info({ panelId, id, created, why }, "reconcile by snapshot");
+      this.kick();
+    } catch (err) {
+      this.#log.error({ panelId, err: (err as Error).message }, "snapshot not written");
+    }
+  }
+
   async #onState(panelId: string, state: State): Promise<void> {
     try {
+      const before = await this.#store.panel(panelId);
       await this.#store.recordPanelState(panelId, state);
+      // A new epoch: the panel's database was made anew (reset, replaced): its table is gone.
+      if (before?.epoch && state.epoch && before.epoch !== state.epoch) await this.#reconcile(panelId, "new_epoch");
     } catch (err) {
       this.#log.warn({ panelId, err: (err as Error).message }, "panel state not recorded");
     }
@@ -218,8 +238,11 @@ export class Dispatcher {
   #input(c: JournalCommand): CommandInput {
     const input: Record<string, unknown> = { ...c.body, id: c.id };
     if (c.secretCt) {
-      const code: Secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
-      input.code = code;
+      const secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
+      if (c.kind === "snapshot") {
+        const codes = JSON.parse(secret.reveal()) as Record<string, string>;
+        input.users = (c.body.users as { slot: number }[]).map((u) => ({ ...u, code: new Secret(codes[String(u.slot)] ?? "") }));
+      } else input.code = secret;
     }
     return input as unknown as CommandInput;
   }

@@ -388,6 +388,43 @@ export class FleetStore {
     });
   }
 
+  /**
+   * Reconcile by snapshot: writes ONE `snapshot` command carrying the panel's whole desired table
+   * (every person switched on there, with their code), at the panel's next seq, in one transaction.
+   * The codes travel as one ciphertext (`{ "<slot>": code }`, AAD = command id). When a snapshot is
+   * already pending for this panel, that one is returned instead (several workers hear
+   * the same resync request).
+   */
+  async writeSnapshot(panelId: string): Promise<{ id: string; created: boolean }> {
+    return this.db.transaction(async (tx) => {
+      const locked = await tx.query("SELECT * FROM panels WHERE id = $1 FOR UPDATE", [panelId]);
+      if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
+      const panel = panelFromRow(locked.rows[0]);
+      const waiting = await tx.query<{ id: string }>("SELECT id FROM commands WHERE panel_id = $1 AND kind = 'snapshot' AND status = 'pending' LIMIT 1", [panelId]);
+      if (waiting.rows[0]) return { id: waiting.rows[0].id, created: false };
+      const type = PANEL_TYPES[panel.type];
+      const rows = await tx.query(
+        `SELECT a.slot, a.role, a.partitions, a.schedule, a.person_id, p.first_name, p.last_name, p.code_ct
+         FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.slot`,
+        [panelId],
+      );
+      const codes: Record<string, string> = {};
+      const users = rows.rows.map((r) => {
+        const slot = num(r.slot);
+        codes[String(slot)] = this.vault.decrypt(r.code_ct as Uint8Array, `person:${String(r.person_id)}`).reveal();
+        const label = `${String(r.first_name)} ${String(r.last_name)}`.trim().slice(0, type.labelLength);
+        const user: Record<string, unknown> = { slot, label, schedule: r.schedule };
+        if (!type.masterSlots.includes(slot)) Object.assign(user, { role: r.role, partitions: (r.partitions as unknown[]).map(num) });
+        return user;
+      });
+      const id = randomUUID();
+      const seq = await this.allocateSeq(tx, panelId);
+      const secretCt = this.vault.encrypt(JSON.stringify(codes), `command:${id}`);
+      await tx.query("INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct) VALUES ($1, $2, $3, 'snapshot', $4, $5)", [id, panelId, seq, JSON.stringify({ kind: "snapshot", users }), secretCt]);
+      return { id, created: true };
+    });
+  }
+
   /** The panel's users as the fleet wants them, a page at a time (10/15/50/100/200), with the grid's range text. */
   async listUsers(panelId: string, page: number, perPage: PageSize): Promise<Page<UserListRow>> {
     if (!(await this.panel(panelId))) throw new FleetError("panel_not_found", { panelId });
@@ -453,15 +490,32 @@ export class FleetStore {
   /**
    * Records a command's fate by (panel, seq), idempotently: only a pending command changes, so a
    * second ack of the same command (a redelivery, another worker) changes nothing. Returns whether it changed.
+   *
+   * A snapshot that applied supersedes, in the same transaction, the commands before it that never
+   * took effect (still pending, or refused `sequence_gap`, protocol section 5); a `sequence_gap`
+   * refusal recorded after such a snapshot is recorded as superseded at once.
    */
   async recordOutcome(panelId: string, seq: number, fate: { status: "applied" | "rejected" | "superseded"; code?: string; sentence?: string; wireSeq?: number }): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE commands SET status = $3, error_code = $4, error_sentence = $5, wire_seq = $6, acked_at = now(), secret_ct = NULL
-       WHERE panel_id = $1 AND seq = $2 AND status = 'pending'`,
-      [panelId, seq, fate.status, fate.code ?? null, fate.sentence ?? null, fate.wireSeq ?? null],
-    );
-    if (r.rowCount > 0 && fate.status !== "superseded") await this.db.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
-    return r.rowCount > 0;
+    return this.db.transaction(async (tx) => {
+      const r = await tx.query<{ kind: string; status: string }>(
+        `UPDATE commands c SET
+           status = CASE WHEN $4 = 'sequence_gap' AND EXISTS (SELECT 1 FROM commands s WHERE s.panel_id = $1 AND s.kind = 'snapshot' AND s.status = 'applied' AND s.seq > $2) THEN 'superseded' ELSE $3 END,
+           error_code = $4, error_sentence = $5, wire_seq = $6, acked_at = now(), secret_ct = NULL
+         WHERE c.panel_id = $1 AND c.seq = $2 AND c.status = 'pending' RETURNING c.kind, c.status`,
+        [panelId, seq, fate.status, fate.code ?? null, fate.sentence ?? null, fate.wireSeq ?? null],
+      );
+      const row = r.rows[0];
+      if (!row) return false;
+      if (fate.status !== "superseded") await tx.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
+      if (row.kind === "snapshot" && row.status === "applied") {
+        await tx.query(
+          `UPDATE commands SET status = 'superseded', acked_at = coalesce(acked_at, now()), secret_ct = NULL
+           WHERE panel_id = $1 AND seq < $2 AND (status = 'pending' OR (status = 'rejected' AND error_code = 'sequence_gap'))`,
+          [panelId, seq],
+        );
+      }
+      return true;
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { Writable } from "node:stream";
 import { CloudClient } from "../../src/cloud/index.js";
 import type { Agent } from "../../src/agent.js";
@@ -38,6 +40,17 @@ export class AgentFleet {
       this.agents.set(panelId, agent);
     }
     return this;
+  }
+
+  /** Stops a panel's agent and starts it again; with `wipeTable`, its database is gone (a new epoch, lastSeq 0), its keys stay. */
+  async restart(panelId: string, options: { wipeTable?: boolean; whileDown?: () => Promise<void> } = {}): Promise<Agent> {
+    const old = this.agent(panelId);
+    await old.stop();
+    await options.whileDown?.();
+    if (options.wipeTable) for (const f of readdirSync(old.config.stateDir)) if (f.startsWith("panel-agent.db")) rmSync(join(old.config.stateDir, f));
+    const agent = await startAgent(old.config);
+    this.agents.set(panelId, agent);
+    return agent;
   }
 
   agent(panelId: string): Agent {

@@ -1,0 +1,111 @@
+/**
+ * Reconcile by snapshot: a panel whose database is made anew (a new epoch, lastSeq 0) gets its
+ * whole desired table back in one snapshot, with the codes; a command that reached it across the
+ * reset (refused `sequence_gap`) is superseded by the snapshot.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
+import { CodeVault } from "../../src/fleet/code-vault.js";
+import type { Db } from "../../src/fleet/db.js";
+import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
+import { DATABASES, logicalDump } from "./databases.js";
+import { AgentFleet, captureLog, until } from "./fixture.js";
+import { ApiClient } from "./http-client.js";
+import { leaks } from "./leaks.js";
+
+type Fate = { id: string; status: string; seq: number; wireSeq: number | null; kind: string; error: { code: string } | null };
+
+describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) => {
+  const agents = new AgentFleet();
+  const log = captureLog();
+  let db: Db;
+  let closeDb: () => Promise<void>;
+  let fleet: RunningFleet;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    await agents.start(["rec-1"]);
+    ({ db, close: closeDb } = await database.open());
+    fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 6)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, workerId: "rec" });
+    api = new ApiClient(fleet.url);
+    expect((await api.post("/api/v1/panels", { id: "rec-1" })).status).toBe(201);
+  }, 60_000);
+
+  afterAll(async () => {
+    await fleet?.stop();
+    await closeDb?.();
+    await agents.stop();
+  });
+
+  const settled = (panel: string, n: number) =>
+    until(async () => {
+      const all = (await api.get<{ commands: Fate[] }>(`/api/v1/panels/${panel}/commands`)).body.commands;
+      return all.length >= n && all.every((c) => c.status !== "pending") && all;
+    }, 20_000);
+
+  async function keypad(code: string): Promise<string | undefined> {
+    const c = await KeypadTestClient.connect(agents.agent("rec-1").config.keypadSocket);
+    try {
+      await c.hello("kp-rec", [1]);
+      c.send({ t: "entry", action: "arm_away", code });
+      return lastDisplay(await c.sync())?.line2 as string | undefined;
+    } finally {
+      c.close();
+    }
+  }
+
+  it("gives a reset panel its table back in one snapshot and supersedes what was refused across the reset", async () => {
+    const people = await Promise.all(["Alan Turing", "Joan Clarke"].map(async (n) => {
+      const [firstName, lastName] = n.split(" ");
+      return (await api.post<{ id: string }>("/api/v1/people", { firstName, lastName })).body.id;
+    }));
+    const codes: string[] = [];
+    for (const id of people) {
+      codes.push((await api.put<{ code: string }>(`/api/v1/people/${id}/code`, { generate: true })).body.code);
+      await api.put(`/api/v1/people/${id}/panels/rec-1`, { enabled: true });
+    }
+    await settled("rec-1", 10);
+    expect(await keypad(codes[0]!)).toBe("Access granted — Alan Turing");
+    const epoch = (await api.get<{ reported: { epoch: string } }>("/api/v1/panels/rec-1")).body.reported.epoch;
+    expect(epoch).toMatch(/^[0-9a-f]{16}$/);
+
+    // The panel loses its database; while it is down, one more change is made.
+    let acrossReset = "";
+    await agents.restart("rec-1", {
+      wipeTable: true,
+      whileDown: async () => {
+        const r = await api.put<{ commands: string[] }>(`/api/v1/people/${people[1]}/panels/rec-1`, { enabled: true, partitions: [1, 3] });
+        acrossReset = r.body.commands[0]!;
+      },
+    });
+    const journal = await until(async () => {
+      const all = (await api.get<{ commands: Fate[] }>("/api/v1/panels/rec-1/commands")).body.commands;
+      const snap = all.find((c) => c.kind === "snapshot");
+      return snap && all.every((c) => c.status !== "pending") && all;
+    }, 20_000);
+    const snapshots = journal.filter((c) => c.kind === "snapshot");
+    expect(snapshots.map((c) => [c.status, c.wireSeq === c.seq])).toEqual([["applied", true]]);
+    const moved = journal.find((c) => c.id === acrossReset)!;
+    expect(moved.seq).toBeLessThan(snapshots[0]!.seq);
+    // it reached the reset panel before the snapshot: refused for the gap, then superseded by the snapshot
+    expect(moved).toMatchObject({ status: "superseded", error: { code: "sequence_gap" }, wireSeq: moved.seq });
+    expect(await keypad(codes[0]!)).toBe("Access granted — Alan Turing");
+    expect(await keypad(codes[1]!)).toBe("Access granted — Joan Clarke");
+    const reported = await until(async () => {
+      const r = (await api.get<{ reported: { epoch: string; lastSeq: number } }>("/api/v1/panels/rec-1")).body.reported;
+      return r.epoch !== epoch && r.lastSeq === snapshots[0]!.seq && r;
+    });
+    expect(reported.epoch).toMatch(/^[0-9a-f]{16}$/);
+
+    // the stream goes on after the snapshot at the journal's seqs
+    const after = await api.put<{ commands: string[] }>(`/api/v1/people/${people[0]}/panels/rec-1`, { enabled: true, partitions: [2] });
+    const fate = await until(async () => {
+      const f = (await api.get<Fate>(`/api/v1/commands/${after.body.commands[0]}`)).body;
+      return f.status !== "pending" && f;
+    });
+    expect(fate).toMatchObject({ status: "applied", seq: snapshots[0]!.seq + 1, wireSeq: snapshots[0]!.seq + 1 });
+    expect(log.lines.filter((l) => l.includes("seq_mismatch"))).toEqual([]);
+    expect(leaks(await logicalDump(db), codes)).toEqual([]);
+    expect(leaks(log.lines.join("\n"), codes)).toEqual([]);
+  });
+});
