@@ -261,8 +261,9 @@ describe("what leaves the check", () => {
     expect(keypadDisplay(denials[0]!).kind).toBe("denied");
     const locking = p.check("0000");
     expect(keypadDisplay(locking).kind).toBe("locked");
-    expect(accessAnswer(locking)).toEqual({ granted: false, lockedForMs: 90_000 });
-    expect(accessAnswer(denials[0]!)).toEqual({ granted: false });
+    // The reason (and a known slot) go to the agent's log; the session shows neither.
+    expect(accessAnswer(locking)).toEqual({ granted: false, lockedForMs: 90_000, reason: "unknown_credential" });
+    expect(accessAnswer(denials[0]!)).toEqual({ granted: false, reason: "partition_not_allowed", slot: 4 });
   });
 
   it("never carries the plaintext in results, events, effects or records", () => {
