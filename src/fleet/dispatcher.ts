@@ -215,8 +215,18 @@ export class Dispatcher {
         return;
       }
       const handed = this.#handed.get(panelId) ?? 0;
-      const batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
+      let batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
       if (batch.length === 0) return;
+      // The panel already consumed commands this process never sent (a worker died between publishing
+      // and recording the acks). The cloud client would number from the panel's lastSeq and send them
+      // again at new seqs; instead they are superseded and a snapshot makes the table certain.
+      if (state.lastSeq >= batch[0]!.seq) {
+        const lost = await this.#store.markAckLost(panelId, state.lastSeq);
+        const snap = await this.#store.writeSnapshot(panelId);
+        this.#log.warn({ panelId, lastSeq: state.lastSeq, firstPending: batch[0]!.seq, superseded: lost, snapshot: snap.id }, "panel is ahead of the journal: acks lost, reconciling by snapshot");
+        batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
+        if (batch.length === 0) return;
+      }
       const inputs = batch.map((c) => this.#input(c));
       this.#handed.set(panelId, batch.at(-1)!.seq);
       await this.#store.markSent(panelId, batch.map((c) => c.seq));

@@ -518,6 +518,20 @@ export class FleetStore {
     });
   }
 
+  /**
+   * Commands the panel consumed (its lastSeq reached them) while no worker was waiting for their
+   * acks (a worker died after publishing): their fate cannot be read back, so they are superseded
+   * with `ack_lost`, and the caller writes a snapshot that makes the panel's table certain again.
+   */
+  async markAckLost(panelId: string, throughSeq: number): Promise<number> {
+    const r = await this.db.query(
+      `UPDATE commands SET status = 'superseded', error_code = 'ack_lost', error_sentence = $3, acked_at = now(), secret_ct = NULL
+       WHERE panel_id = $1 AND seq <= $2 AND status = 'pending'`,
+      [panelId, throughSeq, "The panel consumed this command while no worker was waiting for its ack; a snapshot restores the panel's table."],
+    );
+    return r.rowCount;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // publisher leases
 
