@@ -26,6 +26,8 @@ export const FLEET_ERRORS = {
   panel_full: [409, "The panel has no free user number left."],
   partition_out_of_range: [422, ERROR_SENTENCES.partition_out_of_range],
   invalid_schedule: [422, ERROR_SENTENCES.invalid_schedule],
+  account_not_found: [404, "The person has no account with that id."],
+  account_suspended: [409, ERROR_SENTENCES.account_suspended],
   code_unreadable: [500, "A stored code could not be decrypted with the vault key."],
   vault_key_invalid: [500, "The code vault key file is missing, not 32 bytes, or readable by others."],
   internal_error: [500, "The fleet could not handle the request; nothing was changed."],

@@ -55,6 +55,9 @@ export interface AccessInput {
   role?: Role;
   partitions?: number[];
   schedule?: Schedule;
+  doorLocks?: string[];
+  /** One of the person's accounts to assign at this panel, or null to unassign. */
+  accountId?: string | null;
 }
 
 export interface AccessView {
@@ -65,6 +68,8 @@ export interface AccessView {
   role: Role;
   partitions: number[];
   schedule: Schedule;
+  doorLocks: string[];
+  accountId: string | null;
 }
 
 export interface CommandView {
@@ -349,6 +354,15 @@ export class FleetStore {
       if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
       const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ALWAYS);
       if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
+      const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))];
+      const accountId = input.accountId !== undefined ? input.accountId : ((cur?.account_id as string | null | undefined) ?? null);
+      let account: { id: string; email: string; createdAt: number; status: "Not confirmed" | "Active" | "Suspended" } | null = null;
+      if (accountId !== null) {
+        const a = (await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1 AND person_id = $2", [accountId, personId])).rows[0];
+        if (!a) throw new FleetError("account_not_found", { accountId });
+        account = { id: String(a.id), email: String(a.email), createdAt: new Date(a.created_at as Date).getTime(), status: a.status as "Active" };
+        if (account.status === "Suspended" && input.enabled) throw new FleetError("account_suspended", { accountId });
+      }
       const wasOn = cur?.enabled === true;
       const slotMoved = cur !== undefined && num(cur.slot) !== slot;
 
@@ -359,10 +373,10 @@ export class FleetStore {
       if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
 
       await tx.query(
-        `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, updated_at = now()`,
-        [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule)],
+        `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, door_locks = $8, account_id = $9, updated_at = now()`,
+        [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId],
       );
 
       const commands: string[] = [];
@@ -379,12 +393,19 @@ export class FleetStore {
           await write({ kind: "set_partitions", slot, partitions });
         }
         await write({ kind: "set_schedule", slot, schedule });
+        if (doorLocks.length > 0) await write({ kind: "set_door_locks", slot, doorLocks });
+        if (account) await write({ kind: "assign_account", slot, account });
       } else if (input.enabled && wasOn) {
         if (!isMaster && role !== cur!.role) await write({ kind: "set_role", slot, role });
         if (!isMaster && !sameNumbers(partitions, cur!.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
         if (JSON.stringify(schedule) !== JSON.stringify(cur!.schedule)) await write({ kind: "set_schedule", slot, schedule });
+        if (JSON.stringify(doorLocks) !== JSON.stringify(cur!.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
+        if (accountId !== ((cur!.account_id as string | null) ?? null)) {
+          if (account) await write({ kind: "assign_account", slot, account });
+          else await write({ kind: "unassign_account", slot });
+        }
       }
-      return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule }, commands };
+      return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId }, commands };
     });
   }
 
@@ -404,8 +425,9 @@ export class FleetStore {
       if (waiting.rows[0]) return { id: waiting.rows[0].id, created: false };
       const type = PANEL_TYPES[panel.type];
       const rows = await tx.query(
-        `SELECT a.slot, a.role, a.partitions, a.schedule, a.person_id, p.first_name, p.last_name, p.code_ct
-         FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.slot`,
+        `SELECT a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.person_id, p.first_name, p.last_name, p.code_ct,
+                ac.id AS account_id, ac.email AS account_email, ac.status AS account_status, ac.created_at AS account_created
+         FROM person_panels a JOIN people p ON p.id = a.person_id LEFT JOIN accounts ac ON ac.id = a.account_id WHERE a.panel_id = $1 AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.slot`,
         [panelId],
       );
       const codes: Record<string, string> = {};
@@ -413,7 +435,8 @@ export class FleetStore {
         const slot = num(r.slot);
         codes[String(slot)] = this.vault.decrypt(r.code_ct as Uint8Array, `person:${String(r.person_id)}`).reveal();
         const label = `${String(r.first_name)} ${String(r.last_name)}`.trim().slice(0, type.labelLength);
-        const user: Record<string, unknown> = { slot, label, schedule: r.schedule };
+        const user: Record<string, unknown> = { slot, label, schedule: r.schedule, doorLocks: r.door_locks ?? [] };
+        user.account = r.account_id && r.account_status !== "Suspended" ? { id: String(r.account_id), email: String(r.account_email), createdAt: new Date(r.account_created as Date).getTime(), status: r.account_status } : null;
         if (!type.masterSlots.includes(slot)) Object.assign(user, { role: r.role, partitions: (r.partitions as unknown[]).map(num) });
         return user;
       });

@@ -58,7 +58,7 @@ describe("HTTP API /api/v1", () => {
   });
 
   it("generates a code once, refuses typed codes that do not fit, pages users and shows each command's fate", async () => {
-    const created = await api.post<{ id: string; codeSet: boolean }>("/api/v1/people", { firstName: "Grace", lastName: "Hopper", contacts: [{ kind: "mobile", value: "+1 555 0100", country: "US", carrier: "Verizon", enabled: true }, { kind: "email", value: "grace@example.com" }], accounts: [{ email: "grace@example.com" }] });
+    const created = await api.post<{ id: string; codeSet: boolean; accounts: { id: string }[] }>("/api/v1/people", { firstName: "Grace", lastName: "Hopper", contacts: [{ kind: "mobile", value: "+1 555 0100", country: "US", carrier: "Verizon", enabled: true }, { kind: "email", value: "grace@example.com" }], accounts: [{ email: "grace@example.com" }] });
     expect(created.status).toBe(201);
     expect(created.body.codeSet).toBe(false);
     const pid = created.body.id;
@@ -67,10 +67,10 @@ describe("HTTP API /api/v1", () => {
     expect(gen.body.code).toMatch(/^[0-9]{4}$/);
     const code = gen.body.code;
     expect((await api.put<ErrorBody>(`/api/v1/people/${pid}/code`, { code: "12a4" })).body.error.code).toBe("invalid_code");
-    const on = await api.put<{ access: { slot: number }; commands: string[] }>(`/api/v1/people/${pid}/panels/http-1`, { enabled: true, partitions: [1, 2], schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 480, end: 1080 }] } });
+    const on = await api.put<{ access: { slot: number }; commands: string[] }>(`/api/v1/people/${pid}/panels/http-1`, { enabled: true, partitions: [1, 2], schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 480, end: 1080 }] }, doorLocks: ["front"], accountId: created.body.accounts[0]!.id });
     expect(on.status).toBe(200);
     expect(on.body.access.slot).toBe(2);
-    expect(on.body.commands).toHaveLength(5);
+    expect(on.body.commands).toHaveLength(7);
     expect((await api.put<ErrorBody>(`/api/v1/people/${pid}/code`, { code: "123" })).body.error.code).toBe("invalid_code_length");
     expect((await api.put<ErrorBody>(`/api/v1/people/${pid}/panels/http-1`, { enabled: true, role: "Installer" })).body.error.code).toBe("invalid_role_for_panel");
     const fates = await until(async () => {
@@ -83,6 +83,8 @@ describe("HTTP API /api/v1", () => {
       [3, "set_role", "applied"],
       [4, "set_partitions", "applied"],
       [5, "set_schedule", "applied"],
+      [6, "set_door_locks", "applied"],
+      [7, "assign_account", "applied"],
     ]);
     const users = await api.get<{ range: string; rows: { number: number; firstName: string; codeSet: boolean; partitions: number[] }[] }>("/api/v1/panels/http-1/users?page=1&perPage=10");
     expect(users.body.range).toBe("1-1 of 1");

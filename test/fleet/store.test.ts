@@ -112,6 +112,26 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect((await store.command(off.commands[0]!))).toMatchObject({ seq: 18, kind: "disable_user", status: "pending" });
   });
 
+  it("assigns one of the person's accounts and door locks at a panel, and unassigns; a suspended or foreign account is refused", async () => {
+    const panel = await enrol();
+    const p = await store.createPerson({ firstName: "Acc", lastName: "Ount", accounts: [{ email: "a@example.com", status: "Active" }, { email: "s@example.com", status: "Suspended" }] });
+    const other = await store.createPerson({ firstName: "Oth", lastName: "Er", accounts: [{ email: "o@example.com" }] });
+    const active = p.accounts.find((a) => a.status === "Active");
+    const suspended = p.accounts.find((a) => a.status === "Suspended");
+    await store.setCode(p.id, new Secret("7352"));
+    await rejects(store.setAccess(p.id, panel.id, { enabled: true, accountId: suspended!.id }), "account_suspended");
+    await rejects(store.setAccess(p.id, panel.id, { enabled: true, accountId: other.accounts[0]!.id }), "account_not_found");
+    const on = await store.setAccess(p.id, panel.id, { enabled: true, accountId: active!.id, doorLocks: ["front", "front"] });
+    expect(on.access).toMatchObject({ accountId: active!.id, doorLocks: ["front"] });
+    const kinds = await Promise.all(on.commands.map(async (id) => (await store.command(id))!.kind));
+    expect(kinds).toEqual(["set_code", "set_label", "set_role", "set_partitions", "set_schedule", "set_door_locks", "assign_account"]);
+    const body = (await db.query<{ body: { account: Record<string, unknown> } }>("SELECT body FROM commands WHERE id = $1", [on.commands[6]])).rows[0]!.body;
+    expect(body.account).toMatchObject({ id: active!.id, email: "a@example.com", status: "Active" });
+    expect(typeof body.account.createdAt).toBe("number");
+    const off = await store.setAccess(p.id, panel.id, { enabled: true, accountId: null, doorLocks: [] });
+    expect(await Promise.all(off.commands.map(async (id) => (await store.command(id))!.kind))).toEqual(["set_door_locks", "unassign_account"]);
+  });
+
   it("a refused change writes no command and uses no seq", async () => {
     const panel = await enrol();
     const a = await store.createPerson({ firstName: "A", lastName: "One" });

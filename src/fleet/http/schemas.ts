@@ -37,6 +37,8 @@ export const setAccessBody = z.strictObject({
   role: z.enum(ROLES).optional(),
   partitions: z.array(z.int().min(1).max(64)).min(1).max(64).optional(),
   schedule: scheduleSchema.optional(),
+  doorLocks: z.array(z.string().min(1).max(64)).max(64).optional(),
+  accountId: z.string().min(1).max(128).nullable().optional(),
 });
 
 export const usersQuery = z.strictObject({
