@@ -19,7 +19,10 @@ import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadSigningKey, rawPrivateKey, type SigningKey, type State, type WireEvent } from "../../protocol/index.js";
 import { CloudClient, CloudError, generateCode, JsonFileSeqStore, type CommandInput, type Outcome } from "../cloud/index.js";
-import { isPageSize, PANEL_TYPES, ROLES, Secret, type Actor, type PageSize, type Role } from "../domain/index.js";
+import { ERROR_SENTENCES, isPageSize, PANEL_TYPES, ROLES, Secret, type Actor, type PageSize, type Role } from "../domain/index.js";
+
+/** The actor kinds a cloud command may carry (protocol actorSchema; keypad_user and system are the panel's own). */
+export const ACTOR_KINDS = ["cloud", "master", "dealer"] as const;
 
 export const EXIT = { ok: 0, usage: 1, rejected: 2, pending: 3, connection: 4 } as const;
 
@@ -40,6 +43,7 @@ const COMMON: Options = {
   "panels-file": { type: "string" },
   "seq-file": { type: "string" },
   actor: { type: "string" },
+  "actor-kind": { type: "string" },
   username: { type: "string" },
   password: { type: "string" },
   ca: { type: "string" },
@@ -55,6 +59,8 @@ const COMMON_HELP = `Common flags:
   --timeout S           seconds to wait for each ack (default 10)
   --seq-file FILE       per-panel sequence counters (default $PANELCTL_SEQ_FILE or ~/.local/state/panelctl/seq.json)
   --actor ID            actor id recorded in the action log (default "panelctl")
+  --actor-kind K        cloud (default), master (on the Master's behalf) or dealer (the Security Professional);
+                        dealer grant/revoke act as the Master unless it is given
   --username U --password P (or $PANELCTL_PASSWORD)   --ca FILE --cert FILE --cert-key FILE (TLS)
   --json                machine-readable output         -h, --help          this help
 Exit codes: 0 all applied, 1 usage, 2 rejected (any), 3 pending/timeout (any), 4 connection failure.`;
@@ -81,6 +87,33 @@ interface Ctx {
   client: CloudClient;
   actor: Actor;
   timeoutMs: number;
+  /** The broker URL (no credentials: they are never part of it here), for messages. */
+  broker: string;
+}
+
+/** Codes the cloud client gives itself (not the agent's table). */
+const LOCAL_SENTENCES: Record<string, string> = {
+  seq_store_failed: "The command could not be numbered: the sequence file could not be written.",
+  missing_ack: "The panel's batch ack did not answer this command.",
+};
+
+/** The sentence of an error code (src/domain/errors.ts), for people; the code stays beside it. */
+export function sentenceOf(code: string): string {
+  return (ERROR_SENTENCES as Record<string, string>)[code] ?? LOCAL_SENTENCES[code] ?? "The panel refused the command (a code this panelctl does not know).";
+}
+
+/** Why a command is pending, in a sentence. */
+function pendingSentence(o: { panelId: string; reason: string }, broker: string): string {
+  switch (o.reason) {
+    case "no_state":
+      return `no retained state was found for panel ${o.panelId} on broker ${broker}: is the panel id right, is the agent connected?`;
+    case "offline":
+      return "the panel is offline; the command waits at the broker and may still be applied";
+    case "timeout":
+      return "no answer in time; the command may still be applied";
+    default:
+      return "the answer did not come before panelctl stopped; the command may still be applied";
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,14 +136,15 @@ function int(v: Values, name: string, min: number, max: number, fallback?: numbe
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
     return fallback;
   }
-  if (!/^[0-9]+$/.test(x) || Number(x) < min || Number(x) > max) throw new UsageError(`--${name} must be a whole number ${min}..${max}`);
+  if (!/^[0-9]+$/.test(x) || Number(x) < min || Number(x) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}`);
   return Number(x);
 }
 
 /** --page and --per-page, with the grid's page sizes. */
 function pageArgs(v: Values): { page: number; perPage: PageSize } {
   const page = int(v, "page", 1, 1_000_000, 1);
-  const perPage = int(v, "per-page", 10, 200, 15);
+  const text = str(v, "per-page") ?? "15";
+  const perPage = /^[0-9]{1,3}$/.test(text) ? Number(text) : NaN;
   if (!isPageSize(perPage)) throw new UsageError("--per-page is 10, 15, 50, 100 or 200");
   return { page, perPage };
 }
@@ -119,7 +153,7 @@ function pageArgs(v: Values): { page: number; perPage: PageSize } {
 function printPages(ctx: Ctx, outcomes: readonly Outcome[], header: string, row: (r: Record<string, unknown>) => string): void {
   for (const o of outcomes) {
     if (o.status !== "applied" || !o.result?.page) {
-      report(ctx.out, [o]);
+      report(ctx, [o]);
       continue;
     }
     const p = o.result.page;
@@ -135,7 +169,10 @@ function printPages(ctx: Ctx, outcomes: readonly Outcome[], header: string, row:
 }
 
 function slotOf(v: Values): number {
-  return int(v, "slot", 1, 1_000_000);
+  const x = str(v, "slot");
+  if (x === undefined) throw new UsageError("--slot is required (the user number, 1 for the Master)");
+  if (!/^[0-9]+$/.test(x) || Number(x) < 1 || Number(x) > 1_000_000) throw new UsageError("--slot is a user number: a whole number, 1 or more (1 is the Master)");
+  return Number(x);
 }
 
 function expected(v: Values): { expectedVersion?: number } {
@@ -181,6 +218,32 @@ export function parseWeekly(spec: string): { days: number[]; start: number; end:
   const [s, e] = parts[1]!.split("-");
   if (s === undefined || e === undefined) throw new UsageError("--weekly times are HH:MM-HH:MM");
   return { days: [...days].sort((x, y) => x - y), start: minutes(s, false), end: minutes(e, true) };
+}
+
+const SCHEMES = ["mqtt:", "mqtts:", "ws:", "wss:"];
+
+/** The broker URL, refused before connecting when it has no scheme mqtt.js speaks. */
+export function brokerUrl(text: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(text);
+  } catch {
+    u = undefined;
+  }
+  if (!u || !SCHEMES.includes(u.protocol) || !u.hostname) throw new UsageError("the broker URL needs mqtt://, mqtts://, ws:// or wss:// and a host, e.g. mqtt://127.0.0.1:1883");
+  return text;
+}
+
+/** The URL for messages, without any user or password in it. */
+function shownUrl(text: string): string {
+  try {
+    const u = new URL(text);
+    u.username = "";
+    u.password = "";
+    return u.toString().replace(/\/$/, "");
+  } catch {
+    return "(the broker)";
+  }
 }
 
 function readKey(path: string): SigningKey {
@@ -237,7 +300,8 @@ function exitFor(outcomes: readonly Outcome[]): number {
 }
 
 /** One line per panel, or one JSON object per panel (never a code, except `generated` when it is). */
-function report(out: Out, outcomes: readonly Outcome[], generated?: ReadonlyMap<string, string>): number {
+function report(ctx: Pick<Ctx, "out" | "broker">, outcomes: readonly Outcome[], generated?: ReadonlyMap<string, string>, windows?: ReadonlyMap<string, DealerWindowView>): number {
+  const { out, broker } = ctx;
   for (const o of outcomes) {
     const code = generated?.get(o.panelId);
     const showCode = code !== undefined && o.status !== "rejected";
@@ -246,24 +310,54 @@ function report(out: Out, outcomes: readonly Outcome[], generated?: ReadonlyMap<
       if (o.seq !== undefined) j.seq = o.seq;
       if (o.status === "rejected") {
         j.code = o.code;
-        if (o.detail) j.detail = o.detail;
+        j.detail = o.detail ?? null;
+        j.message = sentenceOf(o.code);
       }
-      if (o.status === "pending") j.reason = o.reason;
+      if (o.status === "pending") {
+        j.reason = o.reason;
+        j.message = pendingSentence(o, broker);
+      }
       if (o.status === "applied" && o.result?.slots) j.slots = o.result.slots;
       if (o.status === "applied" && o.dup) j.dup = true;
+      const w = o.status === "applied" ? windows?.get(o.panelId) : undefined;
+      if (w) j.dealerAccess = w;
       if (showCode) j.generatedCode = code;
       out.print(JSON.stringify(j));
     } else {
-      const what = o.status === "applied" ? `applied   seq=${o.seq}` : o.status === "rejected" ? `rejected  ${o.code}` : `pending   ${o.reason}`;
-      out.print(`${o.panelId.padEnd(20)} ${what}${showCode ? `  code=${code}` : ""}`);
+      const what =
+        o.status === "applied" ? `applied   seq=${o.seq}` : o.status === "rejected" ? `rejected  ${o.code}  ${sentenceOf(o.code)}` : `pending   ${o.reason}  ${pendingSentence(o, broker)}`;
+      const w = o.status === "applied" ? windows?.get(o.panelId) : undefined;
+      out.print(`${o.panelId.padEnd(20)} ${what}${showCode ? `  code=${code}` : ""}${w ? `  dealer access ${windowText(w)}` : ""}`);
     }
   }
   return exitFor(outcomes);
 }
 
+/** How long to wait for a panel's retained state (it comes with the subscription when there is one). */
+const STATE_WAIT_MS = 3000;
+
+function noState(panelId: string): Outcome {
+  const o = { status: "pending", panelId, id: "-", reason: "no_state" } as const;
+  return { ...o, later: Promise.resolve({ ...o, later: Promise.resolve(o as unknown as Outcome) }) };
+}
+
+/** The panel's retained state, or undefined when the broker has none (a wrong id, an agent never connected). */
+function stateOf(ctx: Ctx, panelId: string): Promise<State | undefined> {
+  return ctx.client.panelState(panelId, Math.min(ctx.timeoutMs, STATE_WAIT_MS));
+}
+
+/** Sends to every panel that has a retained state; the others are `pending no_state` at once (nothing is sent to them). */
+async function sendAll(ctx: Ctx, make: (panelId: string, state: State) => CommandInput): Promise<Outcome[]> {
+  return Promise.all(
+    ctx.panels.map(async (panelId) => {
+      const state = await stateOf(ctx, panelId);
+      return state ? ctx.client.send(panelId, { actor: ctx.actor, ...make(panelId, state) }) : noState(panelId);
+    }),
+  );
+}
+
 async function simple(ctx: Ctx, make: (panelId: string) => CommandInput): Promise<number> {
-  const outcomes = await ctx.client.sendMany(ctx.panels, (p) => ({ ...make(p), actor: ctx.actor }));
-  return report(ctx.out, outcomes);
+  return report(ctx, await sendAll(ctx, make));
 }
 
 function fmtDate(ms: unknown): string {
@@ -344,8 +438,8 @@ const SUBS: Record<string, Sub> = {
       const generated = new Map<string, string>();
       const outcomes = await Promise.all(
         ctx.panels.map(async (panelId): Promise<Outcome> => {
-          const state = await client.panelState(panelId, ctx.timeoutMs);
-          if (!state) return { status: "pending", panelId, id: "-", reason: "no_state", later: Promise.resolve({ status: "pending", panelId, id: "-", reason: "no_state" } as Outcome) };
+          const state = await stateOf(ctx, panelId);
+          if (!state) return noState(panelId);
           const refused = PANEL_TYPES[state.panelType].refusedCodes;
           // A code already in use on the panel is refused: pick another, a few times.
           for (let attempt = 0; ; attempt++) {
@@ -357,7 +451,7 @@ const SUBS: Record<string, Sub> = {
           }
         }),
       );
-      return report(ctx.out, outcomes, generated);
+      return report(ctx, outcomes, generated);
     },
   },
 
@@ -476,7 +570,7 @@ const SUBS: Record<string, Sub> = {
     signs: true,
     run: async (ctx) => {
       const { page, perPage } = pageArgs(ctx.values);
-      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "list_users", page, perPage, onlyActive: ctx.values["only-active"] === true, actor: ctx.actor }));
+      const outcomes = await sendAll(ctx, () => ({ kind: "list_users", page, perPage, onlyActive: ctx.values["only-active"] === true }));
       printPages(ctx, outcomes, `${"№".padEnd(6)} ${"Label & role".padEnd(30)} ${"Code".padEnd(4)} ${"Partitions".padEnd(11)} ${"Account".padEnd(26)} ${"Created".padEnd(10)} Status`, (r) => {
         const label = `${String(r.label ?? "")}${r.role && r.role !== "-" ? ` (${String(r.role)})` : ""}`;
         return `${String(r.number).padEnd(6)} ${cut(label, 30)} ${(r.codeSet ? "✓" : "-").padEnd(4)} ${cut(fmtPartitions(r.partitions), 11)} ${cut(String(r.account ?? "-"), 26)} ${fmtDate(r.created).padEnd(10)} ${String(r.status ?? "")}`;
@@ -492,7 +586,7 @@ const SUBS: Record<string, Sub> = {
     signs: true,
     run: async (ctx) => {
       const { page, perPage } = pageArgs(ctx.values);
-      const outcomes = await ctx.client.sendMany(ctx.panels, () => ({ kind: "read_action_log", page, perPage, actor: ctx.actor }));
+      const outcomes = await sendAll(ctx, () => ({ kind: "read_action_log", page, perPage }));
       printPages(ctx, outcomes, `${"Time".padEnd(24)} ${"Actor".padEnd(22)} ${"Action".padEnd(22)} ${"Slot".padEnd(6)} Result`, (r) => {
         const actor = r.actor as { kind?: string; id?: string } | undefined;
         return `${new Date(Number(r.at)).toISOString().padEnd(24)} ${cut(`${actor?.kind ?? "?"}:${actor?.id ?? "?"}`, 22)} ${cut(String(r.action), 22)} ${String(r.slot ?? "-").padEnd(6)} ${String(r.result)}`;
@@ -571,32 +665,122 @@ panelctl dealer status --panel ID                                   (from the re
   },
 };
 
+interface DealerWindowView {
+  until: number;
+  untilIso: string;
+  /** The panel's local time of `until`, in its time zone. */
+  untilLocal: string;
+  timeZone: string;
+  hours: 2 | 24;
+  how: "direct" | "request";
+  requestId?: string;
+}
+
+function localTime(ms: number, timeZone: string): string {
+  try {
+    const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms));
+    const get = (t: string) => parts.find((x) => x.type === t)?.value ?? "";
+    return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${timeZone}`;
+  } catch {
+    return new Date(ms).toISOString();
+  }
+}
+
+/** A dealer window for people: until (ISO and panel-local), hours, how it was granted (24 h answers a request, 2 h is direct). */
+function windowView(d: { until: number; hours: 2 | 24; requestId?: string }, timeZone: string): DealerWindowView {
+  const v: DealerWindowView = { until: d.until, untilIso: new Date(d.until).toISOString(), untilLocal: localTime(d.until, timeZone), timeZone, hours: d.hours, how: d.hours === 24 ? "request" : "direct" };
+  if (d.requestId !== undefined) v.requestId = d.requestId;
+  return v;
+}
+
+function windowText(w: DealerWindowView): string {
+  const how = w.how === "request" ? `answering ${w.requestId !== undefined ? `request ${w.requestId}` : "a dealer's request"}` : "granted directly by the Master";
+  return `until ${w.untilIso} (${w.untilLocal}), ${w.hours} h, ${how}`;
+}
+
 async function dealer(ctx: Ctx, action: string): Promise<number> {
   if (action === "status") {
-    const states = await Promise.all(ctx.panels.map(async (p) => [p, await ctx.client.panelState(p, ctx.timeoutMs)] as const));
+    const states = await Promise.all(ctx.panels.map(async (p) => [p, await stateOf(ctx, p)] as const));
     let code: number = EXIT.ok;
     for (const [panel, state] of states) {
-      const d = (state as State | undefined)?.dealerAccess;
-      if (!state) code = EXIT.pending;
-      if (ctx.out.json) ctx.out.print(JSON.stringify({ panel, ...(state ? { dealerAccess: d ?? null } : { status: "pending", reason: "no_state" }) }));
-      else ctx.out.print(`${panel.padEnd(20)} ${!state ? "unknown (no state)" : d ? `granted until ${new Date(d.until).toISOString()} (${d.hours} h)` : "not granted"}`);
+      if (!state) {
+        code = EXIT.pending;
+        const message = pendingSentence({ panelId: panel, reason: "no_state" }, ctx.broker);
+        if (ctx.out.json) ctx.out.print(JSON.stringify({ panel, status: "pending", reason: "no_state", message }));
+        else ctx.out.print(`${panel.padEnd(20)} unknown   ${message}`);
+        continue;
+      }
+      const w = state.dealerAccess ? windowView(state.dealerAccess, state.timeZone) : null;
+      if (ctx.out.json) ctx.out.print(JSON.stringify({ panel, dealerAccess: w }));
+      else ctx.out.print(`${panel.padEnd(20)} ${w ? `granted   ${windowText(w)}` : "not granted (read-only)"}`);
     }
     return code;
   }
-  const master: Actor = { kind: "master", id: ctx.actor.id };
+  // Grants and revocations are the Master's (or a keypad Master's): the actor is the Master unless --actor-kind says otherwise.
+  const actor: Actor = str(ctx.values, "actor-kind") === undefined ? { kind: "master", id: ctx.actor.id } : ctx.actor;
   if (action === "grant") {
     const requestId = str(ctx.values, "request");
-    const hours = int(ctx.values, "hours", 2, 24, requestId ? 24 : 2);
-    if (hours !== 2 && hours !== 24) throw new UsageError("--hours is 2 or 24");
-    return report(ctx.out, await ctx.client.sendMany(ctx.panels, () => ({ kind: "grant_dealer_access", hours: hours as 2 | 24, ...(requestId ? { requestId } : {}), actor: master })));
+    const hoursText = str(ctx.values, "hours");
+    if (hoursText !== undefined && hoursText !== "2" && hoursText !== "24") throw new UsageError("--hours is 2 or 24");
+    if (hoursText === "24" && requestId === undefined) throw new UsageError("--hours 24 answers a dealer's request: give --request ID (a direct grant lasts 2 h)");
+    if (hoursText === "2" && requestId !== undefined) throw new UsageError("a grant answering a request (--request) lasts 24 h: leave out --hours 2");
+    const hours = requestId !== undefined ? 24 : 2;
+    const granted = new Map<string, DealerWindowView>();
+    const zones = new Map<string, string>();
+    const onEvent = (panelId: string, e: WireEvent) => {
+      if (e.type === "dealer_access" && e.data.change === "granted" && e.data.until !== undefined && e.data.hours !== undefined) {
+        granted.set(panelId, windowView({ until: e.data.until, hours: e.data.hours, ...(e.data.requestId !== undefined ? { requestId: e.data.requestId } : {}) }, zones.get(panelId) ?? "UTC"));
+      }
+    };
+    ctx.client.on("event", onEvent);
+    try {
+      const outcomes = await sendAll(ctx, (panelId, state) => {
+        zones.set(panelId, state.timeZone);
+        return { kind: "grant_dealer_access", hours, ...(requestId !== undefined ? { requestId } : {}), actor };
+      });
+      // The granted event follows the ack from the same outbox: wait a little for it.
+      const applied = outcomes.filter((o) => o.status === "applied").map((o) => o.panelId);
+      for (let i = 0; i < 40 && applied.some((p) => !granted.has(p)); i++) await new Promise((r) => setTimeout(r, 50));
+      const code = report(ctx, outcomes, undefined, granted);
+      return code;
+    } finally {
+      ctx.client.off("event", onEvent);
+    }
   }
-  if (action === "revoke") return report(ctx.out, await ctx.client.sendMany(ctx.panels, () => ({ kind: "revoke_dealer_access", actor: master })));
+  if (action === "revoke") return report(ctx, await sendAll(ctx, () => ({ kind: "revoke_dealer_access", actor })));
   throw new UsageError("dealer takes grant, revoke or status");
 }
 
 function mainHelp(): string {
   const lines = Object.entries(SUBS).map(([name, s]) => `  ${name.padEnd(18)} ${s.summary}`);
   return `panelctl — manage panel users over MQTT (signed, sealed commands)\n\nUsage: panelctl <command> [flags]   (panelctl <command> --help)\n\n${lines.join("\n")}\n\n${COMMON_HELP}`;
+}
+
+/** A parseArgs failure in words, never echoing a value (it might be a code typed in the wrong place). */
+function argsError(err: NodeJS.ErrnoException, args: readonly string[]): string {
+  const text = err.message;
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return "unexpected argument (flags take their value as --flag VALUE)";
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      const name = /'(--[a-z-]+)/.exec(text)?.[1];
+      if (!name) return "an option is missing its value";
+      const i = args.indexOf(name);
+      const next = i >= 0 ? args[i + 1] : undefined;
+      if (next !== undefined && /^-[0-9]/.test(next)) {
+        if (name === "--slot") return "--slot is a user number: a whole number, 1 or more (1 is the Master)";
+        if (name === "--code") return "--code takes digits only";
+        return `${name} cannot be negative`;
+      }
+      return `${name} needs a value`;
+    }
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      const name = /'([^']*)'/.exec(text)?.[1];
+      return name !== undefined && /^--?[A-Za-z][A-Za-z-]*$/.test(name) ? `unknown option ${name}` : "unknown option";
+    }
+    default:
+      return "invalid arguments";
+  }
 }
 
 export async function main(argv: string[], out: Out): Promise<number> {
@@ -620,9 +804,7 @@ export async function main(argv: string[], out: Out): Promise<number> {
   try {
     values = parseArgs({ args: rest, options: { ...COMMON, ...sub.options }, strict: true, allowPositionals: false }).values as Values;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // Never echo an unexpected argument: it might be a code typed without --code.
-    const msg = code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL" ? "unexpected argument" : (err as Error).message;
+    const msg = argsError(err as NodeJS.ErrnoException, rest);
     out.error(`panelctl ${name}: ${msg}\n\n${sub.usage}`);
     return EXIT.usage;
   }
@@ -661,9 +843,14 @@ export async function main(argv: string[], out: Out): Promise<number> {
     const tls = str(values, "ca") || str(values, "cert") ? { ca: file(str(values, "ca")), cert: file(str(values, "cert")), key: file(str(values, "cert-key")) } : undefined;
     const seqFile = str(values, "seq-file") ?? process.env.PANELCTL_SEQ_FILE ?? join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "panelctl", "seq.json");
     const password = str(values, "password") ?? process.env.PANELCTL_PASSWORD;
-    const actor: Actor = { kind: "cloud", id: str(values, "actor") ?? "panelctl" };
+    const actorKind = str(values, "actor-kind") ?? "cloud";
+    if (!(ACTOR_KINDS as readonly string[]).includes(actorKind)) throw new UsageError(`--actor-kind is ${ACTOR_KINDS.join(", ")}`);
+    const actorId = str(values, "actor") ?? "panelctl";
+    if (actorId.length === 0 || actorId.length > 128) throw new UsageError("--actor is an id of 1 to 128 characters");
+    const actor: Actor = { kind: actorKind as (typeof ACTOR_KINDS)[number], id: actorId };
+    const url = brokerUrl(str(values, "broker") ?? process.env.PANELCTL_BROKER ?? "mqtt://127.0.0.1:1883");
     client = new CloudClient({
-      url: str(values, "broker") ?? process.env.PANELCTL_BROKER ?? "mqtt://127.0.0.1:1883",
+      url,
       signingKey,
       protocolVersion: mqttVersion === "5" ? 5 : 4,
       topicPrefix: prefix,
@@ -681,7 +868,7 @@ export async function main(argv: string[], out: Out): Promise<number> {
       out.error(`panelctl: ${err instanceof CloudError ? err.message : "cannot connect to the broker"}`);
       return EXIT.connection;
     }
-    const ctx: Ctx = { values, out, panels, client, actor, timeoutMs };
+    const ctx: Ctx = { values, out, panels, client, actor, timeoutMs, broker: shownUrl(url) };
     return name === "dealer" ? await dealer(ctx, action!) : await sub.run(ctx);
   } catch (err) {
     if (err instanceof UsageError) {
@@ -696,6 +883,11 @@ export async function main(argv: string[], out: Out): Promise<number> {
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, "/").split("/").pop()!);
 if (isMain) {
+  // `panelctl users | head`: the reader went away. Nothing more to say; stop quietly.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   const out: Out = {
     json: false,
     print: (line) => process.stdout.write(line + "\n"),

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSigningKey } from "../../protocol/index.js";
 import type { Agent } from "../../src/agent.js";
 import { isWeakCode } from "../../src/cloud/index.js";
+import { ERROR_SENTENCES } from "../../src/domain/index.js";
 import { cloudAgentConfig, runAgent } from "../helpers/cloud-harness.js";
 import { MOSQUITTO_BIN, Mosquitto } from "../helpers/mosquitto.js";
 import { tempDirs } from "../helpers/tmp.js";
@@ -87,7 +88,78 @@ describe("panelctl", () => {
   it("exits 2 with the code when a command is rejected", async () => {
     const r = await panelctl(["set-label", "--panel", "p1", "--slot", "9", "--label", "Nobody", "--json", ...common()]);
     expect(r.code).toBe(2);
-    expect(JSON.parse(r.stdout)).toMatchObject({ panel: "p1", status: "rejected", code: "code_required" });
+    expect(JSON.parse(r.stdout)).toMatchObject({ panel: "p1", status: "rejected", code: "code_required", detail: expect.anything(), message: ERROR_SENTENCES.code_required });
+    const human = await panelctl(["set-label", "--panel", "p1", "--slot", "9", "--label", "Nobody", ...common()]);
+    expect(human.code).toBe(2);
+    expect(human.stdout).toContain(`rejected  code_required  ${ERROR_SENTENCES.code_required}`);
+  });
+
+  it("says why a panel without retained state is pending, at once, naming the panel and the broker", async () => {
+    const t0 = Date.now();
+    const r = await panelctl(["set-label", "--panel", "nosuch", "--slot", "2", "--label", "x", ...common()]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(`no retained state was found for panel nosuch on broker ${mosq.url}: is the panel id right, is the agent connected?`);
+    expect(Date.now() - t0).toBeLessThan(9000);
+  });
+
+  it("refuses misleading usage before sending, in words, without echoing a code", async () => {
+    const perPage = await panelctl(["users", "--panel", "p1", "--per-page", "7", ...common()]);
+    expect(perPage.code).toBe(1);
+    expect(perPage.stderr).toContain("--per-page is 10, 15, 50, 100 or 200");
+    const grant24 = await panelctl(["dealer", "grant", "--panel", "p1", "--hours", "24", ...common()]);
+    expect(grant24.code).toBe(1);
+    expect(grant24.stderr).toContain("--hours 24 answers a dealer's request: give --request ID");
+    for (const slot of [["--slot", "-3"], ["--slot=-3"], ["--slot", "0"]]) {
+      const neg = await panelctl(["set-label", "--panel", "p1", ...slot, "--label", "x", ...common()]);
+      expect(neg.code).toBe(1);
+      expect(neg.stderr).toContain("--slot is a user number: a whole number, 1 or more");
+    }
+    const negCode = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "--code", "-4821", ...common()]);
+    expect(negCode.code).toBe(1);
+    expect(negCode.stdout + negCode.stderr).not.toContain("4821");
+    const stray = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "-4821", ...common()]);
+    expect(stray.code).toBe(1);
+    expect(stray.stdout + stray.stderr).not.toContain("4821");
+    const noScheme = await panelctl(["users", "--panel", "p1", "--key", keyFile, "--broker", "127.0.0.1:1883"]);
+    expect(noScheme.code).toBe(1);
+    expect(noScheme.stderr).toContain("the broker URL needs mqtt://, mqtts://, ws:// or wss://");
+  });
+
+  it("stops quietly (exit 0, no stack trace) when the reader of its output goes away", async () => {
+    const r = await new Promise<Run>((resolve) => {
+      const cmd = `set -o pipefail; "${TSX}" "${CLI}" users --panel p1 --per-page 200 --broker ${mosq.url} --key "${keyFile}" | true`;
+      execFile("bash", ["-c", cmd], { env: { ...process.env, PANELCTL_SEQ_FILE: join(dir, "seq.json") }, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, stdout, stderr });
+      });
+    });
+    expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(r.code).toBe(0);
+  });
+
+  it("acts as a dealer with --actor-kind dealer: read-only until the Master grants, never codes", async () => {
+    const before = await panelctl(["set-label", "--panel", "p1", "--slot", "2", "--label", "Dealer", "--actor-kind", "dealer", "--actor", "acme", "--json", ...common()]);
+    // p1's dealer window may be open from the grant test above; revoke it first for a clean start.
+    if (JSON.parse(before.stdout).status === "applied") expect((await panelctl(["dealer", "revoke", "--panel", "p1", ...common()])).code).toBe(0);
+    const ro = await panelctl(["set-label", "--panel", "p1", "--slot", "2", "--label", "Dealer", "--actor-kind", "dealer", "--actor", "acme", "--json", ...common()]);
+    expect(JSON.parse(ro.stdout)).toMatchObject({ status: "rejected", code: expect.stringMatching(/^dealer_(read_only|access_expired)$/) });
+    const self = await panelctl(["dealer", "grant", "--panel", "p1", "--actor-kind", "dealer", "--actor", "acme", "--json", ...common()]);
+    expect(JSON.parse(self.stdout)).toMatchObject({ status: "rejected", code: "master_required", message: ERROR_SENTENCES.master_required });
+    const grant = await panelctl(["dealer", "grant", "--panel", "p1", "--request", "REQ-7", ...common()]);
+    expect(grant.code).toBe(0);
+    expect(grant.stdout).toMatch(/applied .*dealer access until \d{4}-\d\d-\d\dT\S+Z \(\d{4}-\d\d-\d\d \d\d:\d\d Europe\/Berlin\), 24 h, answering request REQ-7/);
+    const ok = await panelctl(["set-label", "--panel", "p1", "--slot", "2", "--label", "Dealer", "--actor-kind", "dealer", "--actor", "acme", ...common()]);
+    expect(ok.code).toBe(0);
+    const codes = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "--generate", "--actor-kind", "dealer", "--actor", "acme", "--json", ...common()]);
+    expect(JSON.parse(codes.stdout)).toMatchObject({ status: "rejected", code: "dealer_cannot_change_codes" });
+    let status: { dealerAccess: null | Record<string, unknown> } = { dealerAccess: null };
+    for (let i = 0; i < 5 && status.dealerAccess?.hours !== 24; i++) status = JSON.parse((await panelctl(["dealer", "status", "--panel", "p1", "--json", "--broker", mosq.url])).stdout) as typeof status;
+    expect(status.dealerAccess).toMatchObject({ hours: 24, how: "request", timeZone: "Europe/Berlin", untilIso: expect.stringMatching(/Z$/) });
+    const human = await panelctl(["dealer", "status", "--panel", "p1", "--broker", mosq.url]);
+    expect(human.stdout).toMatch(/granted {3}until \S+Z \(.* Europe\/Berlin\), 24 h, answering a dealer's request/);
+    const bad = await panelctl(["users", "--panel", "p1", "--actor-kind", "keypad_user", ...common()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("--actor-kind is cloud, master, dealer");
+    expect((await panelctl(["dealer", "revoke", "--panel", "p1", ...common()])).code).toBe(0);
   });
 
   it("sends to several panels with one outcome line each; an unreachable panel is pending (exit 3)", async () => {
@@ -95,7 +167,7 @@ describe("panelctl", () => {
     const m = await panelctl(["set-label", "--panels-file", join(dir, "panels.txt"), "--slot", "2", "--label", "Front", "--json", ...common().slice(0, 4), "--timeout", "3"]);
     expect(m.code).toBe(3);
     const outs = lines(m.stdout).map((l) => JSON.parse(l) as { panel: string; status: string; reason?: string });
-    expect(outs.map((o) => [o.panel, o.status])).toEqual([["p1", "applied"], ["ghost", "pending"]]);
+    expect(outs.map((o) => [o.panel, o.status, o.reason])).toEqual([["p1", "applied", undefined], ["ghost", "pending", "no_state"]]);
   });
 
   it("grants dealer access as the Master and shows it in dealer status", async () => {
