@@ -3,7 +3,7 @@ import { CloudClient } from "../cloud/index.js";
 import type { SigningKey } from "../../protocol/index.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Db } from "./db.js";
-import { Dispatcher, journalSeqStore } from "./dispatcher.js";
+import { COMMAND_LIFETIME_MS, Dispatcher, journalSeqStore } from "./dispatcher.js";
 import { HttpApi } from "./http/server.js";
 import { registerRoutes } from "./http/routes.js";
 import type { Logger } from "./log.js";
@@ -43,6 +43,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     signingKey: o.signingKey,
     seqStore: journalSeqStore(store),
     actor: { kind: "cloud", id: "panel-fleet" },
+    commandLifetimeMs: COMMAND_LIFETIME_MS,
     fleet: o.fleetSubscription ?? true,
     ...(o.brokerUsername ? { username: o.brokerUsername } : {}),
     ...(o.brokerPassword ? { password: o.brokerPassword } : {}),

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { CloudClient, CommandInput, Outcome, ResyncRequest, SeqStore } from "../cloud/index.js";
-import { ERROR_SENTENCES, Secret } from "../domain/index.js";
+import { commandSchema, ERROR_SENTENCES, Secret, type Actor } from "../domain/index.js";
 import type { State } from "../../protocol/index.js";
 import type { FleetStore, JournalCommand } from "./store.js";
 
@@ -20,6 +20,16 @@ export interface DispatcherOptions {
   /** How long to wait for a panel's retained state before skipping it this round (default 2 s). */
   stateTimeoutMs?: number;
 }
+
+/**
+ * How long a command handed to the cloud client stays valid (its `exp`). A fleet command is desired
+ * state, not a moment's action, so it may wait days for an offline panel. Long also for a second
+ * reason: the client refuses an expired command LOCALLY, using no seq, which would shift every later
+ * command off its journal seq.
+ */
+export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
+
+const FILLER_ACTOR: Actor = { kind: "cloud", id: "panel-fleet" };
 
 const sentence = (code: string): string =>
   (ERROR_SENTENCES as Record<string, string>)[code] ?? (code === "seq_store_failed" ? "The command could not be numbered." : code === "missing_ack" ? "The panel's batch ack did not answer this command." : "The panel refused the command.");
@@ -70,6 +80,8 @@ export class Dispatcher {
   /** Per panel: outcomes still open (pending at the client). */
   readonly #open = new Map<string, Set<Promise<void>>>();
   readonly #busy = new Set<string>();
+  /** Commands sent as filler reads, by id: the local refusal that is their fate. */
+  readonly #fillers = new Map<string, { code: string; detail?: Record<string, string> }>();
   /**
    * Panels whose lease this worker lost after publishing to them. Its cloud client remembers the
    * last seq it assigned per panel and cannot be told to forget it, so after another worker has
@@ -227,7 +239,7 @@ export class Dispatcher {
         batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
         if (batch.length === 0) return;
       }
-      const inputs = batch.map((c) => this.#input(c));
+      const inputs = batch.map((c) => this.#input(c, state));
       this.#handed.set(panelId, batch.at(-1)!.seq);
       await this.#store.markSent(panelId, batch.map((c) => c.seq));
       this.#log.info({ panelId, fromSeq: batch[0]!.seq, toSeq: batch.at(-1)!.seq, count: batch.length }, "commands handed to the cloud client");
@@ -245,7 +257,13 @@ export class Dispatcher {
     }
   }
 
-  #input(c: JournalCommand): CommandInput {
+  /**
+   * The command as the cloud client takes it. One the client would refuse locally (a kind this
+   * panel does not advertise, a body that does not parse) would use no seq and shift every later
+   * command off its journal seq; it goes as a FILLER instead: a read (`list_users`), which consumes
+   * its seq and changes nothing, and the command's fate is recorded as that local refusal.
+   */
+  #input(c: JournalCommand, state: State): CommandInput {
     const input: Record<string, unknown> = { ...c.body, id: c.id };
     if (c.secretCt) {
       const secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
@@ -254,7 +272,16 @@ export class Dispatcher {
         input.users = (c.body.users as { slot: number }[]).map((u) => ({ ...u, code: new Secret(codes[String(u.slot)] ?? "") }));
       } else input.code = secret;
     }
-    return input as unknown as CommandInput;
+    let refusal: { code: string; detail?: Record<string, string> } | undefined;
+    if (!state.proto.kinds.includes(c.kind)) refusal = { code: "unknown_command", detail: { kind: c.kind } };
+    else {
+      const parsed = commandSchema.safeParse({ ...input, actor: FILLER_ACTOR });
+      if (!parsed.success) refusal = { code: "schema_violation", detail: { path: parsed.error.issues[0]?.path.join(".") ?? "" } };
+    }
+    if (!refusal) return input as unknown as CommandInput;
+    this.#fillers.set(c.id, refusal);
+    this.#log.warn({ panelId: c.panelId, seq: c.seq, kind: c.kind, ...refusal }, "command the client would refuse goes as a filler read to keep the seq");
+    return { kind: "list_users", id: c.id, page: 1, perPage: 10 } as CommandInput;
   }
 
   /** Records an outcome; a pending one is recorded when its ack finally arrives. */
@@ -263,6 +290,11 @@ export class Dispatcher {
       this.#log.info({ panelId: c.panelId, seq: c.seq, reason: o.reason }, "command pending at the panel");
       if (o.reason === "closed") return;
       return this.#settle(c, await o.later);
+    }
+    const filler = this.#fillers.get(c.id);
+    if (filler) {
+      this.#fillers.delete(c.id);
+      if (o.status === "applied") o = { status: "rejected", panelId: o.panelId, id: o.id, seq: o.seq, code: filler.code, local: true };
     }
     if (o.seq !== undefined && o.seq !== c.seq) this.#log.error({ panelId: c.panelId, seq: c.seq, wireSeq: o.seq }, "seq_mismatch: the cloud client sent a command at another seq than the journal's");
     try {

@@ -82,6 +82,9 @@ describe.each(DATABASES)("dispatcher, two workers on $name", (database) => {
       await db.transaction(async (tx) => {
         const seq = await w1.store.allocateSeq(tx, "disp-a");
         await tx.query("INSERT INTO commands (id, panel_id, seq, kind, body) VALUES ($1, 'disp-a', $2, 'set_label', $3)", [`refused-${seq}`, seq, JSON.stringify({ kind: "set_label", slot: 77, label: "Nobody" })]);
+        // a kind this agent does not advertise: the client would refuse it locally, using no seq
+        const seq2 = await w1.store.allocateSeq(tx, "disp-a");
+        await tx.query("INSERT INTO commands (id, panel_id, seq, kind, body) VALUES ($1, 'disp-a', $2, 'record_one_time_use', $3)", [`unadvertised-${seq2}`, seq2, JSON.stringify({ kind: "record_one_time_use", slot: 2, localDay: "2026-12-01" })]);
       });
       const person = await w1.store.createPerson({ firstName: "Dee", lastName: "Late" });
       await w1.store.setCode(person.id, new Secret("5280"));
@@ -92,11 +95,18 @@ describe.each(DATABASES)("dispatcher, two workers on $name", (database) => {
         return c && c.status !== "pending" && c;
       });
       expect(refused).toMatchObject({ status: "rejected", seq: before, wireSeq: before, error: { code: "code_required", message: "The user has no code set; set a code before changing its label, partitions, role, schedule, door locks, tags or account." } });
+      const unadvertised = await until(async () => {
+        const c = await w1.store.command(`unadvertised-${before + 1}`);
+        return c && c.status !== "pending" && c;
+      });
+      // sent as a filler read at its own seq, recorded as the client's refusal
+      expect(unadvertised).toMatchObject({ status: "rejected", seq: before + 1, wireSeq: before + 1, error: { code: "unknown_command" } });
       const after = await until(async () => {
-        const j = (await w1.store.commandsOfPanel("disp-a")).filter((c) => c.seq > before);
+        const j = (await w1.store.commandsOfPanel("disp-a")).filter((c) => c.seq > before + 1);
         return j.length === 5 && j.every((c) => c.status !== "pending") && j;
       });
-      expect(after.map((c) => c.status)).toEqual(["applied", "applied", "applied", "applied", "applied"]);
+      expect(after.map((c) => [c.status, c.wireSeq === c.seq])).toEqual(Array.from({ length: 5 }, () => ["applied", true]));
+      expect(log.lines.filter((l) => l.includes("seq_mismatch"))).toEqual([]);
     });
 
     it("holds the commands of a panel whose sealing key is not the one pinned at enrolment", async () => {

@@ -6,7 +6,7 @@ import type { Agent } from "../../src/agent.js";
 import { generateSigningKey, type SigningKey } from "../../protocol/index.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
-import { Dispatcher, journalSeqStore } from "../../src/fleet/dispatcher.js";
+import { COMMAND_LIFETIME_MS, Dispatcher, journalSeqStore } from "../../src/fleet/dispatcher.js";
 import { fleetLogger, type Logger } from "../../src/fleet/log.js";
 import { migrate } from "../../src/fleet/schema.js";
 import { FleetStore } from "../../src/fleet/store.js";
@@ -68,7 +68,7 @@ export class AgentFleet {
 export async function fleetWorker(db: Db, brokerUrl: string, signingKey: SigningKey, vault: CodeVault, logger: Logger, workerId = "w1") {
   await migrate(db);
   const store = new FleetStore(db, vault);
-  const client = new CloudClient({ url: brokerUrl, signingKey, seqStore: journalSeqStore(store), ackTimeoutMs: 3000, actor: { kind: "cloud", id: "panel-fleet" } });
+  const client = new CloudClient({ url: brokerUrl, signingKey, seqStore: journalSeqStore(store), ackTimeoutMs: 3000, actor: { kind: "cloud", id: "panel-fleet" }, commandLifetimeMs: COMMAND_LIFETIME_MS });
   await client.connect();
   const dispatcher = new Dispatcher({ store, client, logger, workerId, pollMs: 100 });
   return {
