@@ -16,7 +16,7 @@ describe("the fleet's import boundary", () => {
     const wrong: string[] = [];
     for (const file of [...files(join(root, "src/fleet")), join(root, "src/bin/panel-fleet.ts")]) {
       const text = readFileSync(file, "utf8");
-      for (const m of text.matchAll(/(?:from\s+|import\()\s*["']([^"']+)["']/g)) {
+      for (const m of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)["']([^"']+)["']/g)) {
         const spec = m[1]!;
         if (spec.startsWith("node:")) continue;
         if (spec.startsWith(".")) {
