@@ -857,10 +857,22 @@ export async function main(argv: string[], out: Out): Promise<number> {
       ackTimeoutMs: timeoutMs,
       connectTimeoutMs: timeoutMs,
       seqStore: new JsonFileSeqStore(seqFile),
+      // The seq file lives apart from the agent's data: keep it in step when the panel was reset or the file is stale.
+      resequence: true,
       actor,
       ...(str(values, "username") ? { username: str(values, "username") } : {}),
       ...(password ? { password } : {}),
       ...(tls ? { tls } : {}),
+    });
+    const wasReset = new Set<string>();
+    client.on("reset", (r) => {
+      wasReset.add(r.panelId);
+      out.error(`panelctl: panel ${r.panelId} was reset (new database epoch ${r.epoch}): its sequence restarts at ${r.lastSeq + 1}; its table must be sent again with \`panelctl snapshot\``);
+    });
+    client.on("resequenced", (r) => {
+      if (wasReset.has(r.panelId)) return;
+      const why = r.code === "replayed" ? "was already used on the panel (another sender?)" : "was ahead of the panel's (a stale seq file, or the panel was reset)";
+      out.error(`panelctl: panel ${r.panelId}: this counter's seq ${r.from} ${why}; sent again as seq ${r.to}`);
     });
     try {
       await client.connect();

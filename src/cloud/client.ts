@@ -123,6 +123,16 @@ export interface CloudClientOptions {
   fleet?: boolean;
   /** The actor of commands that name none (default `{ kind: "cloud", id: "cloud-client" }`). */
   actor?: Actor;
+  /**
+   * Let the client keep its counter in step with the panel (default false). When true: a panel
+   * whose retained state shows a new database epoch (it was reset) gets its counter re-aligned to
+   * its `lastSeq` (event `reset`); and a command refused `replayed` or `sequence_gap` (the
+   * counter was stale: another sender, a lost counter file, a reset panel) is re-sequenced from
+   * the panel's word and sent again, once (event `resequenced`): the agent dedups by (seq, id), so
+   * a resend never applies twice. Leave it false when the caller's own journal owns the numbers
+   * (the client's seqs must then stay the ones it loaded from the SeqStore).
+   */
+  resequence?: boolean;
   now?: () => number;
 }
 
@@ -144,7 +154,35 @@ export interface ResyncRequest {
   reason: "sequence_gap" | "startup" | "restored";
 }
 
+/** A panel's retained state showed another database epoch than the one its counter counted in. */
+export interface PanelReset {
+  panelId: string;
+  /** The new epoch and the one before (from the SeqStore or this process). */
+  epoch: string;
+  previousEpoch: string;
+  /** The panel's lastSeq in its new database. */
+  lastSeq: number;
+  /** The counter before the reset was seen. */
+  counter: number;
+  /** The counter was set to `lastSeq` (option `resequence`); otherwise it was left alone. */
+  realigned: boolean;
+}
+
+/** Commands refused for a stale counter were numbered again and resent (option `resequence`). */
+export interface Resequenced {
+  panelId: string;
+  code: "replayed" | "sequence_gap";
+  /** The first seq they had, and the first they have now. */
+  from: number;
+  to: number;
+  commands: number;
+}
+
 export interface CloudClientEvents {
+  /** The panel's database was made anew (new epoch): its table is gone; send a snapshot. */
+  reset: [info: PanelReset];
+  /** Commands refused `replayed` / `sequence_gap` were re-sequenced and resent (option `resequence`). */
+  resequenced: [info: Resequenced];
   /** A decoded event of any panel this client listens to (deduplicated by `n`). */
   event: [panelId: string, event: WireEvent];
   /** The agent asked for a resync: answer with a `snapshot` (`send(panelId, { kind: "snapshot", ... })`). */
@@ -175,6 +213,8 @@ interface Job {
   /** performance.now() after which the caller gets `pending`. */
   deadline: number;
   expiresAt: number;
+  /** Already re-sequenced once after a stale counter: a second refusal is final. */
+  resent?: true;
 }
 
 interface Inflight {
@@ -220,6 +260,10 @@ interface Panel {
   waitTimer?: NodeJS.Timeout;
   stateWaiters: Array<(s: State) => void>;
   highestN: number;
+  /** The database epoch the counter counts in (from the SeqStore, then from the retained state). */
+  epoch?: string;
+  /** Sending waits while a re-sequencing re-reads the panel's state. */
+  hold?: boolean;
 }
 
 const DEFAULTS = {
@@ -313,6 +357,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       tls: options.tls,
       persistentSession: options.persistentSession,
       fleet: options.fleet,
+      resequence: options.resequence ?? false,
     };
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
@@ -570,7 +615,15 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       await this.#watch(p);
       const state = p.state ?? (await new Promise<State>((resolve) => p.stateWaiters.push(resolve)));
       const stored = await this.#seqStore.load(p.id);
-      p.lastAssigned = Math.max(stored ?? 0, state.lastSeq);
+      const storedEpoch = this.#seqStore.loadEpoch ? await this.#seqStore.loadEpoch(p.id) : undefined;
+      const current = p.state ?? state;
+      const counter = Math.max(stored ?? 0, current.lastSeq);
+      p.epoch ??= storedEpoch;
+      if (p.epoch !== undefined && current.epoch !== undefined && p.epoch !== current.epoch) this.#reset(p, current, stored ?? 0);
+      else {
+        p.lastAssigned = counter;
+        p.epoch ??= current.epoch;
+      }
       this.#scheduleFlush(p);
     } catch {
       // closed meanwhile: close() already settled the queue
@@ -579,9 +632,27 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     }
   }
 
+  /**
+   * The panel's state shows another epoch than the counter's: its database was made anew. Events
+   * restart at n = 1; what was prepared was sealed to a key that is gone; with `resequence` the
+   * counter restarts at the panel's lastSeq.
+   */
+  #reset(p: Panel, state: State, counter: number): void {
+    const previousEpoch = p.epoch!;
+    p.epoch = state.epoch;
+    p.highestN = 0;
+    this.#unprepare(p);
+    const realign = this.#o.resequence;
+    if (realign) {
+      p.lastAssigned = state.lastSeq;
+      void Promise.resolve(this.#seqStore.save(p.id, state.lastSeq, state.epoch)).catch(() => {});
+    } else p.lastAssigned ??= Math.max(counter, state.lastSeq);
+    this.emit("reset", { panelId: p.id, epoch: state.epoch!, previousEpoch, lastSeq: state.lastSeq, counter, realigned: realign });
+  }
+
   #scheduleFlush(p: Panel): void {
     if (p.flushScheduled || this.#closed) return;
-    if (p.inflight || p.lastAssigned === undefined) return this.#screenSoon(p);
+    if (p.inflight || p.lastAssigned === undefined || p.hold) return this.#screenSoon(p);
     if (p.queue.length === 0 && p.incoming.length === 0 && !p.prepared) return;
     p.flushScheduled = true;
     // A microtask, not setImmediate: commands handed over in one go (a loop of sends, sendMany)
@@ -721,7 +792,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
 
   /** Sends the next envelope: the prepared one when its seqs still follow on, else a fresh one. */
   async #flush(p: Panel): Promise<void> {
-    if (p.inflight || p.lastAssigned === undefined || this.#closed) return;
+    if (p.inflight || p.lastAssigned === undefined || p.hold || this.#closed) return;
     const base = Math.max(p.lastAssigned, p.state!.lastSeq);
     if (p.prepared && (p.prepared.firstSeq !== base + 1 || p.prepared.jobs.some((j) => j.finalDone))) this.#unprepare(p);
     const inflight = p.prepared ?? this.#take(p, base);
@@ -731,7 +802,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const previous = p.lastAssigned;
     p.lastAssigned = inflight.lastSeq;
     try {
-      const saved = this.#seqStore.save(p.id, inflight.lastSeq);
+      const saved = this.#seqStore.save(p.id, inflight.lastSeq, p.epoch);
       if (saved instanceof Promise) await saved;
     } catch {
       p.lastAssigned = previous;
@@ -804,7 +875,13 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         const d = decodeState(payload);
         if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
         const p = this.#panel(t.panelId);
+        const before = p.state;
         p.state = d.value;
+        // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
+        if (p.lastAssigned !== undefined && p.epoch !== undefined && d.value.epoch !== undefined && d.value.epoch !== p.epoch) this.#reset(p, d.value, p.lastAssigned);
+        else if (p.lastAssigned !== undefined) p.epoch ??= d.value.epoch;
+        // A new sealing key: what was prepared is sealed to the old one.
+        if (before && !Buffer.from(before.sealKey).equals(Buffer.from(d.value.sealKey))) this.#unprepare(p);
         const waiters = p.stateWaiters;
         p.stateWaiters = [];
         for (const w of waiters) w(d.value);
@@ -839,18 +916,91 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       if (inflight.batch || ack.ack.id !== inflight.key) return;
       const job = inflight.jobs[0]!;
       if (!ack.ack.ok && ack.ack.seq === undefined) return this.#envelopeFailed(p, inflight, ack.ack.error.code, ack.ack.error.detail);
+      if (this.#stale(job, ack.ack)) return this.#resequence(p, inflight, [{ job, o: ack.ack }], ack.at);
       this.#settle(p, inflight);
       final(job, fromWire(p.id, job, ack.ack));
       return;
     }
     if (!inflight.batch || ack.id !== inflight.key) return;
     if (ack.error) return this.#envelopeFailed(p, inflight, ack.error.code, ack.error.detail);
-    this.#settle(p, inflight);
     const byId = ack.acks.length === inflight.jobs.length ? null : new Map(ack.acks.map((o) => [o.id, o]));
+    const again: { job: Job; o: WireOutcome }[] = [];
+    const answers: [Job, Outcome][] = [];
     inflight.jobs.forEach((job, i) => {
       const o = byId ? byId.get(job.id) : ack.acks[i];
-      if (o && (o.id === undefined || o.id === job.id)) final(job, fromWire(p.id, job, o));
-      else final(job, rejectedLocally(p.id, job.id, "missing_ack"));
+      if (o && (o.id === undefined || o.id === job.id)) {
+        if (this.#stale(job, o)) again.push({ job, o });
+        else answers.push([job, fromWire(p.id, job, o)]);
+      } else answers.push([job, rejectedLocally(p.id, job.id, "missing_ack")]);
+    });
+    if (again.length > 0) this.#resequence(p, inflight, again, ack.at);
+    else this.#settle(p, inflight);
+    for (const [job, o] of answers) final(job, o);
+  }
+
+  /** Refused for the number it carried, not for what it asks: with `resequence`, worth one more try at a fresh seq. */
+  #stale(job: Job, o: WireOutcome): boolean {
+    return this.#o.resequence && !job.resent && !job.finalDone && !o.ok && (o.error.code === "replayed" || o.error.code === "sequence_gap");
+  }
+
+  /**
+   * Commands refused `replayed` or `sequence_gap` go back to the head of the queue, marked so a
+   * second refusal is final. Sending holds until the panel's word on its lastSeq is known: for a
+   * gap the ack says it (`detail.lastSeq`), and the retained state must agree (after a reset the
+   * state in hand may be the old database's, with the old sealing key); for a replay the retained
+   * state must show at least the replayed seq (it is republished within a moment of any change).
+   */
+  #resequence(p: Panel, inflight: Inflight, again: { job: Job; o: WireOutcome }[], ackAt: number): void {
+    if (inflight.timer) clearTimeout(inflight.timer);
+    p.inflight = undefined;
+    this.#unprepare(p);
+    const gap = again.find((a) => !a.o.ok && a.o.error.code === "sequence_gap");
+    const code: Resequenced["code"] = gap ? "sequence_gap" : "replayed";
+    const gapLast = gap && !gap.o.ok ? gap.o.error.detail?.lastSeq : undefined;
+    const agentLast = typeof gapLast === "number" && Number.isSafeInteger(gapLast) && gapLast >= 0 ? gapLast : undefined;
+    const maxReplayed = Math.max(0, ...again.map((a) => (a.o.ok ? 0 : (a.o.seq ?? 0))));
+    const from = Math.min(...again.map((a) => a.job.seq ?? Number.MAX_SAFE_INTEGER));
+    for (const { job } of again) {
+      job.resent = true;
+      delete job.seq;
+    }
+    p.queue.unshift(...again.map((a) => a.job));
+    p.hold = true;
+    const accept = (s: State) => s.at >= ackAt || (agentLast !== undefined ? s.lastSeq === agentLast : s.lastSeq >= maxReplayed);
+    void this.#awaitState(p, accept, Math.min(this.#o.ackTimeoutMs, 3000)).then((fresh) => {
+      p.hold = false;
+      if (this.#closed) return;
+      const state = p.state!;
+      let base: number;
+      if (agentLast !== undefined) {
+        // The agent's own word is fresher than a state that never agreed with it.
+        base = fresh ? Math.max(agentLast, fresh.lastSeq) : agentLast;
+        if (!fresh && state.lastSeq > base) p.state = { ...state, lastSeq: base };
+      } else base = Math.max(p.lastAssigned ?? 0, state.lastSeq, maxReplayed);
+      p.lastAssigned = base;
+      this.emit("resequenced", { panelId: p.id, code, from, to: base + 1, commands: again.length });
+      this.#scheduleFlush(p);
+    });
+  }
+
+  /** The panel's state once `accept` says so (the one in hand first), or undefined after `timeoutMs`. */
+  #awaitState(p: Panel, accept: (s: State) => boolean, timeoutMs: number): Promise<State | undefined> {
+    if (p.state && accept(p.state)) return Promise.resolve(p.state);
+    return new Promise((resolve) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        resolve(undefined);
+      }, timeoutMs).unref();
+      const waiter = (s: State) => {
+        if (done) return;
+        if (accept(s) || this.#closed) {
+          done = true;
+          clearTimeout(timer);
+          resolve(s);
+        } else p.stateWaiters.push(waiter);
+      };
+      p.stateWaiters.push(waiter);
     });
   }
 

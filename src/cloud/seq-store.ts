@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 /**
@@ -8,41 +8,76 @@ import { dirname } from "node:path";
  */
 export interface SeqStore {
   load(panelId: string): number | undefined | Promise<number | undefined>;
-  save(panelId: string, lastSeq: number): void | Promise<void>;
+  /**
+   * `epoch`: the epoch of the panel's database (its retained state's `epoch`) this counter counts
+   * in, when known. A store may ignore it; one that keeps it should answer it in `loadEpoch`.
+   */
+  save(panelId: string, lastSeq: number, epoch?: string): void | Promise<void>;
+  /**
+   * The epoch saved with the counter (optional). With it, a client learns at its first contact
+   * that a panel was reset (its state shows another epoch) instead of at a `sequence_gap`.
+   */
+  loadEpoch?(panelId: string): string | undefined | Promise<string | undefined>;
 }
 
 /** The default: per process, forgotten on exit (the agent's retained `lastSeq` recovers it). */
 export class MemorySeqStore implements SeqStore {
   readonly #seqs = new Map<string, number>();
+  readonly #epochs = new Map<string, string>();
 
   load(panelId: string): number | undefined {
     return this.#seqs.get(panelId);
   }
 
-  save(panelId: string, lastSeq: number): void {
+  save(panelId: string, lastSeq: number, epoch?: string): void {
     this.#seqs.set(panelId, lastSeq);
+    if (epoch !== undefined) this.#epochs.set(panelId, epoch);
+  }
+
+  loadEpoch(panelId: string): string | undefined {
+    return this.#epochs.get(panelId);
   }
 }
 
+interface FileEntry {
+  seq: number;
+  epoch?: string;
+}
+
+const EPOCH_RE = /^[0-9a-f]{16}$/;
+
+function entryOf(value: unknown): FileEntry | undefined {
+  if (Number.isSafeInteger(value) && (value as number) >= 0) return { seq: value as number };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { seq, epoch } = value as { seq?: unknown; epoch?: unknown };
+  if (!Number.isSafeInteger(seq) || (seq as number) < 0) return undefined;
+  return typeof epoch === "string" && EPOCH_RE.test(epoch) ? { seq: seq as number, epoch } : { seq: seq as number };
+}
+
 /**
- * A JSON file `{ "<panelId>": lastSeq }` (the CLI's store). Written whole to a temp file and
- * renamed over the old one on every save, so a crash leaves either the old or the new file.
+ * A JSON file `{ "<panelId>": { "seq": lastSeq, "epoch": "<16 hex>" } }` (the CLI's store; an
+ * entry written before epochs were kept, `"<panelId>": lastSeq`, is read too). Written whole to a
+ * temp file and renamed over the old one on every save, so a crash leaves either the old or the
+ * new file.
  */
 export class JsonFileSeqStore implements SeqStore {
   readonly path: string;
-  #seqs: Record<string, number> | undefined;
+  #seqs: Record<string, FileEntry> | undefined;
 
   constructor(path: string) {
     this.path = path;
   }
 
-  #read(): Record<string, number> {
+  #read(): Record<string, FileEntry> {
     if (this.#seqs) return this.#seqs;
-    let seqs: Record<string, number> = {};
+    const seqs: Record<string, FileEntry> = {};
     try {
       const parsed: unknown = JSON.parse(readFileSync(this.path, "utf8"));
       if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) {
-        seqs = Object.fromEntries(Object.entries(parsed).filter((e): e is [string, number] => Number.isSafeInteger(e[1]) && (e[1] as number) >= 0));
+        for (const [panelId, value] of Object.entries(parsed)) {
+          const entry = entryOf(value);
+          if (entry) seqs[panelId] = entry;
+        }
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -53,15 +88,37 @@ export class JsonFileSeqStore implements SeqStore {
 
   load(panelId: string): number | undefined {
     const seqs = this.#read();
-    return Object.hasOwn(seqs, panelId) ? seqs[panelId] : undefined;
+    return Object.hasOwn(seqs, panelId) ? seqs[panelId]!.seq : undefined;
   }
 
-  save(panelId: string, lastSeq: number): void {
+  loadEpoch(panelId: string): string | undefined {
     const seqs = this.#read();
-    seqs[panelId] = lastSeq;
+    return Object.hasOwn(seqs, panelId) ? seqs[panelId]!.epoch : undefined;
+  }
+
+  save(panelId: string, lastSeq: number, epoch?: string): void {
+    const seqs = this.#read();
+    const known = Object.hasOwn(seqs, panelId) ? seqs[panelId]!.epoch : undefined;
+    const e = epoch ?? known;
+    seqs[panelId] = e !== undefined ? { seq: lastSeq, epoch: e } : { seq: lastSeq };
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(seqs, null, 2) + "\n", { mode: 0o600 });
+    // Durable before it counts: the temp file's bytes reach the disk before the rename, and the
+    // rename (the directory entry) before save returns, so a crash or power loss after a publish
+    // can never bring back an older counter (a reused seq).
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeFileSync(fd, JSON.stringify(seqs, null, 2) + "\n");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, this.path);
+    const dir = openSync(dirname(this.path), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSigningKey } from "../../protocol/index.js";
@@ -181,6 +181,37 @@ describe("panelctl", () => {
     let status = { dealerAccess: null as null | { hours: number } };
     for (let i = 0; i < 5 && !status.dealerAccess; i++) status = JSON.parse((await panelctl(["dealer", "status", "--panel", "p1", "--json", "--broker", mosq.url])).stdout) as typeof status;
     expect(status.dealerAccess).toMatchObject({ hours: 2 });
+  });
+
+  it("after the agent's data is deleted and it restarts, the next command is applied and the reset is said once", async () => {
+    const signingKey = loadSigningKey(Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex"));
+    const config = cloudAgentConfig(join(dir, "agent-r1"), mosq.url, "r1", signingKey);
+    let r1 = await runAgent(config);
+    try {
+      for (const label of ["One", "Two"]) {
+        const o = await panelctl(["set-code", "--panel", "r1", "--slot", "2", "--generate", "--json", ...common()]);
+        expect(o.code).toBe(0);
+        expect((await panelctl(["set-label", "--panel", "r1", "--slot", "2", "--label", label, ...common()])).code).toBe(0);
+      }
+      const seqs = JSON.parse(readFileSync(join(dir, "seq.json"), "utf8")) as Record<string, { seq: number; epoch: string }>;
+      expect(seqs.r1).toMatchObject({ seq: 4, epoch: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      const oldEpoch = seqs.r1!.epoch;
+
+      await r1.stop();
+      rmSync(join(dir, "agent-r1", "state"), { recursive: true, force: true });
+      r1 = await runAgent(config);
+
+      const next = await panelctl(["set-code", "--panel", "r1", "--slot", "3", "--generate", "--json", ...common()]);
+      expect(next.code).toBe(0);
+      expect(JSON.parse(next.stdout)).toMatchObject({ panel: "r1", status: "applied", seq: 1 });
+      expect(next.stderr).toMatch(/panel r1 was reset \(new database epoch [0-9a-f]{16}\): its sequence restarts at 1; its table must be sent again with `panelctl snapshot`/);
+      expect(next.stderr).not.toContain(oldEpoch);
+      const again = await panelctl(["users", "--panel", "r1", ...common()]);
+      expect(again.code).toBe(0);
+      expect(again.stderr).not.toContain("was reset");
+    } finally {
+      await r1.stop();
+    }
   });
 
   it("uses exit 1 for usage errors (never echoing a stray argument) and 4 when the broker is unreachable", async () => {
