@@ -134,7 +134,12 @@ async function runInteractive(options: Options): Promise<number> {
   const draw = () => process.stdout.write(renderScreen(screen));
 
   return new Promise<number>((resolve) => {
+    // Quitting closes the socket, and the socket's close must then not count as a lost
+    // connection: the first finish() decides the exit code, later ones do nothing.
+    let finished = false;
     const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
       stdin.setRawMode(false);
       stdin.pause();
       process.stdout.write("\x1b[?25h\r\n");
@@ -153,6 +158,7 @@ async function runInteractive(options: Options): Promise<number> {
       draw();
     });
     client.on("close", () => {
+      if (finished) return;
       screen.note = "connection lost";
       draw();
       finish(1);

@@ -35,17 +35,14 @@ async function waitFor(predicate: (text: string) => boolean, what: string, timeo
   throw new Error(`screen never showed ${what}; last screen:\n${text}`);
 }
 
-function sessionAlive(): boolean {
-  return spawnSync("tmux", ["-S", tmuxSocket, "has-session", "-t", session]).status === 0;
-}
-
 describe.skipIf(!HAVE_TMUX)("emulator in a terminal (tmux)", () => {
   beforeEach(async () => {
     fx = await startKeypadFixture({ codeLength: 4 });
     tmuxSocket = join(fx.dir, "tmux.sock");
     session = `kp-${process.pid}-${Date.now().toString(36)}`;
     const cmd = [TSX, EMULATOR, "--socket", fx.path, "--keypad", "kpTTY", "--partition", "1,2"].map((a) => `'${a}'`).join(" ");
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", REPO, cmd);
+    // The shell stays a while after the emulator, so its exit code and last words can be read.
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", REPO, `${cmd}; echo "emulator exited $?"; sleep 60`);
   });
 
   afterEach(async () => {
@@ -94,8 +91,23 @@ describe.skipIf(!HAVE_TMUX)("emulator in a terminal (tmux)", () => {
     await waitFor((t) => t.includes("Access granted — User 4") && t.includes("P1 Armed away"), "the tag grant");
 
     tmux("send-keys", "-t", session, "q");
-    const deadline = Date.now() + 5_000;
-    while (sessionAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(sessionAlive()).toBe(false);
+    const after = await waitFor((t) => /emulator exited \d+/.test(t), "the emulator's exit");
+    expect(after).toContain("emulator exited 0");
+    expect(after).not.toContain("connection lost");
+  });
+
+  it("exits 0 on Ctrl-C too, and 1 with 'connection lost' when the agent goes away", async () => {
+    await waitFor((t) => t.includes("Enter code"), "the idle prompt");
+    tmux("send-keys", "-t", session, "C-c");
+    const quit = await waitFor((t) => /emulator exited \d+/.test(t), "the emulator's exit");
+    expect(quit).toContain("emulator exited 0");
+    expect(quit).not.toContain("connection lost");
+
+    tmux("respawn-pane", "-k", "-t", session, `'${TSX}' '${EMULATOR}' --socket '${fx.path}' --keypad kpTTY2; echo "emulator exited $?"; sleep 60`);
+    await waitFor((t) => t.includes("Enter code") && t.includes("registered as kpTTY2"), "the second emulator");
+    await fx.server.stop();
+    const lost = await waitFor((t) => /emulator exited \d+/.test(t), "the emulator's exit");
+    expect(lost).toContain("connection lost");
+    expect(lost).toContain("emulator exited 1");
   });
 });
