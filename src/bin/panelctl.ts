@@ -149,6 +149,30 @@ function pageArgs(v: Values): { page: number; perPage: PageSize } {
   return { page, perPage };
 }
 
+/** Keys holding epoch milliseconds: JSON output gives `<key>Iso` beside them. */
+const TIME_KEYS = new Set(["at", "created", "createdAt", "until", "from", "to", "expiresAt", "grantedAt"]);
+
+/**
+ * The JSON form of an answer: the grid's "-" (nothing there) is null, and every time in epoch
+ * milliseconds has its ISO-8601 text beside it (`created` and `createdIso`).
+ */
+export function jsonView(value: unknown): unknown {
+  if (value === "-") return null;
+  if (Array.isArray(value)) return value.map(jsonView);
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = jsonView(v);
+    if (TIME_KEYS.has(k) && typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 8.64e15) out[`${k}Iso`] = new Date(v).toISOString();
+  }
+  return out;
+}
+
+function slotsText(r: { added?: number[]; changed?: number[]; removed?: number[] }): string {
+  const list = (x?: number[]) => (x && x.length > 0 ? fmtPartitions(x) : "none");
+  return `added ${list(r.added)}; changed ${list(r.changed)}; removed ${list(r.removed)}`;
+}
+
 /** Prints each panel's page (a read's result) as a table with its range text, or as JSON lines. */
 function printPages(ctx: Ctx, outcomes: readonly Outcome[], header: string, row: (r: Record<string, unknown>) => string): void {
   for (const o of outcomes) {
@@ -158,7 +182,7 @@ function printPages(ctx: Ctx, outcomes: readonly Outcome[], header: string, row:
     }
     const p = o.result.page;
     if (ctx.out.json) {
-      ctx.out.print(JSON.stringify({ panel: o.panelId, status: o.status, ...p }));
+      ctx.out.print(JSON.stringify({ panel: o.panelId, status: o.status, ...(jsonView(p) as object) }));
       continue;
     }
     if (ctx.panels.length > 1) ctx.out.print(`== ${o.panelId}`);
@@ -317,7 +341,12 @@ function report(ctx: Pick<Ctx, "out" | "broker">, outcomes: readonly Outcome[], 
         j.reason = o.reason;
         j.message = pendingSentence(o, broker);
       }
-      if (o.status === "applied" && o.result?.slots) j.slots = o.result.slots;
+      if (o.status === "applied" && o.result?.slots) j.slots = jsonView(o.result.slots);
+      if (o.status === "applied" && o.result && (o.result.added || o.result.changed || o.result.removed)) {
+        j.added = o.result.added ?? [];
+        j.changed = o.result.changed ?? [];
+        j.removed = o.result.removed ?? [];
+      }
       if (o.status === "applied" && o.dup) j.dup = true;
       const w = o.status === "applied" ? windows?.get(o.panelId) : undefined;
       if (w) j.dealerAccess = w;
@@ -327,7 +356,8 @@ function report(ctx: Pick<Ctx, "out" | "broker">, outcomes: readonly Outcome[], 
       const what =
         o.status === "applied" ? `applied   seq=${o.seq}` : o.status === "rejected" ? `rejected  ${o.code}  ${sentenceOf(o.code)}` : `pending   ${o.reason}  ${pendingSentence(o, broker)}`;
       const w = o.status === "applied" ? windows?.get(o.panelId) : undefined;
-      out.print(`${o.panelId.padEnd(20)} ${what}${showCode ? `  code=${code}` : ""}${w ? `  dealer access ${windowText(w)}` : ""}`);
+      const snap = o.status === "applied" && o.result && (o.result.added || o.result.changed || o.result.removed) ? `  ${slotsText(o.result)}` : "";
+      out.print(`${o.panelId.padEnd(20)} ${what}${showCode ? `  code=${code}` : ""}${w ? `  dealer access ${windowText(w)}` : ""}${snap}`);
     }
   }
   return exitFor(outcomes);

@@ -214,6 +214,34 @@ describe("panelctl", () => {
     }
   });
 
+  it("JSON output: null where the grid shows -, ISO-8601 beside every ms time; snapshot prints its added/changed/removed slots", async () => {
+    const set = await panelctl(["set-code", "--panel", "p1", "--slot", "5", "--generate", "--json", ...common()]);
+    expect(set.code).toBe(0);
+    expect((JSON.parse(set.stdout) as { slots: { account: unknown }[] }).slots[0]!.account).toBeNull();
+    const users = JSON.parse((await panelctl(["users", "--panel", "p1", "--per-page", "10", "--json", ...common()])).stdout) as { rows: Record<string, unknown>[] };
+    expect(users.rows[4]).toMatchObject({ number: 5, codeSet: true, account: null, created: null });
+    expect(JSON.stringify(users)).not.toContain('"-"');
+    const assign = await panelctl(["assign-account", "--panel", "p1", "--slot", "5", "--account-id", "acc-5", "--email", "five@example.com", "--created", "2026-11-30T12:00:00Z", ...common()]);
+    expect(assign.code).toBe(0);
+    const after = JSON.parse((await panelctl(["users", "--panel", "p1", "--per-page", "10", "--json", ...common()])).stdout) as { rows: Record<string, unknown>[] };
+    expect(after.rows[4]).toMatchObject({ account: "five@example.com", created: Date.parse("2026-11-30T12:00:00Z"), createdIso: "2026-11-30T12:00:00.000Z" });
+    const log = JSON.parse((await panelctl(["log", "--panel", "p1", "--per-page", "10", "--json", ...common()])).stdout) as { rows: { at: number; atIso: string }[] };
+    expect(log.rows[0]!.atIso).toBe(new Date(log.rows[0]!.at).toISOString());
+
+    const file = join(dir, "snap.json");
+    writeFileSync(file, JSON.stringify({ users: [{ slot: 1, code: "8264", label: "Owner" }, { slot: 2, code: "3917", label: "Front" }, { slot: 7, code: "5938", label: "New" }] }));
+    const first = await panelctl(["snapshot", "--panel", "p1", "--file", file, "--json", ...common()]);
+    expect(first.code).toBe(0);
+    const j = JSON.parse(first.stdout) as { added: number[]; changed: number[]; removed: number[] };
+    expect(j.added).toContain(7);
+    expect(j.removed).toContain(5);
+    for (const pin of ["8264", "3917", "5938"]) expect(first.stdout + first.stderr).not.toContain(pin);
+    writeFileSync(file, JSON.stringify({ users: [{ slot: 1, code: "keep", label: "Owner" }, { slot: 2, code: "keep", label: "Front" }, { slot: 7, code: "keep", label: "New" }] }));
+    const human = await panelctl(["snapshot", "--panel", "p1", "--file", file, ...common()]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/applied {3}seq=\d+ {2}added none; changed none; removed none/);
+  });
+
   it("uses exit 1 for usage errors (never echoing a stray argument) and 4 when the broker is unreachable", async () => {
     const usage = await panelctl(["set-code", "--panel", "p1", "--slot", "2", "8642", ...common()]);
     expect(usage.code).toBe(1);
