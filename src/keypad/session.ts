@@ -29,7 +29,8 @@ import type {
  * - A `#` pressed right after an entry was submitted by reaching the code length is ignored
  *   (people type `1234#` out of habit).
  * - Every denial shows "Access denied"; the only detail ever shown is a lockout
- *   ("Keypad locked 78 s"), which the keypad then also enforces locally until it ends.
+ *   ("Keypad locked 78 s"), which the keypad then also enforces locally until it ends. The
+ *   lockout display counts down (a tick each second: 78 s ... 1 s), then the idle display.
  * - Entries and results clear after `entryTimeoutMs` without input; menus after `menuTimeoutMs`.
  * - Digits are never displayed (one `*` per digit) and are held as `Secret` from the first key.
  */
@@ -195,7 +196,18 @@ export function isIdle(state: SessionState): boolean {
 /** When the shell should deliver a `tick`, or null when nothing will time out. */
 export function nextDeadline(state: SessionState): number | null {
   if (state.mode.m === "awaiting" || isIdle(state)) return null;
+  // A lockout on the display counts down: the next tick is when the whole seconds shown drop
+  // by one (ceil), and the last one is the lock's end.
+  const shown = lockSecondsShown(state);
+  if (shown !== null) return state.lockedUntil - (shown - 1) * 1000;
   return state.lastInputAt + timeoutFor(state.mode, state.config);
+}
+
+/** The seconds a "Keypad locked N s" display shows, or null when it shows something else. */
+function lockSecondsShown(state: SessionState): number | null {
+  if (state.lockedUntil === 0 || state.mode !== IDLE || state.notice === null) return null;
+  const m = /^Keypad locked (\d+) s$/.exec(state.notice);
+  return m ? Number(m[1]) : null;
 }
 
 function timeoutFor(mode: Mode, config: Config): number {
@@ -294,6 +306,9 @@ export function step(state: SessionState, input: SessionInput, ctx: StepContext)
   if (input.t === "tick") {
     const deadline = nextDeadline(state);
     if (deadline === null || ctx.at < deadline) return { state, effects: [] };
+    if (lockSecondsShown(state) !== null && ctx.at < state.lockedUntil) {
+      return show({ ...state, notice: lockedText(state.lockedUntil - ctx.at) }, ctx);
+    }
     return show({ ...state, mode: IDLE, notice: null, swallowHash: false }, ctx);
   }
   if (input.t === "access_answer" || input.t === "program_answer" || input.t === "dealer_answer" || input.t === "backend_failed") {

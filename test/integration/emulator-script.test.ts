@@ -101,6 +101,23 @@ describe("emulator --script", () => {
     expect(fx.backend.users.has(7)).toBe(false);
   });
 
+  it("shows a lockout counting down while the script waits", async () => {
+    const own = await startKeypadFixture({ codeLength: 4 }); // its own backend: the lockout stays here
+    try {
+      const { code, stdout } = await emulator(["--socket", own.path, "--keypad", "kpL", "--script", "-"], "keys 5678\nkeys 5679\nkeys 5670\nwait 2300\n");
+      expect(code).toBe(0);
+      const lines = stdout.trimEnd().split("\n");
+      const locked = lines.filter((l) => l.includes("Keypad locked")).map((l) => Number(/locked (\d+) s/.exec(l)![1]));
+      expect(locked[0]).toBe(90);
+      // one display a second, each a second less (the first tick may land a few ms later)
+      expect(locked.length).toBeGreaterThanOrEqual(3);
+      locked.forEach((n, i) => expect(n).toBe(90 - i));
+      expect(stdout).not.toMatch(/567[890]/);
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("reports every bad script line at once, without quoting codes, and sends nothing", async () => {
     const before = fx.backend.calls.length;
     const { code, stdout, stderr } = await emulator(["--socket", fx.path, "--script", "-"], "keys 12a4\nentry disarm 12ab34\nfly away\nwait soon\nkeys 1234#\n");

@@ -184,6 +184,30 @@ describe("keypad session: results", () => {
     expect(h.screen.line2).toBe("Access granted — User 9");
   });
 
+  it("counts a lockout down each second to its end, then shows the idle prompt", () => {
+    const h = new SessionHarness({}, () => ({ t: "access_answer", answer: { granted: false, lockedForMs: 3_500 } }));
+    const start = h.at;
+    expect(h.keys("1234#").at(-1)?.line2).toBe("Keypad locked 4 s");
+    const shown: string[] = [];
+    for (let deadline = nextDeadline(h.state); deadline !== null; deadline = nextDeadline(h.state)) {
+      expect(deadline).toBeGreaterThan(h.at);
+      h.at = deadline;
+      const out = h.send({ t: "tick" });
+      expect(out).toHaveLength(1);
+      shown.push(`${h.at - start}: ${out[0]!.line2}`);
+    }
+    expect(shown).toEqual(["500: Keypad locked 3 s", "1500: Keypad locked 2 s", "2500: Keypad locked 1 s", "3500: Enter code"]);
+    // a key during the lock restarts nothing: the countdown goes on from the lock's end
+    h.keys("1234#");
+    h.at += 1_200;
+    expect(h.keys("7").at(-1)?.line2).toBe("Keypad locked 3 s");
+    expect(nextDeadline(h.state)).toBe(h.at + 300);
+    // a tick that comes early changes nothing; a late one shows the time left then
+    expect(h.send({ t: "tick" })).toEqual([]);
+    h.at += 1_700;
+    expect(h.send({ t: "tick" }).at(-1)?.line2).toBe("Keypad locked 1 s");
+  });
+
   it("shows a lockout and enforces it locally until it ends", () => {
     const h = new SessionHarness({}, () => ({ t: "access_answer", answer: { granted: false, lockedForMs: 78_000 } }));
     expect(h.keys("1234#").at(-1)?.line2).toBe("Keypad locked 78 s");
