@@ -53,9 +53,29 @@ function demoCode(taken: Set<string>): string {
   }
 }
 
+const DURESS_NAME = "Ben";
+
+/**
+ * A demo seeded before the duress user had a person's name still labels it "Duress", which the
+ * keypad would show on a grant: rename it (the label only; its code stays).
+ */
+function renameOldDuressUser(agent: Agent): void {
+  const core = agent.core!;
+  const table = core.store.table;
+  for (const n of table.activeSlotNumbers()) {
+    const slot = table.slot(n);
+    if (slot.role !== "Duress" || slot.label !== "Duress") continue;
+    const cmd = { id: `demo-rename-${n}-${Date.now()}`, actor: { kind: "system", id: "demo" }, kind: "set_label", slot: n, label: DURESS_NAME } as Command;
+    core.execute([{ command: cmd }]);
+  }
+}
+
 function seed(agent: Agent): string[] {
   const core = agent.core!;
-  if (core.store.table.activeSlotNumbers().length > 0) return [];
+  if (core.store.table.activeSlotNumbers().length > 0) {
+    renameOldDuressUser(agent);
+    return [];
+  }
   const now = Date.now();
   const taken = new Set<string>();
   const users: { slot: number; label: string; role?: string; extra?: Record<string, unknown> }[] = [
@@ -65,7 +85,9 @@ function seed(agent: Agent): string[] {
     { slot: 4, label: "Cleaner", role: "One-time User" },
     { slot: 5, label: "Office hours", extra: { schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 8 * 60, end: 18 * 60 }] } } },
     { slot: 6, label: "Guest week", extra: { schedule: { kind: "temporary", from: now - 60_000, to: now + 7 * 24 * 3600_000 } } },
-    { slot: 7, label: "Duress", role: "Duress" },
+    // The keypad shows a duress grant as an ordinary one ("Access granted — Ben"): a label
+    // that said "Duress" would give the silent alarm away to whoever forces the code.
+    { slot: 7, label: DURESS_NAME, role: "Duress" },
   ];
   const lines: string[] = [];
   const codes = users.map(() => demoCode(taken));
@@ -79,7 +101,8 @@ function seed(agent: Agent): string[] {
   if (out?.status !== "applied") throw new Error(`demo seed failed: ${JSON.stringify(out?.outcome)}`);
   users.forEach((u, i) => {
     const role = u.role ?? (u.slot === 1 ? "Master" : "User");
-    lines.push(`  ${String(u.slot).padStart(2)}  ${codes[i]}  ${u.label.padEnd(13)} ${role}`);
+    const note = role === "Duress" ? "  (silent alarm; the keypad shows an ordinary grant)" : "";
+    lines.push(`  ${String(u.slot).padStart(2)}  ${codes[i]}  ${u.label.padEnd(13)} ${role}${note}`);
   });
   return lines;
 }
@@ -133,9 +156,10 @@ async function main(): Promise<void> {
     process.stdout.write("Running without the emulator; Ctrl-C stops.\n");
     return;
   }
-  if (process.stdin.isTTY && seeded.length > 0) {
-    // The keypad takes over the screen: let the new user note a code first.
-    process.stdout.write("Note a code above, then press Enter to open the keypad... ");
+  if (process.stdin.isTTY) {
+    // The keypad takes over the screen: let the new user note a code (or read that the codes
+    // were printed on an earlier start) first.
+    process.stdout.write(seeded.length > 0 ? "Note a code above, then press Enter to open the keypad... " : "Press Enter to open the keypad... ");
     await new Promise<void>((done) => process.stdin.once("data", () => done()));
     process.stdin.pause();
   }

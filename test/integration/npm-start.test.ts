@@ -3,7 +3,7 @@
  * 60 s of starting, the emulator accepts a demo code printed on the start screen.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { symlinkSync } from "node:fs";
+import { existsSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -32,22 +32,70 @@ afterAll(() => {
   dirs.cleanup();
 });
 
+const visible = () => tmux("capture-pane", "-p");
+/** The keypad's two display lines as the screen shows them now. */
+function keypadLines(): [string, string] {
+  const rows = [...visible().matchAll(/^ │ (.*?)\s*│$/gm)].map((m) => m[1]!);
+  return [rows[0] ?? "", rows[1] ?? ""];
+}
+
 describe("npm start from a fresh clone", () => {
-  it.skipIf(!hasTmux || !isGitCheckout)("accepts a printed demo code at the emulator within 60 s", async () => {
+  it.skipIf(!hasTmux || !isGitCheckout)("accepts a printed demo code at the emulator within 60 s; q stops it all with exit 0; a second start's notice stays readable", async () => {
     const clone = join(dirs.make(), "panel-agent");
     execFileSync("git", ["clone", "-q", root, clone]);
     // The dependencies of this checkout stand in for `npm ci` in the clone (same lock file).
     symlinkSync(join(root, "node_modules"), join(clone, "node_modules"), "dir");
     const started = Date.now();
-    tmux("new-session", "-d", "-x", "120", "-y", "50", `cd '${clone}' && DEMO_PORT=0 npm start; sleep 5`);
+    tmux("new-session", "-d", "-x", "120", "-y", "50", `cd '${clone}' && DEMO_PORT=0 npm start; echo "first start exited $?"; DEMO_PORT=0 npm start; echo "second start exited $?"; sleep 30`);
     const deadline = started + 60_000;
     const owner = await waitFor(/^\s+1\s+(\d{4})\s+Owner\s+Master/m, deadline);
+    const anna = await waitFor(/^\s+2\s+(\d{4})\s+Anna\s+User/m, deadline);
+    // The code list may say which code is the duress code; its label is a person's name.
+    const duress = await waitFor(/^\s+7\s+(\d{4})\s+(\S+)\s+Duress/m, deadline);
+    expect(duress[2]).not.toMatch(/duress/i);
     await waitFor(/press Enter to open the keypad/, deadline);
     tmux("send-keys", "-t", "0", "Enter");
     await waitFor(/Enter code/, deadline);
     tmux("send-keys", "-t", "0", owner[1]!);
     await waitFor(/Access granted — Owner/, deadline);
     expect(Date.now() - started).toBeLessThan(60_000);
+
+    // A duress disarm looks exactly like anyone else's.
+    const later = Date.now() + 20_000;
+    tmux("send-keys", "-t", "0", duress[1]!);
+    await waitFor(new RegExp(`Access granted — ${duress[2]}`), later);
+    const underDuress = keypadLines();
+    tmux("send-keys", "-t", "0", owner[1]!);
+    await waitFor(/P1 Armed away/, later);
+    tmux("send-keys", "-t", "0", anna[1]!);
+    await waitFor(/Access granted — Anna/, later);
+    const normal = keypadLines();
+    expect(underDuress).toEqual(["P1 Disarmed", `Access granted — ${duress[2]}`]);
+    expect(normal).toEqual(["P1 Disarmed", "Access granted — Anna"]);
+
+    // q quits the emulator and stops the agent and the broker: exit 0, nothing "lost".
     tmux("send-keys", "-t", "0", "q");
-  }, 90_000);
+    await waitFor(/first start exited \d+/, later);
+    expect(screen()).toMatch(/first start exited 0/);
+    expect(screen()).not.toMatch(/connection lost/);
+
+    // The second start (state kept) says the codes were printed before, and waits for Enter.
+    await waitFor(/seeded on an earlier start/, later);
+    await waitFor(/Press Enter to open the keypad/, later);
+    await sleep(1_500);
+    expect(visible()).toMatch(/seeded on an earlier start/);
+    tmux("send-keys", "-t", "0", "Enter");
+    await waitFor(/Enter code/, later);
+    tmux("send-keys", "-t", "0", duress[1]!);
+    await waitFor(new RegExp(`Access granted — ${duress[2]}`), later);
+    tmux("send-keys", "-t", "0", "q");
+    await waitFor(/second start exited \d+/, later);
+    expect(screen()).toMatch(/second start exited 0/);
+    expect(existsSync(join(clone, ".data", "keypad.sock"))).toBe(false);
+
+    // No code reaches the agent's log.
+    const log = readFileSync(join(clone, ".data", "agent.log"), "utf8");
+    expect(log).toMatch(/keypad access/);
+    for (const code of [owner[1]!, anna[1]!, duress[1]!]) expect(log).not.toMatch(new RegExp(`(?<!\\d)${code}(?!\\d)`));
+  }, 120_000);
 });
