@@ -18,6 +18,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { loadSigningKey, rawPrivateKey, type SigningKey, type State, type WireEvent } from "../../protocol/index.js";
+import { brokerLine, eventLine, statusLine } from "../cli/watch-format.js";
 import { CloudClient, CloudError, generateCode, JsonFileSeqStore, type CommandInput, type Outcome } from "../cloud/index.js";
 import { ERROR_SENTENCES, isPageSize, PANEL_TYPES, ROLES, Secret, type Actor, type PageSize, type Role } from "../domain/index.js";
 
@@ -665,18 +666,25 @@ panelctl dealer status --panel ID                                   (from the re
 
   watch: {
     summary: "print events live until Ctrl-C",
-    usage: "panelctl watch [--panel ID ...]   (every panel when none is given)",
+    usage: `panelctl watch [--panel ID ...] [--json]   (every panel when none is given)
+  One line per event: access granted/denied (keypad or door lock, slot, the reason of a denial),
+  duress, lockout, dealer access, resync requests, changes; panels going offline/online and the
+  broker going away and coming back. --json prints each event as the panel sent it.`,
     options: {},
     signs: false,
     run: async (ctx) => {
       const print = (panelId: string, e: WireEvent) => {
         if (ctx.out.json) ctx.out.print(JSON.stringify(e));
-        else ctx.out.print(`${new Date(e.at).toISOString()} ${panelId.padEnd(16)} #${e.n} ${e.type} ${JSON.stringify(e.data)}`);
+        else ctx.out.print(eventLine(panelId, e));
       };
       ctx.client.on("status", (panelId, s) => {
         if (ctx.panels.length > 0 && !ctx.panels.includes(panelId)) return;
         if (ctx.out.json) ctx.out.print(JSON.stringify({ panel: panelId, status: s.status, ...(s.reason ? { reason: s.reason } : {}) }));
-        else ctx.out.print(`${new Date().toISOString()} ${panelId.padEnd(16)} status ${s.status}${s.reason ? ` (${s.reason})` : ""}`);
+        else ctx.out.print(statusLine(panelId, s, s.at ?? Date.now()));
+      });
+      ctx.client.on("broker", ({ up }) => {
+        if (ctx.out.json) ctx.out.print(JSON.stringify({ broker: ctx.broker, up }));
+        else ctx.out.print(brokerLine(up, ctx.broker, Date.now()));
       });
       const stop = new Promise<void>((resolve) => {
         process.once("SIGINT", resolve);

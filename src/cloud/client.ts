@@ -179,6 +179,8 @@ export interface Resequenced {
 }
 
 export interface CloudClientEvents {
+  /** The connection to the broker was lost (`up: false`, once per outage) or is back (`up: true`); the client reconnects by itself. */
+  broker: [info: { up: boolean }];
   /** The panel's database was made anew (new epoch): its table is gone; send a snapshot. */
   reset: [info: PanelReset];
   /** Commands refused `replayed` / `sequence_gap` were re-sequenced and resent (option `resequence`). */
@@ -388,6 +390,12 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const client = mqtt.connect(o.url, opts);
     this.#client = client;
     let first = true;
+    let down = false;
+    client.on("close", () => {
+      if (first || down || this.#closed) return;
+      down = true;
+      this.emit("broker", { up: false });
+    });
     client.on("connect", () => {
       // mqtt.js leaves Nagle on: a QoS 1 round trip would cost tens of milliseconds.
       (client.stream as unknown as Socket).setNoDelay?.(true);
@@ -395,6 +403,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       if (first) {
         first = false;
         return;
+      }
+      if (down) {
+        down = false;
+        this.emit("broker", { up: true });
       }
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
       for (const p of this.#panels.values()) if (p.inflight) this.#publish(p, p.inflight);
