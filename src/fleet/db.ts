@@ -23,6 +23,8 @@ export interface Db extends Queryable {
   /** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** PGlite only: a tarball of its data directory (a backup, or a template for `pgliteDb(…, { loadDataDir })`). */
+  dumpDataDir?: () => Promise<Blob>;
 }
 
 /** A PostgreSQL server (more than one worker may share it). */
@@ -63,10 +65,14 @@ export function postgresDb(connectionString: string, max = 10): Db {
   };
 }
 
-/** PGlite: Postgres compiled to WASM in this process; `dataDir` on disk, or in memory when omitted. */
-export async function pgliteDb(dataDir?: string): Promise<Db> {
+/**
+ * PGlite: Postgres compiled to WASM in this process; `dataDir` on disk, or in memory when omitted.
+ * `loadDataDir` starts it from a tarball of another PGlite's data directory (`dumpDataDir()`),
+ * which skips initdb (~0.5 s instead of ~3 s).
+ */
+export async function pgliteDb(dataDir?: string, options: { loadDataDir?: Blob } = {}): Promise<Db> {
   const { PGlite } = await import("@electric-sql/pglite");
-  const db: PGlite = await PGlite.create(dataDir ? { dataDir } : {});
+  const db: PGlite = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
   const wrap = (c: Pick<PGlite, "query">): Queryable => ({
     async query<T>(text: string, params: readonly unknown[] = []) {
       const r = await c.query<T>(text, params as unknown[]);
@@ -79,6 +85,7 @@ export async function pgliteDb(dataDir?: string): Promise<Db> {
     query: top.query,
     transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
     close: () => db.close(),
+    dumpDataDir: () => db.dumpDataDir("none"),
   };
 }
 

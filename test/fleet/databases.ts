@@ -1,3 +1,6 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { postgresDb, pgliteDb, type Db, type Queryable } from "../../src/fleet/db.js";
 import { PostgresServer } from "../helpers/postgres.js";
 
@@ -7,11 +10,28 @@ export interface TestDatabase {
   open(): Promise<{ db: Db; url?: string; close(): Promise<void>; /** pg_dump of the server's database (the server only). */ pgDump?: () => Promise<string> }>;
 }
 
+const PGLITE_VERSION = (JSON.parse(readFileSync(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8")) as { version: string }).version;
+const TEMPLATE = join(tmpdir(), `panel-fleet-pglite-${PGLITE_VERSION}-template.tar`);
+
+/**
+ * A fresh, empty PGlite started from a cached tarball of a freshly initialised one (PGlite's own
+ * initdb costs ~3 s of CPU per instance; loading the tarball ~0.5 s). The first test file to need
+ * it makes it (written to a temp name and renamed, so files running in parallel never read half a file).
+ */
+export async function freshPglite(): Promise<Db> {
+  if (existsSync(TEMPLATE)) return pgliteDb(undefined, { loadDataDir: new Blob([readFileSync(TEMPLATE)]) });
+  const db = await pgliteDb();
+  const tmp = `${TEMPLATE}.${process.pid}.tmp`;
+  writeFileSync(tmp, Buffer.from(await (await db.dumpDataDir!()).arrayBuffer()));
+  renameSync(tmp, TEMPLATE);
+  return db;
+}
+
 export const DATABASES: TestDatabase[] = [
   {
     name: "PGlite",
     async open() {
-      const db = await pgliteDb();
+      const db = await freshPglite();
       return { db, close: () => db.close() };
     },
   },

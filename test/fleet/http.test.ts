@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
-import { pgliteDb, type Db } from "../../src/fleet/db.js";
+import type { Db } from "../../src/fleet/db.js";
+import { freshPglite } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
 import { ApiClient } from "./http-client.js";
 import { leaks } from "./leaks.js";
@@ -14,7 +15,7 @@ let api: ApiClient;
 
 beforeAll(async () => {
   await agents.start(["http-1"]);
-  db = await pgliteDb();
+  db = await freshPglite();
   fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 4)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, workerId: "http-w" });
   api = new ApiClient(fleet.url);
 }, 60_000);
