@@ -7,8 +7,8 @@ import { freePort } from "./mosquitto.js";
 
 const run = promisify(execFile);
 
-/** Debian's PostgreSQL 15 server binaries (`apt-get install postgresql`; .ci/run installs it). */
-export const PG_BIN = "/usr/lib/postgresql/15/bin";
+/** Debian's PostgreSQL 15 server binaries (`apt-get install postgresql`; .ci/run installs it); PG_BIN overrides. */
+export const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 export const POSTGRES_INSTALLED = existsSync(join(PG_BIN, "initdb")) && existsSync(join(PG_BIN, "pg_ctl"));
 
 /** PostgreSQL refuses to run as root: as root, every server command runs as the `postgres` OS user. */
