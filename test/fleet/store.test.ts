@@ -41,7 +41,7 @@ describe("code vault", () => {
     expect(() => new CodeVault(Buffer.alloc(32, 2)).decrypt(blob, "person:p1")).toThrow(FleetError);
   });
 
-  it("refuses a key file others can read", () => {
+  it("narrows a key file others could read to 0600, and refuses a key of the wrong size", () => {
     const path = join(dirs.make("vault-"), "code.key");
     writeFileSync(path, Buffer.alloc(32, 3), { mode: 0o644 });
     // fromFile narrows the mode to 0600 itself; a key of the wrong size is refused.
