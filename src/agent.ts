@@ -6,7 +6,7 @@ import { PanelCore, type AgentEvent } from "./core.js";
 import { Housekeeping } from "./housekeeping.js";
 import { KeypadServer } from "./keypad/server.js";
 import { loadKeyFile, SEAL_KEY_FILE } from "./store/device-key.js";
-import { DEFAULT_RETENTION, type RetentionPolicy } from "./store/store.js";
+import { DEFAULT_RETENTION, type OutboxInsert, type RetentionPolicy } from "./store/store.js";
 import { wireEvent } from "./sync/events.js";
 import { OUTBOX_EVENT } from "./sync/engine.js";
 import { SyncLink } from "./sync/link.js";
@@ -22,6 +22,11 @@ export function retentionOf(config: AgentConfig): RetentionPolicy {
     actionLogMaxRows: config.retention.actionLogMaxRows,
     appliedMaxAgeMs: config.retention.appliedDays * day,
   };
+}
+
+/** The outbox row an agent event becomes (the link encodes it for the wire when it publishes). */
+export function outboxEventRow(e: AgentEvent): OutboxInsert {
+  return { kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)), numbered: true };
 }
 
 export interface AgentOptions {
@@ -65,7 +70,7 @@ export class Agent {
         panelMaxAttempts: config.lockout.panelMaxAttempts,
         panelLockMs: config.lockout.panelLockSeconds * 1000,
       },
-      encodeEvent: (e: AgentEvent) => ({ kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)), numbered: true }),
+      encodeEvent: outboxEventRow,
       now: this.#opts.now,
     });
     this.core = core;

@@ -168,15 +168,24 @@ export class SyncLink {
 
   #publishRow(client: MqttClient, row: OutboxRow): void {
     this.#sentUpTo = row.id;
-    this.#inFlight++;
     let topic = this.topics.ack;
     let payload: Buffer = row.body;
     if (row.kind !== OUTBOX_ACK) {
-      const decoded = decodeCbor(row.body);
-      const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
       topic = this.topics.evt;
-      payload = encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data);
+      try {
+        const decoded = decodeCbor(row.body);
+        const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
+        payload = encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data);
+      } catch (err) {
+        // A row no encoder accepts can never be published; holding it would stop every row after
+        // it, and throwing here would crash the daemon on every start. Say so, and let it go.
+        this.#o.logger.error({ outboxId: row.id, kind: row.kind, err: (err as Error).message }, "outbox row cannot be encoded as an event; dropped");
+        this.#acked.push(row.id);
+        this.#deleteTimer ??= setTimeout(() => this.#deleteAcked(), DELETE_EVERY_MS);
+        return;
+      }
     }
+    this.#inFlight++;
     client.publish(topic, payload, { qos: 1 }, (err) => {
       this.#inFlight--;
       if (err) return; // left in the outbox: sent again after reconnect or restart

@@ -21,7 +21,6 @@
  * The agent runs as its own process (panel-agent, as deployed), so the cloud client and the
  * agent do not share one event loop; both share this machine's two cores.
  */
-import Database from "better-sqlite3";
 import mqtt, { type MqttClient } from "mqtt";
 import { mkdtempSync, rmSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -33,6 +32,7 @@ import { CloudClient, type AppliedOutcome, type Outcome } from "../../src/cloud/
 import { Secret } from "../../src/domain/index.js";
 import { AgentProcess, writeAgentConfig } from "../reliability/harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
+import { bareCommits, percentile, round, sortNum } from "./floors.js";
 
 const SAMPLES = 500;
 /** Samples of one figure taken back to back before switching to the next figure. */
@@ -43,12 +43,6 @@ const WARMUP = 50;
  * before the single-command path is optimised (as the burst path needs ~2,500 commands).
  */
 const COMMAND_WARMUP = 1000;
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
-}
-const sortNum = (a: number[]) => [...a].sort((x, y) => x - y);
-const round = (n: number) => Math.round(n * 10) / 10;
 
 async function connect(url: string): Promise<MqttClient> {
   const c = await mqtt.connectAsync(url, { clientId: `bench-${Math.random().toString(36).slice(2)}`, clean: true, reconnectPeriod: 0 });
@@ -79,25 +73,6 @@ async function pingPong(url: string): Promise<{ sample: () => Promise<number>; c
       await a.endAsync();
       await b.endAsync();
     },
-  };
-}
-
-/** A bare WAL synchronous=FULL commit of one small row: `sample()` is one commit in µs. */
-function bareCommits(dir: string): { sample: () => number; close: () => void } {
-  const db = new Database(join(dir, "floor.db"));
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
-  db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)");
-  const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
-  const commit = db.transaction((v: string) => insert.run(v));
-  let i = 0;
-  return {
-    sample: () => {
-      const t0 = performance.now();
-      commit(`row ${i++} ${"x".repeat(40)}`);
-      return (performance.now() - t0) * 1000;
-    },
-    close: () => db.close(),
   };
 }
 

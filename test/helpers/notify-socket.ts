@@ -6,12 +6,17 @@ import { join } from "node:path";
  * one, so a small python3 process does and prints each datagram as a JSON line.
  */
 const RECEIVER = `
-import json, socket, sys, time
+import json, os, socket, sys, time
+parent = os.getppid()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
+s.settimeout(0.5)
 print(json.dumps({"bound": True}), flush=True)
-while True:
-    data = s.recv(65536)
+while os.getppid() == parent:  # ends with the process that started it, even after a SIGKILL
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        continue
     print(json.dumps({"at": time.monotonic() * 1000, "text": data.decode("utf-8", "replace")}), flush=True)
 `;
 
