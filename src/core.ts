@@ -1,5 +1,6 @@
 import { accessAnswer, accessRecord, AccessIndex, createCredentialHasher, type AccessEvent, type AccessRecord, type AccessRequest, type LockoutPolicy, type LockoutSnapshot } from "./access/index.js";
 import type { Secret, Actor, ActionLogEntry, Command, DomainEvent, PanelConfig } from "./domain/index.js";
+import { ROLE_PERMISSIONS } from "./domain/index.js";
 import type { AccessAnswer, Credential, KeypadAction, KeypadBackend, KeypadIdentity, PartitionStatus, ProgramAnswer, ProgramOp } from "./keypad/backend.js";
 import { SteadyClock, type SteadyCheckpoint, type SteadyClockSources } from "./store/steady-clock.js";
 import { Store, type ExecuteItem, type ExecuteOutcome, type OutboxInsert } from "./store/store.js";
@@ -143,6 +144,7 @@ export class PanelCore implements KeypadBackend {
   async program(who: KeypadIdentity, programmerCode: Secret, op: ProgramOp): Promise<ProgramAnswer> {
     const programmer = this.#authenticate(who, programmerCode);
     if (typeof programmer !== "number") return programmer;
+    if (op.kind === "check_user") return this.#checkUser(programmer, op.slot);
     const actor: Actor = { kind: "keypad_user", id: who.keypadId, slot: programmer };
     return this.#runLocal({ ...op, id: this.#localId(who), actor } as Command);
   }
@@ -173,6 +175,16 @@ export class PanelCore implements KeypadBackend {
     const result = this.checkAccess({ credential: { kind: "pin", value: code }, point: { kind: "keypad", id: who.keypadId, partitions: who.partitions }, action: "arm", at: this.#now() });
     if (!result.granted || result.slot === undefined) return { ok: false, error: result.lockedForMs ? "locked_out" : "permission_denied" };
     return result.slot;
+  }
+
+  /** The keypad's user-number check: the same programmer rules as a change (apply.ts), nothing written. */
+  #checkUser(programmer: number, slot: number): ProgramAnswer {
+    const table = this.store.table;
+    const role = table.slot(programmer).role;
+    if (!ROLE_PERMISSIONS[role].programUsers) return { ok: false, error: "permission_denied" };
+    if (slot < 1 || slot > table.type.capacity) return { ok: false, error: "slot_out_of_range" };
+    if (role !== "Master" && table.type.masterSlots.includes(slot)) return { ok: false, error: "master_required" };
+    return { ok: true, inUse: table.slot(slot).codeDigest !== null };
   }
 
   #localSeq = 0;

@@ -27,6 +27,12 @@ export interface AccessAnswer {
 }
 
 export type ProgramOp =
+  /**
+   * Asked when a user number is entered (before the code, partitions or delete): authenticates
+   * the programmer like any change and answers whether the user number exists on the panel
+   * (`slot_out_of_range` when not) and is in use (`inUse`). Changes nothing.
+   */
+  | { kind: "check_user"; slot: number }
   | { kind: "set_code"; slot: number; code: Secret }
   | { kind: "disable_user"; slot: number }
   | { kind: "set_partitions"; slot: number; partitions: number[] };
@@ -36,6 +42,8 @@ export interface ProgramAnswer {
   /** Stable error code when refused (e.g. code_in_use, master_required, permission_denied). */
   error?: string;
   message?: string;
+  /** check_user: the user number has a code set (a user exists there). */
+  inUse?: boolean;
 }
 
 export interface PartitionStatus {

@@ -22,8 +22,10 @@ import type {
  *   otherwise arms away. `stay`/`away`/`disarm` choose the action first; `door <lock>` makes the
  *   next entry open that door lock. `*` discards typed digits; `#` with no digits clears.
  * - `*5` (or the prog/chime key) + Master/Supervisor code: user programming. Enter a user number
- *   (1-4 digits) + `#`, then `1` set code (type the new code), `2` partitions (toggle 1-8, `#`
- *   saves), `3` delete (disable) the user, `#` back to the user number; `#` there exits.
+ *   (1-4 digits) + `#` (the agent checks it and the programmer's code at once: `No such user`
+ *   for a number the panel does not have), then `1` set code (type the new code), `2` partitions
+ *   (toggle 1-8, `#` saves), `3` delete (disable) the user (`2` and `3` need a user there: `No
+ *   such user` at once otherwise), `#` back to the user number; `#` there exits.
  * - `*6` + Master code: our own dealer menu, `1` grant Security Professional access for 2 h,
  *   `2` end it.
  * - A `#` pressed right after an entry was submitted by reaching the code length is ignored
@@ -113,7 +115,8 @@ interface Config {
 
 type Awaiting =
   | { kind: "access" }
-  | { kind: "program"; code: Secret; slot: number; op: ProgramOp["kind"] }
+  /** inUse: what check_user answered for the slot (kept through the user's menu). */
+  | { kind: "program"; code: Secret; slot: number; op: ProgramOp["kind"]; inUse: boolean }
   | { kind: "dealer"; op: "grant" | "revoke" };
 
 /** Where the keypad is. `entry` with action "auto" and no digits is the idle state. */
@@ -122,8 +125,9 @@ export type Mode =
   | { m: "star" }
   | { m: "prog_code"; menu: "users" | "dealer"; digits: Secret }
   | { m: "prog_slot"; code: Secret; digits: string }
-  | { m: "prog_menu"; code: Secret; slot: number }
-  | { m: "prog_new_code"; code: Secret; slot: number; digits: Secret }
+  /** inUse: the user number has a user (partitions and delete need one). */
+  | { m: "prog_menu"; code: Secret; slot: number; inUse: boolean }
+  | { m: "prog_new_code"; code: Secret; slot: number; inUse: boolean; digits: Secret }
   | { m: "prog_parts"; code: Secret; slot: number; parts: readonly number[] }
   | { m: "dealer_menu"; code: Secret }
   | { m: "awaiting"; awaiting: Awaiting };
@@ -414,7 +418,14 @@ function onKey(s: SessionState, key: KeyName, ctx: StepContext, previousNotice: 
         if (mode.digits === "") return show({ ...s, mode: IDLE }, ctx);
         const slot = Number(mode.digits);
         if (slot < 1) return show({ ...s, mode: { ...mode, digits: "" }, notice: TEXT.noSuchUser }, ctx);
-        return show({ ...s, mode: { m: "prog_menu", code: mode.code, slot } }, ctx);
+        // The agent checks the user number (and the programmer's code) before the menu opens:
+        // a number the panel does not have is refused now, not after a whole new code.
+        return request(s, { kind: "program", code: mode.code, slot, op: "check_user", inUse: false }, {
+          kind: "program",
+          who: who(s),
+          programmerCode: mode.code,
+          op: { kind: "check_user", slot },
+        });
       }
       if (mode.digits.length >= MAX_SLOT_DIGITS) return show(s, ctx);
       return show({ ...s, mode: { ...mode, digits: mode.digits + key } }, ctx);
@@ -423,11 +434,13 @@ function onKey(s: SessionState, key: KeyName, ctx: StepContext, previousNotice: 
     case "prog_menu":
       switch (key) {
         case "1":
-          return show({ ...s, mode: { m: "prog_new_code", code: mode.code, slot: mode.slot, digits: EMPTY } }, ctx);
+          return show({ ...s, mode: { m: "prog_new_code", code: mode.code, slot: mode.slot, inUse: mode.inUse, digits: EMPTY } }, ctx);
         case "2":
-          return show({ ...s, mode: { m: "prog_parts", code: mode.code, slot: mode.slot, parts: [] } }, ctx);
         case "3":
-          return request(s, { kind: "program", code: mode.code, slot: mode.slot, op: "disable_user" }, {
+          // Partitions and delete need an existing user: refuse an unused number at once.
+          if (!mode.inUse) return show({ ...s, mode: { m: "prog_slot", code: mode.code, digits: "" }, notice: TEXT.noSuchUser }, ctx);
+          if (key === "2") return show({ ...s, mode: { m: "prog_parts", code: mode.code, slot: mode.slot, parts: [] } }, ctx);
+          return request(s, { kind: "program", code: mode.code, slot: mode.slot, op: "disable_user", inUse: true }, {
             kind: "program",
             who: who(s),
             programmerCode: mode.code,
@@ -441,11 +454,11 @@ function onKey(s: SessionState, key: KeyName, ctx: StepContext, previousNotice: 
 
     case "prog_new_code": {
       if (key === "*") return show({ ...s, mode: { ...mode, digits: EMPTY } }, ctx);
-      if (key === "#" && mode.digits.length === 0) return show({ ...s, mode: { m: "prog_menu", code: mode.code, slot: mode.slot } }, ctx);
+      if (key === "#" && mode.digits.length === 0) return show({ ...s, mode: { m: "prog_menu", code: mode.code, slot: mode.slot, inUse: mode.inUse } }, ctx);
       const complete = key === "#";
       const digits = complete ? mode.digits : append(mode.digits, key);
       if (!complete && digits.length < s.config.codeLimit) return show({ ...s, mode: { ...mode, digits } }, ctx);
-      return request({ ...s, swallowHash: !complete }, { kind: "program", code: mode.code, slot: mode.slot, op: "set_code" }, {
+      return request({ ...s, swallowHash: !complete }, { kind: "program", code: mode.code, slot: mode.slot, op: "set_code", inUse: mode.inUse }, {
         kind: "program",
         who: who(s),
         programmerCode: mode.code,
@@ -456,7 +469,7 @@ function onKey(s: SessionState, key: KeyName, ctx: StepContext, previousNotice: 
     case "prog_parts": {
       if (key === "*") return show(s, ctx);
       if (key === "#") {
-        return request(s, { kind: "program", code: mode.code, slot: mode.slot, op: "set_partitions" }, {
+        return request(s, { kind: "program", code: mode.code, slot: mode.slot, op: "set_partitions", inUse: true }, {
           kind: "program",
           who: who(s),
           programmerCode: mode.code,
@@ -518,17 +531,20 @@ function onAwaiting(state: SessionState, awaiting: Awaiting, input: SessionInput
 
   if (awaiting.kind === "program" && input.t === "program_answer") {
     const a = input.answer;
-    const { code, slot, op } = awaiting;
+    const { code, slot, op, inUse } = awaiting;
     if (a.ok) {
+      // A backend that does not say whether the user exists lets the change itself decide.
+      if (op === "check_user") return show({ ...state, mode: { m: "prog_menu", code, slot, inUse: a.inUse !== false } }, ctx);
       if (op === "disable_user") return show({ ...state, mode: { m: "prog_slot", code, digits: "" }, notice: `User ${slot} deleted` }, ctx);
       const text = op === "set_code" ? `User ${slot} code set` : `User ${slot} partitions saved`;
-      return show({ ...state, mode: { m: "prog_menu", code, slot }, notice: text }, ctx);
+      return show({ ...state, mode: { m: "prog_menu", code, slot, inUse: true }, notice: text }, ctx);
     }
     const refusal = programRefusal(a.error);
     // A refused programmer (wrong code, not allowed) leaves programming altogether.
     if (refusal === TEXT.denied) return show({ ...idle, notice: TEXT.denied }, ctx);
     if (refusal === TEXT.noSuchUser) return show({ ...state, mode: { m: "prog_slot", code, digits: "" }, notice: refusal }, ctx);
-    return show({ ...state, mode: { m: "prog_menu", code, slot }, notice: refusal }, ctx);
+    if (op === "check_user") return show({ ...idle, notice: TEXT.denied }, ctx);
+    return show({ ...state, mode: { m: "prog_menu", code, slot, inUse }, notice: refusal }, ctx);
   }
 
   if (awaiting.kind === "dealer" && input.t === "dealer_answer") {

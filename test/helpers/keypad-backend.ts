@@ -92,6 +92,9 @@ export class MemoryKeypadBackend implements KeypadBackend {
     if (!ok) return { ok: false, error: "permission_denied" };
     const target = this.users.get(op.slot) ?? { slot: op.slot, label: `User ${op.slot}`, role: "User" as const, code: null, partitions: [1] };
     switch (op.kind) {
+      case "check_user":
+        if (op.slot < 1 || op.slot > 1000) return { ok: false, error: "slot_out_of_range" };
+        return { ok: true, inUse: this.users.get(op.slot)?.code != null };
       case "set_code": {
         const code = op.code.reveal();
         if (code.length !== 4) return { ok: false, error: "invalid_code_length" };

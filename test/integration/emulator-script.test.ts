@@ -101,6 +101,33 @@ describe("emulator --script", () => {
     expect(fx.backend.users.has(7)).toBe(false);
   });
 
+  it("refuses a user number at once: out of range for the panel, or unused for partitions and delete", async () => {
+    const before = fx.backend.calls.length;
+    const { code, stdout } = await emulator(["--socket", fx.path, "--keypad", "kpN", "--script", "-"], "keys *51234\nkeys 9999#\nkeys 8#2\nkeys 8#3\nkeys 8#1\n");
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split("\n");
+    expect(lines.slice(lines.indexOf("User programming | Enter user number, # exit"))).toEqual([
+      "User programming | Enter user number, # exit",
+      "User programming | User number: 9",
+      "User programming | User number: 99",
+      "User programming | User number: 999",
+      "User programming | User number: 9999",
+      "No such user | Enter user number, # exit", // at once: no new code asked for
+      "User programming | User number: 8",
+      "User 8 | 1 Code  2 Partitions  3 Delete  # Back",
+      "No such user | Enter user number, # exit", // 2 partitions: nobody there
+      "User programming | User number: 8",
+      "User 8 | 1 Code  2 Partitions  3 Delete  # Back",
+      "No such user | Enter user number, # exit", // 3 delete: nobody there
+      "User programming | User number: 8",
+      "User 8 | 1 Code  2 Partitions  3 Delete  # Back",
+      "User 8 new code | Enter new code", // 1 set code: a new user may be made
+    ]);
+    // only the checks reached the backend: nothing was changed or asked for a code
+    expect(fx.backend.calls.slice(before).map((c) => `${c.action}:${c.ok}`)).toEqual(["check_user:true", "check_user:true", "check_user:true", "check_user:true"]);
+    expect(stdout).not.toMatch(/1234/);
+  });
+
   it("shows a lockout counting down while the script waits", async () => {
     const own = await startKeypadFixture({ codeLength: 4 }); // its own backend: the lockout stays here
     try {

@@ -18,11 +18,11 @@ const tmux = (...args: string[]) => execFileSync("tmux", ["-L", server, ...args]
 const screen = () => tmux("capture-pane", "-p", "-S", "-200");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(pattern: RegExp, deadline: number): Promise<RegExpMatchArray> {
+async function waitFor(pattern: RegExp, deadline: number, read: () => string = screen): Promise<RegExpMatchArray> {
   for (;;) {
-    const m = screen().match(pattern);
+    const m = read().match(pattern);
     if (m) return m;
-    if (Date.now() > deadline) throw new Error(`screen never showed ${pattern}:\n${screen()}`);
+    if (Date.now() > deadline) throw new Error(`screen never showed ${pattern}:\n${read()}`);
     await sleep(250);
   }
 }
@@ -61,7 +61,7 @@ describe("npm start from a fresh clone", () => {
     expect(Date.now() - started).toBeLessThan(60_000);
 
     // A duress disarm looks exactly like anyone else's.
-    const later = Date.now() + 20_000;
+    const later = Date.now() + 45_000;
     tmux("send-keys", "-t", "0", duress[1]!);
     await waitFor(new RegExp(`Access granted — ${duress[2]}`), later);
     const underDuress = keypadLines();
@@ -80,14 +80,30 @@ describe("npm start from a fresh clone", () => {
     expect(screen()).not.toMatch(/connection lost/);
 
     // The second start (state kept) says the codes were printed before, and waits for Enter.
-    await waitFor(/seeded on an earlier start/, later);
-    await waitFor(/Press Enter to open the keypad/, later);
+    await waitFor(/seeded on an earlier start/, later, visible);
+    await waitFor(/Press Enter to open the keypad/, later, visible);
     await sleep(1_500);
     expect(visible()).toMatch(/seeded on an earlier start/);
     tmux("send-keys", "-t", "0", "Enter");
-    await waitFor(/Enter code/, later);
+    await waitFor(/Enter code/, later, visible);
     tmux("send-keys", "-t", "0", duress[1]!);
-    await waitFor(new RegExp(`Access granted — ${duress[2]}`), later);
+    await waitFor(new RegExp(`Access granted — ${duress[2]}`), later, visible);
+
+    // *5: a user number the DSC panel does not have (1000 users) is refused before a new code is
+    // asked for; an unused one (8) is refused for delete at once.
+    tmux("send-keys", "-t", "0", "*", "5", owner[1]!);
+    await waitFor(/Enter user number, # exit/, later, visible);
+    tmux("send-keys", "-t", "0", "9", "9", "9", "9", "Enter");
+    await waitFor(/│ No such user/, later, visible);
+    expect(keypadLines()).toEqual(["No such user", "Enter user number, # exit"]);
+    tmux("send-keys", "-t", "0", "8", "Enter");
+    await waitFor(/│ User 8\s+│/, later, visible);
+    tmux("send-keys", "-t", "0", "3");
+    await waitFor(/│ No such user/, later, visible);
+    expect(keypadLines()).toEqual(["No such user", "Enter user number, # exit"]);
+    tmux("send-keys", "-t", "0", "Enter");
+    await waitFor(/│ Enter code/, later, visible);
+
     tmux("send-keys", "-t", "0", "q");
     await waitFor(/second start exited \d+/, later);
     expect(screen()).toMatch(/second start exited 0/);

@@ -341,8 +341,13 @@ describe("keypad session: tags, doors and partitions", () => {
 });
 
 describe("keypad session: *5 user programming", () => {
+  /** In user 4's menu; `answer` answers the changes (the user-number check is answered: user 4 exists). */
   function inMenu(answer?: Answerer): SessionHarness {
-    const h = new SessionHarness({ codeLength: 4 }, answer);
+    const changes = answer;
+    const h = new SessionHarness(
+      { codeLength: 4 },
+      changes === undefined ? undefined : (r) => (r.kind === "program" && r.op.kind === "check_user" ? { t: "program_answer", answer: { ok: true, inUse: true } } : changes(r)),
+    );
     expect(h.keys("*5").at(-1)).toEqual({ line1: "User programming", line2: "Enter Master/Supervisor code" });
     expect(h.keys("12").at(-1)).toEqual({ line1: "User programming", line2: "Master/Supervisor code: **" });
     expect(h.keys("34").at(-1)).toEqual({ line1: "User programming", line2: "Enter user number, # exit" });
@@ -384,10 +389,46 @@ describe("keypad session: *5 user programming", () => {
     expect(program(h.lastRequest).op).toEqual({ kind: "disable_user", slot: 4 });
   });
 
-  it("a refused programmer code reads Access denied and leaves programming", () => {
-    const h = inMenu(denyAll);
-    expect(h.keys("3").at(-1)).toEqual({ line1: "P1 Disarmed", line2: "Access denied" });
+  it("a refused programmer code reads Access denied at the user number and leaves programming", () => {
+    const h = new SessionHarness({ codeLength: 4 }, denyAll);
+    h.keys("*51234");
+    expect(h.keys("04#").at(-1)).toEqual({ line1: "P1 Disarmed", line2: "Access denied" });
     expect(h.state.mode.m).toBe("entry");
+    expect(h.requests.map((r) => r.kind === "program" && r.op)).toEqual([{ kind: "check_user", slot: 4 }]);
+  });
+
+  it("refuses a user number the panel does not have at once, before a new code is typed", () => {
+    const h = new SessionHarness({ codeLength: 4 }, (r) =>
+      r.kind === "program" && r.op.kind === "check_user" && r.op.slot > 1000 ? { t: "program_answer", answer: { ok: false, error: "slot_out_of_range" } } : { t: "program_answer", answer: { ok: true, inUse: true } },
+    );
+    h.keys("*51234");
+    expect(h.keys("9999#").at(-1)).toEqual({ line1: "No such user", line2: "Enter user number, # exit" });
+    const req = program(h.lastRequest);
+    expect(req.op).toEqual({ kind: "check_user", slot: 9999 });
+    expect(req.programmerCode.reveal()).toBe("1234");
+    // still in programming: another number goes on
+    expect(h.keys("7#").at(-1)).toEqual({ line1: "User 7", line2: TEXT.userMenu });
+    expect(h.requests).toHaveLength(2);
+  });
+
+  it("refuses partitions and delete for an unused user number at once; a code may still be set there", () => {
+    const h = new SessionHarness({ codeLength: 4 }, (r) =>
+      r.kind === "program" && r.op.kind === "check_user" ? { t: "program_answer", answer: { ok: true, inUse: false } } : { t: "program_answer", answer: { ok: true } },
+    );
+    h.keys("*51234");
+    expect(h.keys("8#").at(-1)).toEqual({ line1: "User 8", line2: TEXT.userMenu });
+    expect(h.keys("2").at(-1)).toEqual({ line1: "No such user", line2: "Enter user number, # exit" });
+    h.keys("8#");
+    expect(h.keys("3").at(-1)).toEqual({ line1: "No such user", line2: "Enter user number, # exit" });
+    expect(h.requests.map((r) => r.kind === "program" && r.op.kind)).toEqual(["check_user", "check_user"]);
+    h.keys("8#");
+    expect(h.keys("1").at(-1)).toEqual({ line1: "User 8 new code", line2: "Enter new code" });
+    expect(h.keys("#").at(-1)).toEqual({ line1: "User 8", line2: TEXT.userMenu }); // back, still unused
+    expect(h.keys("3").at(-1)?.line1).toBe("No such user");
+    h.keys("8#1");
+    expect(h.keys("5678").at(-1)).toEqual({ line1: "User 8 code set", line2: TEXT.userMenu });
+    // now there is a user: partitions open
+    expect(h.keys("#2").at(-1)).toEqual({ line1: "User 8 partitions", line2: "Partitions: none  # save" });
   });
 
   it.each([
