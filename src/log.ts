@@ -1,5 +1,12 @@
+import { createRequire } from "node:module";
 import { pino, type Logger } from "pino";
-import pretty from "pino-pretty";
+import type { PrettyStream } from "pino-pretty";
+
+/**
+ * pino-pretty is loaded only when a person is watching (a TTY): a daemon under systemd never
+ * needs it, and loading it costs start-up time and resident memory on a small board.
+ */
+const pretty = (options: Record<string, unknown>): PrettyStream => (createRequire(import.meta.url)("pino-pretty") as (o: Record<string, unknown>) => PrettyStream)(options);
 
 /**
  * Field names that could carry a credential or a key. Secrets are `Secret` objects that print as
