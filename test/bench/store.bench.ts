@@ -1,10 +1,10 @@
 /**
- * Start-up figures: `cold_start_10k_ms` (open the store with 10k users and build the index, to
- * ready; the modules are loaded before the clock starts) and `rss_10k_mb` (resident memory of that process when ready),
+ * Start-up figures: `store_cold_start_10k_ms` (open the store with 10k users and build the index, to
+ * ready; the modules are loaded before the clock starts) and `store_rss_10k_mb` (resident memory of that process when ready),
  * each in a fresh child process running the compiled agent on plain node, as a device does
  * (median of 5), with the daemon's V8 flag from systemd/panel-agent.service (a 1 MB young
  * generation: the default 16 MB semi-spaces keep ~30 MB of start-up garbage resident).
- * `rss_baseline_mb` is the same child opening an empty store, same run.
+ * `store_rss_baseline_mb` is the same child opening an empty store, same run.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -49,9 +49,9 @@ export async function run(): Promise<Record<string, number>> {
     if (runs[0]!.users !== 10_000) throw new Error(`expected 10,000 indexed users, got ${runs[0]!.users}`);
     const base = Array.from({ length: 3 }, () => measure(empty, config));
     return {
-      cold_start_10k_ms: median(runs.map((r) => r.ms)),
-      rss_10k_mb: median(runs.map((r) => r.rss)),
-      rss_baseline_mb: median(base.map((r) => r.rss)),
+      store_cold_start_10k_ms: median(runs.map((r) => r.ms)),
+      store_rss_10k_mb: median(runs.map((r) => r.rss)),
+      store_rss_baseline_mb: median(base.map((r) => r.rss)),
     };
   } finally {
     rmSync(full, { recursive: true, force: true });
