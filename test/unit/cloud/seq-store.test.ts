@@ -4,7 +4,7 @@
  * save returned. (A SIGKILL keeps the page cache, so this shows the write-then-rename order; the
  * fsyncs of the temp file and the directory are what carry it across a power loss.)
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,7 +12,11 @@ import { JsonFileSeqStore, MemorySeqStore } from "../../../src/cloud/index.js";
 import { tempDirs } from "../../helpers/tmp.js";
 
 const dirs = tempDirs();
-afterAll(() => dirs.cleanup());
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  dirs.cleanup();
+});
 
 const CHILD = `
 import { JsonFileSeqStore } from ${JSON.stringify(join(process.cwd(), "src/cloud/index.ts"))};
@@ -31,6 +35,7 @@ async function killMidSave(path: string, from: number): Promise<number> {
   writeFileSync(script, CHILD);
   // One process (node with tsx's loader), so SIGKILL hits the process that saves: the tsx CLI would run it in a child.
   const child = spawn(process.execPath, ["--import", "tsx", script, path, String(from)], { stdio: ["ignore", "pipe", "inherit"] });
+  children.push(child);
   let reported = from;
   let out = "";
   await new Promise<void>((resolve) => {
