@@ -56,7 +56,7 @@ describe("panel core", () => {
     seed(core);
     expect(await core.access(kp, pin("2222"), "arm_away")).toEqual({ granted: true, label: "User 2", slot: 2 });
     expect(core.status([1, 2])).toEqual([{ partition: 1, state: "armed_away" }, { partition: 2, state: "disarmed" }]);
-    expect(await core.access(kp, pin("9999"), "disarm")).toEqual({ granted: false });
+    expect(await core.access(kp, pin("9999"), "disarm")).toEqual({ granted: false, reason: "unknown_credential" });
     expect(events(core).filter((e) => e.type === "access").map((e) => [e.granted, e.reason])).toEqual([[true, null], [false, "unknown_credential"]]);
   });
 
@@ -98,7 +98,7 @@ describe("panel core", () => {
     cores.pop();
     clock.t += 30_000;
     const again = open(dir, clock);
-    expect(await again.access(kp, pin("2222"), "disarm")).toEqual({ granted: false, lockedForMs: 60_000 });
+    expect(await again.access(kp, pin("2222"), "disarm")).toMatchObject({ granted: false, lockedForMs: 60_000, reason: "locked_out" });
     clock.t += 60_000;
     expect((await again.access(kp, pin("2222"), "disarm")).granted).toBe(true);
     expect(events(again).some((e) => e.type === "lockout")).toBe(true);
