@@ -6,6 +6,8 @@
  *   daemon_ready_10k_ms      exec until READY=1 arrives on the notify socket (median of 3 starts)   <= 500
  *   daemon_rss_10k_mb        its VmRSS right after READY=1 (median of 3)                              <= 80
  *   daemon_rss_10k_busy_mb   its VmRSS after 30 s of keypad entries (40/s) and cloud commands (20/s)  <= 80
+ *   daemon_anon_10k_mb, daemon_anon_10k_busy_mb   the same process's anonymous memory (smaps_rollup):
+ *                            RSS less the file-backed, shared code pages of node and the addons
  *   keypad_answer_p50_us / _p99_us   an `entry` line written to the keypad socket until the display
  *                            line with the answer comes back (a grant commits its access record
  *                            first: the answer includes one fsync'd commit), beside
@@ -51,6 +53,12 @@ function seed(install: DeviceInstall, config: PanelConfig): void {
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Math.round((Number(m![1]) / 1024) * 10) / 10;
+}
+
+/** The process's own memory: anonymous pages (heap, SQLite cache), without the file-backed code pages of node and the addons that RSS also counts. */
+function anonMb(pid: number): number {
+  const m = /^Anonymous:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
   return Math.round((Number(m![1]) / 1024) * 10) / 10;
 }
 
@@ -127,10 +135,12 @@ export async function run(): Promise<Record<string, number>> {
 
     const ready: number[] = [];
     const rss: number[] = [];
+    const anon: number[] = [];
     for (let i = 0; i < 3; i++) {
       const d = await startDaemon(install, mkdtempSync(join(dir, "n-")));
       ready.push(d.readyMs);
       rss.push(rssMb(d.child.pid!));
+      anon.push(anonMb(d.child.pid!));
       await d.stop();
     }
 
@@ -175,11 +185,14 @@ export async function run(): Promise<Record<string, number>> {
       })();
       await Promise.all([keypadLoop, cloudLoop]);
       const busyRss = rssMb(d.child.pid!);
+      const busyAnon = anonMb(d.child.pid!);
       const sorted = sortNum(answers);
       return {
         daemon_ready_10k_ms: Math.round(median(ready)),
         daemon_rss_10k_mb: median(rss),
         daemon_rss_10k_busy_mb: busyRss,
+        daemon_anon_10k_mb: median(anon),
+        daemon_anon_10k_busy_mb: busyAnon,
         daemon_busy_entries: entries,
         daemon_busy_commands: commands,
         keypad_answer_p50_us: round(percentile(sorted, 50)),
