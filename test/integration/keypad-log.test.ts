@@ -2,14 +2,13 @@
  * The agent's log says why a keypad entry was denied (issue 12, item 10), while the keypad shows
  * the same "Access denied" whatever the reason, and no code reaches the log.
  */
-import { Writable } from "node:stream";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 import { PanelCore, type AgentEvent } from "../../src/core.js";
 import { Secret, type Command } from "../../src/domain/index.js";
 import { KeypadServer } from "../../src/keypad/server.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
+import { captureLogger } from "../helpers/log-capture.js";
 import { tempDirs } from "../helpers/tmp.js";
 
 const dirs = tempDirs();
@@ -29,14 +28,8 @@ it("logs the reason of a denied entry, the keypad shows only 'Access denied'", a
     { command: { id: "b", actor: cloud, kind: "set_code", slot: 2, code: new Secret("2581") } as Command, seq: 2 },
     { command: { id: "c", actor: cloud, kind: "set_partitions", slot: 2, partitions: [2] } as Command, seq: 3 },
   ]);
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const server = new KeypadServer({ path: join(dir, "kp.sock"), backend: core, codeLength: 4, logger: pino({ level: "info" }, sink) });
+  const { logger, lines } = captureLogger();
+  const server = new KeypadServer({ path: join(dir, "kp.sock"), backend: core, codeLength: 4, logger: logger });
   await server.start();
   cleanups.push(() => server.stop());
   const kp = await KeypadTestClient.connect(server.path);

@@ -3,14 +3,13 @@
  * event encoder) crashed the daemon at every start; it is dropped with an error line, and the
  * rows after it are published.
  */
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 import { Agent, outboxEventRow } from "../../src/agent.js";
 import { PanelCore } from "../../src/core.js";
 import { startEmbeddedBroker } from "../../src/sync/embedded-broker.js";
 import { OUTBOX_EVENT } from "../../src/sync/engine.js";
 import { agentConfig, CloudPeer } from "../helpers/agent-harness.js";
+import { captureLogger } from "../helpers/log-capture.js";
 import { tempDirs } from "../helpers/tmp.js";
 
 const dirs = tempDirs();
@@ -31,14 +30,8 @@ it("drops an unencodable event row with an error line and publishes the next one
   seeded.store.enqueue([outboxEventRow({ type: "lockout", at: Date.now(), scope: "keypad", id: "kp-1", failures: 10, lockedForMs: 90_000 })], Date.now());
   seeded.close();
 
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const agent = new Agent(config, { logger: pino({ level: "info" }, sink) });
+  const { logger, lines } = captureLogger();
+  const agent = new Agent(config, { logger: logger });
   cleanups.push(() => agent.stop());
   await agent.start();
   await peer.until(() => peer.events.length >= 1);

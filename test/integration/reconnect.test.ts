@@ -1,11 +1,10 @@
 /** Broker down: the agent backs off (capped) and logs the outage once, not a warning a second (issue 12, item 11). */
 import { createServer, type Server } from "node:net";
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 import { generateSigningKey } from "../../protocol/index.js";
 import { Agent } from "../../src/agent.js";
 import { agentConfig } from "../helpers/agent-harness.js";
+import { captureLogger } from "../helpers/log-capture.js";
 import { tempDirs } from "../helpers/tmp.js";
 
 const dirs = tempDirs();
@@ -26,14 +25,8 @@ it("retries a broker that drops every connection after 1, 2, 4 s ... and logs on
   cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as { port: number }).port;
 
-  const lines: { level: number; msg: string }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as { level: number; msg: string });
-      done();
-    },
-  });
-  const agent = new Agent(agentConfig(dirs.make(), `mqtt://127.0.0.1:${port}`, generateSigningKey()), { logger: pino({ level: "info" }, sink), random: () => 0.999999 });
+  const { logger, lines } = captureLogger();
+  const agent = new Agent(agentConfig(dirs.make(), `mqtt://127.0.0.1:${port}`, generateSigningKey()), { logger: logger, random: () => 0.999999 });
   cleanups.push(() => agent.stop());
   await agent.start();
   await new Promise((r) => setTimeout(r, 8_000));
@@ -43,6 +36,6 @@ it("retries a broker that drops every connection after 1, 2, 4 s ... and logs on
   expect(attempts.length).toBeLessThanOrEqual(5);
   const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
   for (let i = 1; i < gaps.length; i++) expect(gaps[i]!).toBeGreaterThan(gaps[i - 1]! * 1.5);
-  const warnings = lines.filter((l) => l.level >= 40);
+  const warnings = lines.filter((l) => Number(l.level) >= 40);
   expect(warnings.map((l) => l.msg)).toEqual(["broker unreachable; keypads keep working, the outbox keeps events; retrying with backoff up to 60 s"]);
 }, 20_000);
