@@ -12,8 +12,6 @@ import { OUTBOX_EVENT } from "./sync/engine.js";
 import { SyncLink } from "./sync/link.js";
 import { AGENT_VERSION } from "./version.js";
 
-export { AGENT_VERSION } from "./version.js";
-
 export function retentionOf(config: AgentConfig): RetentionPolicy {
   const day = 24 * 3600_000;
   return {

@@ -1,6 +1,6 @@
 import { accessAnswer, accessRecord, AccessIndex, createCredentialHasher, type AccessEvent, type AccessRecord, type AccessRequest, type LockoutPolicy, type LockoutSnapshot } from "./access/index.js";
 import type { Secret, Actor, ActionLogEntry, Command, DomainEvent, PanelConfig } from "./domain/index.js";
-import { ROLE_PERMISSIONS } from "./domain/index.js";
+import { keypadProgrammingRefusal } from "./domain/index.js";
 import type { AccessAnswer, Credential, KeypadAction, KeypadBackend, KeypadIdentity, PartitionStatus, ProgramAnswer, ProgramOp } from "./keypad/backend.js";
 import { SteadyClock, type SteadyCheckpoint, type SteadyClockSources } from "./store/steady-clock.js";
 import { Store, type ExecuteItem, type ExecuteOutcome, type OutboxInsert } from "./store/store.js";
@@ -180,10 +180,10 @@ export class PanelCore implements KeypadBackend {
   /** The keypad's user-number check: the same programmer rules as a change (apply.ts), nothing written. */
   #checkUser(programmer: number, slot: number): ProgramAnswer {
     const table = this.store.table;
-    const role = table.slot(programmer).role;
-    if (!ROLE_PERMISSIONS[role].programUsers) return { ok: false, error: "permission_denied" };
+    // A master slot is always in range, so this order answers as permission, range, Master did.
+    const refusal = keypadProgrammingRefusal(table, programmer, slot);
+    if (refusal) return { ok: false, error: refusal };
     if (slot < 1 || slot > table.type.capacity) return { ok: false, error: "slot_out_of_range" };
-    if (role !== "Master" && table.type.masterSlots.includes(slot)) return { ok: false, error: "master_required" };
     return { ok: true, inUse: table.slot(slot).codeDigest !== null };
   }
 

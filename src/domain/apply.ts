@@ -223,6 +223,19 @@ function steadyNow(d: Draft): number {
   return d.ctx.steady ?? d.ctx.now;
 }
 
+/**
+ * Why the user in slot `programmer` may not program users at the keypad (or `target`), or null.
+ * authorise() applies it to every keypad_user command; the keypad's *5 user-number check asks it
+ * before any command is made.
+ */
+export function keypadProgrammingRefusal(table: PanelTable, programmer: number, target?: number): ErrorCode | null {
+  const p = table.slot(programmer);
+  if (p.codeDigest === null || !ROLE_PERMISSIONS[p.role].programUsers) return "permission_denied";
+  // A Supervisor programs other users, never the Master (DSC: only the Master code changes the Master code).
+  if (target !== undefined && p.role !== "Master" && table.type.masterSlots.includes(target)) return "master_required";
+  return null;
+}
+
 /** Who may issue which command: dealer windows, Master-only commands, keypad programming permissions. */
 function authorise(d: Draft): void {
   const { actor, kind } = d.cmd;
@@ -236,10 +249,8 @@ function authorise(d: Draft): void {
   }
   if (actor.kind === "keypad_user") {
     if (actor.slot === undefined) fail("permission_denied");
-    const programmer = d.table.slot(actor.slot);
-    if (programmer.codeDigest === null || !ROLE_PERMISSIONS[programmer.role].programUsers) fail("permission_denied");
-    // A Supervisor programs other users, never the Master (DSC: only the Master code changes the Master code).
-    if (programmer.role !== "Master" && "slot" in d.cmd && d.table.type.masterSlots.includes(d.cmd.slot)) fail("master_required");
+    const refusal = keypadProgrammingRefusal(d.table, actor.slot, "slot" in d.cmd ? d.cmd.slot : undefined);
+    if (refusal) fail(refusal);
     if (kind === "snapshot" || kind === "assign_account" || kind === "remove_account" || kind === "unassign_account") fail("permission_denied");
   }
 }

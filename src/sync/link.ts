@@ -180,8 +180,7 @@ export class SyncLink {
         // A row no encoder accepts can never be published; holding it would stop every row after
         // it, and throwing here would crash the daemon on every start. Say so, and let it go.
         this.#o.logger.error({ outboxId: row.id, kind: row.kind, err: (err as Error).message }, "outbox row cannot be encoded as an event; dropped");
-        this.#acked.push(row.id);
-        this.#deleteTimer ??= setTimeout(() => this.#deleteAcked(), DELETE_EVERY_MS);
+        this.#done(row.id);
         return;
       }
     }
@@ -189,10 +188,15 @@ export class SyncLink {
     client.publish(topic, payload, { qos: 1 }, (err) => {
       this.#inFlight--;
       if (err) return; // left in the outbox: sent again after reconnect or restart
-      this.#acked.push(row.id);
-      this.#deleteTimer ??= setTimeout(() => this.#deleteAcked(), DELETE_EVERY_MS);
+      this.#done(row.id);
       if (this.#inFlight < OUTBOX_WINDOW / 2) this.flushOutbox();
     });
+  }
+
+  /** The row is finished with (PUBACKed, or unpublishable): deleted with the next group. */
+  #done(id: number): void {
+    this.#acked.push(id);
+    this.#deleteTimer ??= setTimeout(() => this.#deleteAcked(), DELETE_EVERY_MS);
   }
 
   #deleteAcked(): void {
@@ -211,10 +215,7 @@ export class SyncLink {
   #dealerEndTimer: NodeJS.Timeout | undefined;
 
   #publishStateIfChanged(): void {
-    const { core } = this.#o;
-    const dealer = dealerState(core);
-    const key = `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
-    if (key !== this.#stateKey) this.publishState();
+    if (stateKey(this.#o.core, dealerState(this.#o.core)) !== this.#stateKey) this.publishState();
   }
 
   /** Retained state: what the cloud needs to seal, sequence and check convergence. Coalesced. */
@@ -232,7 +233,7 @@ export class SyncLink {
     const { core } = this.#o;
     const t = core.store.table;
     const dealer = dealerState(core);
-    this.#stateKey = `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
+    this.#stateKey = stateKey(core, dealer);
     // The window ends on the steady clock; the state says so when it does, not at the next command.
     if (this.#dealerEndTimer) clearTimeout(this.#dealerEndTimer);
     this.#dealerEndTimer = dealer ? setTimeout(() => this.publishState(), Math.max(0, dealer.until - core.now) + 5).unref() : undefined;
@@ -293,6 +294,11 @@ export class SyncLink {
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
     this.#deleteAcked();
   }
+}
+
+/** What a retained state says that a commit can change: sequence, table, and whether (and how long) a dealer window is open. */
+function stateKey(core: PanelCore, dealer: ReturnType<typeof dealerState>): string {
+  return `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
 }
 
 /**
