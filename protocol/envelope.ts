@@ -7,6 +7,7 @@ import {
 } from "../src/domain/index.js";
 import { decodeCbor, decodeWith, encodeCbor, schemaError, DEFAULT_MAX_BYTES, type Decoded, type DecodeLimits } from "./codec.js";
 import { isAck, isEpochMs, isSeq } from "./ack-fast.js";
+import { unverifiedBody } from "./signed.js";
 import { rawPublicKey, seal, signBytes, unseal, verifyBytes, type DeterministicRandom, type SealingKey, type SigningKey, type TrustedKeys } from "./crypto.js";
 import {
   ackSchema,
@@ -426,9 +427,15 @@ export function encodeEnvelopeFailure(panelId: string, at: number, failure: Open
   return encodeAck(panelId, at, rejectedOutcome(failure.error, failure.id));
 }
 
-/** Cloud side: an `ack` or `batch_ack`. Never throws. */
+/**
+ * Cloud side: an `ack` or `batch_ack`, bare or in its signed form (section 4.1). Reads the content
+ * only: the signature is NOT checked here (the cloud client checks it with verifyAgentPayload
+ * against the panel's pinned identity before it believes an ack). Never throws.
+ */
 export function decodeAck(bytes: Uint8Array, limits?: DecodeLimits): Decoded<AnyAck> {
-  const raw = decodeCbor(bytes, limits);
+  const body = unverifiedBody(bytes, limits);
+  if (!body.ok) return body;
+  const raw = decodeCbor(body.value, limits);
   if (!raw.ok) return raw;
   // The hand-written check accepts exactly what the schema accepts, at a fraction of the cost;
   // whatever it does not accept goes to zod, which decides and names the path.
@@ -460,8 +467,11 @@ export function eventFromDomain(event: DomainEvent): { type: EventType; at: numb
   }
 }
 
+/** An event, bare or signed; like decodeAck, the signature is not checked here. */
 export function decodeEvent(bytes: Uint8Array, limits?: DecodeLimits): Decoded<WireEvent> {
-  return decodeWith(eventSchema, bytes, limits) as Decoded<WireEvent>;
+  const body = unverifiedBody(bytes, limits);
+  if (!body.ok) return body;
+  return decodeWith(eventSchema, body.value, limits) as Decoded<WireEvent>;
 }
 
 /** The event types this protocol version defines. */
@@ -476,8 +486,11 @@ export function encodeState(state: StateInput): Buffer {
   return encodeCbor(validated(stateSchema, { v: PROTOCOL_VERSION, t: "state", ...state }, "state"));
 }
 
+/** The retained state, bare or signed; like decodeAck, the signature is not checked here. */
 export function decodeState(bytes: Uint8Array, limits?: DecodeLimits): Decoded<State> {
-  return decodeWith(stateSchema, bytes, limits);
+  const body = unverifiedBody(bytes, limits);
+  if (!body.ok) return body;
+  return decodeWith(stateSchema, body.value, limits);
 }
 
 export type StatusInput = Omit<Status, "v" | "t">;

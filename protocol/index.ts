@@ -4,3 +4,4 @@ export * from "./codec.js";
 export * from "./crypto.js";
 export * from "./envelope.js";
 export * from "./topics.js";
+export * from "./signed.js";

@@ -475,6 +475,8 @@ export const stateSchema = z.strictObject({
   digest: z.string().regex(/^[0-9a-f]{64}$/),
   /** The database's identity (16 hex digits, made with it): a new epoch means the panel lost its table. */
   epoch: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  /** The panel's Ed25519 identity (raw 32 bytes): every ack, event and state it publishes is signed by it (section 4.1). */
+  identityKey: bytesSchema(32).optional(),
 });
 export type State = z.infer<typeof stateSchema>;
 

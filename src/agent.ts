@@ -6,6 +6,7 @@ import { PanelCore, type AgentEvent } from "./core.js";
 import { Housekeeping } from "./housekeeping.js";
 import { KeypadServer } from "./keypad/server.js";
 import { loadKeyFile, SEAL_KEY_FILE } from "./store/device-key.js";
+import { loadIdentityKey } from "./store/identity-key.js";
 import { DEFAULT_RETENTION, type OutboxInsert, type RetentionPolicy } from "./store/store.js";
 import { wireEvent } from "./sync/events.js";
 import { OUTBOX_EVENT } from "./sync/engine.js";
@@ -32,6 +33,11 @@ export interface AgentOptions {
   now?: () => number;
   /** Jitter for reconnect delays (default Math.random). */
   random?: () => number;
+  /**
+   * false: publish acks, events and state unsigned. Only for a benchmark's baseline (the cost of
+   * signing); never in production, and not in the config: a verifying cloud drops every message.
+   */
+  signMessages?: boolean;
 }
 
 /**
@@ -73,6 +79,8 @@ export class Agent {
     });
     this.core = core;
     this.sealingKey = loadSealingKey(loadKeyFile(join(config.stateDir, SEAL_KEY_FILE), "sealing key").key);
+    const identity = loadIdentityKey(config.stateDir, core.store);
+    if (identity.created) logger.info({ kid: identity.key.kid }, "panel identity key created (the cloud pins it on first use or at enrolment)");
     const trustedKeys = new TrustedKeys(config.trustedCloudKeys.map(parseTrustedKey));
     this.link = new SyncLink({
       panelId: config.panelId,
@@ -80,6 +88,8 @@ export class Agent {
       core,
       trustedKeys,
       sealingKey: this.sealingKey,
+      identityKey: identity.key,
+      signMessages: this.#opts.signMessages ?? true,
       maxPayloadBytes: config.maxPayloadBytes,
       agentVersion: AGENT_VERSION,
       logger: logger.child({ part: "mqtt" }),

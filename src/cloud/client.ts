@@ -9,6 +9,9 @@ import {
   decodeState,
   decodeStatus,
   encodeParsedBatch,
+  panelIdentity,
+  unverifiedBody,
+  type PanelIdentity,
   encodeParsedCommand,
   fleetFilter,
   LIMITS,
@@ -28,6 +31,7 @@ import {
 } from "../../protocol/index.js";
 import { commandSchema, RuleError, type Actor } from "../domain/index.js";
 import { MQTT_LOG } from "../mqtt-log.js";
+import { judge, type AgentChannel, type ForgedMessage, type IdentityPinned, type TrustMode } from "./authenticity.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
 
 // =============================================================================================
@@ -133,6 +137,20 @@ export interface CloudClientOptions {
    * (the client's seqs must then stay the ones it loaded from the SeqStore).
    */
   resequence?: boolean;
+  /**
+   * How a panel's identity is learned (protocol/README.md 4.1). `tofu` (default): the first
+   * signed state seen pins it (logged, event `identity`), kept in the SeqStore when it can;
+   * `provisioned`: only identities given by `pinIdentity` (or found in the SeqStore) are believed.
+   */
+  trust?: TrustMode;
+  /**
+   * Verify that every ack, event and state is signed by the panel's pinned identity (default
+   * true). An unsigned or badly signed message is dropped and reported (event `forged`), never
+   * taken as an outcome. false only for a benchmark's baseline against an agent that signs nothing.
+   */
+  verify?: boolean;
+  /** Where pins and dropped messages are logged (pino-compatible); default: events only. */
+  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   now?: () => number;
 }
 
@@ -191,6 +209,10 @@ export interface CloudClientEvents {
   resync: [request: ResyncRequest];
   state: [panelId: string, state: State];
   status: [panelId: string, status: Status];
+  /** A panel's identity was pinned (on first use, provisioned, or loaded from the SeqStore). */
+  identity: [info: IdentityPinned];
+  /** A message on a panel's ack/evt/state topic was dropped: not signed by the panel's pinned identity. */
+  forged: [info: ForgedMessage];
   /** Something undecodable or unexpected arrived; informational. */
   warning: [info: { panelId?: string; code: string }];
 }
@@ -266,6 +288,15 @@ interface Panel {
   epoch?: string;
   /** Sending waits while a re-sequencing re-reads the panel's state. */
   hold?: boolean;
+  /** The pinned identity: only what it signed is believed. */
+  identity?: PanelIdentity;
+  /** The SeqStore was asked for a pinned identity (or one was pinned explicitly). */
+  identityLoaded: boolean;
+  identityLoading?: boolean;
+  /** Payloads waiting for the identity to be known, in arrival order. */
+  held: { channel: AgentChannel; payload: Buffer }[];
+  /** The last state refused for its key: judged again when an identity is pinned or forgotten. */
+  refusedState?: Buffer;
 }
 
 const DEFAULTS = {
@@ -279,6 +310,8 @@ const MAX_RETRY_MS = 60_000;
 /** Commands parsed per event-loop turn in the background (~1 ms). */
 const SCREEN_CHUNK = 256;
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
+/** Messages kept per panel while its identity is not yet known. */
+const MAX_HELD = 1000;
 
 function final(job: Job, o: Outcome): void {
   if (!job.firstDone) {
@@ -329,8 +362,8 @@ function rejectedLocally(panelId: string, id: string, code: string, detail?: Err
  * The constructor only wires; `connect()` opens the connection, `close()` ends it.
  */
 export class CloudClient extends EventEmitter<CloudClientEvents> {
-  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet">> &
-    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet">;
+  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger">> &
+    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger">;
   readonly #seqStore: SeqStore;
   readonly #now: () => number;
   readonly #panels = new Map<string, Panel>();
@@ -360,6 +393,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       persistentSession: options.persistentSession,
       fleet: options.fleet,
       resequence: options.resequence ?? false,
+      trust: options.trust ?? "tofu",
+      verify: options.verify ?? true,
+      logger: options.logger,
     };
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
@@ -474,7 +510,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       } catch {
         throw new CloudError("invalid_panel_id", "invalid panel id");
       }
-      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0 };
+      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0, identityLoaded: false, held: [] };
       this.#panels.set(panelId, p);
     }
     return p;
@@ -858,66 +894,202 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #onMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(topic, this.#o.topicPrefix);
     if (!t || payload.length === 0) return;
-    switch (t.channel) {
+    if (t.channel === "status") return this.#onStatus(t.panelId, payload);
+    if (t.channel === "cmd") return;
+    // Acks only matter to a panel this client sends to.
+    const p = t.channel === "ack" ? this.#panels.get(t.panelId) : this.#panel(t.panelId);
+    if (!p) return;
+    if (!this.#o.verify) {
+      const body = unverifiedBody(payload);
+      if (!body.ok) return void this.emit("warning", { panelId: p.id, code: body.error.code });
+      return this.#deliver(p, t.channel, body.value);
+    }
+    if (!p.identityLoaded) {
+      this.#hold(p, t.channel, payload);
+      void this.#loadIdentity(p);
+      return;
+    }
+    this.#authenticate(p, t.channel, payload);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // authenticity: every ack, event and state must be signed by the panel's pinned identity
+
+  /** Judges a payload; believes it, pins a first-use identity, holds it, or drops and reports it. */
+  #authenticate(p: Panel, channel: AgentChannel, payload: Buffer): void {
+    const verdict = judge(channel, payload, p.identity, this.#o.trust);
+    switch (verdict.kind) {
+      case "accept":
+        return this.#deliver(p, channel, verdict.body, payload);
+      case "hold":
+        return this.#hold(p, channel, payload);
+      case "pin":
+        this.#pin(p, verdict.identity, "first_use");
+        this.#deliver(p, channel, verdict.body, payload);
+        return this.#releaseHeld(p);
+      case "refuse":
+        // A state refused for its key is kept: once an operator pins (or forgets) an identity, it is judged again.
+        if (channel === "state") p.refusedState = payload;
+        return this.#forged(p, channel, verdict.reason, verdict.kid);
+    }
+  }
+
+  #forged(p: Panel, channel: AgentChannel, reason: ForgedMessage["reason"], kid?: string): void {
+    const info: ForgedMessage = { panelId: p.id, channel, reason, ...(kid ? { kid } : {}) };
+    this.#o.logger?.warn(info, `dropped a ${channel} message for panel ${p.id} that is not signed by its pinned identity (${reason})`);
+    this.emit("forged", info);
+  }
+
+  /** Kept until the panel's identity is known (loaded from the SeqStore, or pinned by its first state). */
+  #hold(p: Panel, channel: AgentChannel, payload: Buffer): void {
+    p.held.push({ channel, payload });
+    if (p.held.length > MAX_HELD) {
+      p.held.shift();
+      this.emit("warning", { panelId: p.id, code: "held_overflow" });
+    }
+  }
+
+  #releaseHeld(p: Panel): void {
+    const held = p.held;
+    p.held = [];
+    for (const h of held) this.#authenticate(p, h.channel, h.payload);
+  }
+
+  async #loadIdentity(p: Panel): Promise<void> {
+    if (p.identityLoading) return;
+    p.identityLoading = true;
+    let stored: string | undefined;
+    try {
+      stored = this.#seqStore.loadIdentity ? await this.#seqStore.loadIdentity(p.id) : undefined;
+    } catch {
+      stored = undefined;
+      this.emit("warning", { panelId: p.id, code: "identity_store_failed" });
+    }
+    if (p.identityLoaded) return; // pinned explicitly meanwhile
+    p.identityLoaded = true;
+    if (stored !== undefined) {
+      try {
+        p.identity = panelIdentity(stored);
+        this.emit("identity", { panelId: p.id, kid: p.identity.kid, publicKey: p.identity.publicRaw, how: "stored" });
+      } catch {
+        this.emit("warning", { panelId: p.id, code: "identity_store_invalid" });
+      }
+    }
+    this.#releaseHeld(p);
+  }
+
+  #pin(p: Panel, identity: PanelIdentity, how: IdentityPinned["how"]): void {
+    p.identity = identity;
+    p.identityLoaded = true;
+    p.refusedState = undefined;
+    if (how !== "stored") void Promise.resolve(this.#seqStore.saveIdentity?.(p.id, identity.publicRaw.toString("hex"))).catch(() => this.emit("warning", { panelId: p.id, code: "identity_store_failed" }));
+    if (how === "first_use") this.#o.logger?.info({ panelId: p.id, kid: identity.kid }, `panel ${p.id}: identity ${identity.kid} pinned on first use (trust on first use: check it out of band, e.g. against the installer's record)`);
+    this.emit("identity", { panelId: p.id, kid: identity.kid, publicKey: identity.publicRaw, how });
+  }
+
+  /**
+   * Pins a panel's identity (its Ed25519 public key: raw 32 bytes or hex, e.g. the `identityKey`
+   * recorded at enrolment), kept in the SeqStore when it can. From now on only messages signed by
+   * it are believed. A state that was refused (a replaced panel's new key) is judged again.
+   */
+  pinIdentity(panelId: string, publicKey: Uint8Array | string): void {
+    const p = this.#panel(panelId);
+    this.#pin(p, panelIdentity(publicKey), "provisioned");
+    this.#rejudge(p);
+  }
+
+  /**
+   * Forgets a panel's pinned identity (a panel replaced or wiped on purpose): in `tofu` mode its
+   * next signed state pins a new one (the last refused state, if any, at once).
+   */
+  forgetIdentity(panelId: string): void {
+    const p = this.#panel(panelId);
+    p.identity = undefined;
+    p.identityLoaded = true;
+    void Promise.resolve(this.#seqStore.saveIdentity?.(p.id, undefined)).catch(() => this.emit("warning", { panelId: p.id, code: "identity_store_failed" }));
+    this.#rejudge(p);
+  }
+
+  /** The identity this client believes for a panel (undefined until pinned). */
+  identityOf(panelId: string): { kid: string; publicKey: Buffer } | undefined {
+    const id = this.#panels.get(panelId)?.identity;
+    return id ? { kid: id.kid, publicKey: id.publicRaw } : undefined;
+  }
+
+  #rejudge(p: Panel): void {
+    const refused = p.refusedState;
+    p.refusedState = undefined;
+    if (refused) this.#authenticate(p, "state", refused);
+    this.#releaseHeld(p);
+  }
+
+  /** A message believed (or, with `verify: false`, taken as it is): decode and act on it. */
+  #deliver(p: Panel, channel: AgentChannel, body: Uint8Array, payload?: Buffer): void {
+    switch (channel) {
       case "ack": {
-        const d = decodeAck(payload);
-        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
-        const p = this.#panels.get(t.panelId);
-        if (!p) return;
+        const d = decodeAck(body);
+        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
+        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
         this.#onAck(p, d.value);
         this.#trimWaiting(p);
         return;
       }
       case "evt": {
-        const d = decodeEvent(payload);
-        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
-        const p = this.#panel(t.panelId);
+        const d = decodeEvent(body);
+        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
+        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
         if (d.value.n <= p.highestN) return;
         p.highestN = d.value.n;
-        this.emit("event", t.panelId, d.value);
+        this.emit("event", p.id, d.value);
         if (d.value.type === "resync_request") {
           const data = d.value.data;
-          const req: ResyncRequest = { panelId: t.panelId, lastSeq: data.lastSeq, reason: data.reason };
+          const req: ResyncRequest = { panelId: p.id, lastSeq: data.lastSeq, reason: data.reason };
           if (data.gotSeq !== undefined) req.gotSeq = data.gotSeq;
           this.emit("resync", req);
         }
         return;
       }
       case "state": {
-        const d = decodeState(payload);
-        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
-        const p = this.#panel(t.panelId);
-        const before = p.state;
-        p.state = d.value;
-        // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
-        if (p.lastAssigned !== undefined && p.epoch !== undefined && d.value.epoch !== undefined && d.value.epoch !== p.epoch) this.#reset(p, d.value, p.lastAssigned);
-        else if (p.lastAssigned !== undefined) p.epoch ??= d.value.epoch;
-        // A new sealing key: what was prepared is sealed to the old one.
-        if (before && !Buffer.from(before.sealKey).equals(Buffer.from(d.value.sealKey))) this.#unprepare(p);
-        const waiters = p.stateWaiters;
-        p.stateWaiters = [];
-        for (const w of waiters) w(d.value);
-        this.emit("state", t.panelId, d.value);
-        return;
-      }
-      case "status": {
-        const d = decodeStatus(payload);
-        if (!d.ok) return void this.emit("warning", { panelId: t.panelId, code: d.error.code });
-        const p = this.#panel(t.panelId);
-        const wasOffline = p.status?.status === "offline";
-        p.status = d.value;
-        this.emit("status", t.panelId, d.value);
-        // Back online: what the broker queued arrives now; resend only if that does not answer in time.
-        if (wasOffline && d.value.status === "online" && p.inflight) {
-          p.inflight.attempts = 0;
-          if (p.inflight.timer) clearTimeout(p.inflight.timer);
-          const inflight = p.inflight;
-          inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
+        const d = decodeState(body);
+        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
+        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
+        if (this.#o.verify && p.identity && d.value.identityKey && !p.identity.publicRaw.equals(Buffer.from(d.value.identityKey))) {
+          if (payload) p.refusedState = payload;
+          return this.#forged(p, channel, "identity_mismatch", p.identity.kid);
         }
-        return;
+        return this.#onState(p, d.value);
       }
-      default:
-        return;
+    }
+  }
+
+  #onState(p: Panel, state: State): void {
+    const before = p.state;
+    p.state = state;
+    // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
+    if (p.lastAssigned !== undefined && p.epoch !== undefined && state.epoch !== undefined && state.epoch !== p.epoch) this.#reset(p, state, p.lastAssigned);
+    else if (p.lastAssigned !== undefined) p.epoch ??= state.epoch;
+    // A new sealing key: what was prepared is sealed to the old one.
+    if (before && !Buffer.from(before.sealKey).equals(Buffer.from(state.sealKey))) this.#unprepare(p);
+    const waiters = p.stateWaiters;
+    p.stateWaiters = [];
+    for (const w of waiters) w(state);
+    this.emit("state", p.id, state);
+  }
+
+  /** Status is not signed (the broker publishes the last will): it only says when to expect answers, never an outcome. */
+  #onStatus(panelId: string, payload: Buffer): void {
+    const d = decodeStatus(payload);
+    if (!d.ok) return void this.emit("warning", { panelId, code: d.error.code });
+    const p = this.#panel(panelId);
+    const wasOffline = p.status?.status === "offline";
+    p.status = d.value;
+    this.emit("status", panelId, d.value);
+    // Back online: what the broker queued arrives now; resend only if that does not answer in time.
+    if (wasOffline && d.value.status === "online" && p.inflight) {
+      p.inflight.attempts = 0;
+      if (p.inflight.timer) clearTimeout(p.inflight.timer);
+      const inflight = p.inflight;
+      inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
     }
   }
 
@@ -1089,6 +1261,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#fleetEvents || this.#o.fleet) return;
     this.#fleetEvents = true;
     const client = this.#client_();
-    client.subscribe([fleetFilter("evt", this.#o.topicPrefix), fleetFilter("status", this.#o.topicPrefix)], { qos: 1 });
+    // The states too: in `tofu` mode a panel's first signed state pins the identity its events are checked against.
+    client.subscribe([fleetFilter("evt", this.#o.topicPrefix), fleetFilter("state", this.#o.topicPrefix), fleetFilter("status", this.#o.topicPrefix)], { qos: 1 });
   }
 }

@@ -18,12 +18,20 @@ export interface SeqStore {
    * that a panel was reset (its state shows another epoch) instead of at a `sequence_gap`.
    */
   loadEpoch?(panelId: string): string | undefined | Promise<string | undefined>;
+  /**
+   * The panel's pinned identity (lowercase hex of its raw Ed25519 public key), optional. A store
+   * that keeps it makes trust on first use hold across restarts: a later key is refused.
+   */
+  loadIdentity?(panelId: string): string | undefined | Promise<string | undefined>;
+  /** Pins (hex) or forgets (undefined) the panel's identity. */
+  saveIdentity?(panelId: string, publicKeyHex: string | undefined): void | Promise<void>;
 }
 
 /** The default: per process, forgotten on exit (the agent's retained `lastSeq` recovers it). */
 export class MemorySeqStore implements SeqStore {
   readonly #seqs = new Map<string, number>();
   readonly #epochs = new Map<string, string>();
+  readonly #identities = new Map<string, string>();
 
   load(panelId: string): number | undefined {
     return this.#seqs.get(panelId);
@@ -37,25 +45,42 @@ export class MemorySeqStore implements SeqStore {
   loadEpoch(panelId: string): string | undefined {
     return this.#epochs.get(panelId);
   }
+
+  loadIdentity(panelId: string): string | undefined {
+    return this.#identities.get(panelId);
+  }
+
+  saveIdentity(panelId: string, publicKeyHex: string | undefined): void {
+    if (publicKeyHex === undefined) this.#identities.delete(panelId);
+    else this.#identities.set(panelId, publicKeyHex);
+  }
 }
 
 interface FileEntry {
-  seq: number;
+  /** Absent when only an identity was pinned (nothing sent yet). */
+  seq?: number;
   epoch?: string;
+  identity?: string;
 }
 
 const EPOCH_RE = /^[0-9a-f]{16}$/;
+const IDENTITY_RE = /^[0-9a-f]{64}$/;
 
 function entryOf(value: unknown): FileEntry | undefined {
   if (Number.isSafeInteger(value) && (value as number) >= 0) return { seq: value as number };
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const { seq, epoch } = value as { seq?: unknown; epoch?: unknown };
-  if (!Number.isSafeInteger(seq) || (seq as number) < 0) return undefined;
-  return typeof epoch === "string" && EPOCH_RE.test(epoch) ? { seq: seq as number, epoch } : { seq: seq as number };
+  const { seq, epoch, identity } = value as { seq?: unknown; epoch?: unknown; identity?: unknown };
+  const entry: FileEntry = {};
+  if (Number.isSafeInteger(seq) && (seq as number) >= 0) entry.seq = seq as number;
+  else if (seq !== undefined) return undefined;
+  if (typeof epoch === "string" && EPOCH_RE.test(epoch)) entry.epoch = epoch;
+  if (typeof identity === "string" && IDENTITY_RE.test(identity)) entry.identity = identity;
+  return entry.seq !== undefined || entry.identity !== undefined ? entry : undefined;
 }
 
 /**
- * A JSON file `{ "<panelId>": { "seq": lastSeq, "epoch": "<16 hex>" } }` (the CLI's store; an
+ * A JSON file `{ "<panelId>": { "seq": lastSeq, "epoch": "<16 hex>", "identity": "<64 hex>" } }`
+ * (the CLI's store: counter, database epoch and pinned identity per panel; an
  * entry written before epochs were kept, `"<panelId>": lastSeq`, is read too). Written whole to a
  * temp file and renamed over the old one on every save, so a crash leaves either the old or the
  * new file.
@@ -87,20 +112,38 @@ export class JsonFileSeqStore implements SeqStore {
   }
 
   load(panelId: string): number | undefined {
+    return this.#entry(panelId)?.seq;
+  }
+
+  #entry(panelId: string): FileEntry | undefined {
     const seqs = this.#read();
-    return Object.hasOwn(seqs, panelId) ? seqs[panelId]!.seq : undefined;
+    return Object.hasOwn(seqs, panelId) ? seqs[panelId] : undefined;
+  }
+
+  loadIdentity(panelId: string): string | undefined {
+    return this.#entry(panelId)?.identity;
+  }
+
+  saveIdentity(panelId: string, publicKeyHex: string | undefined): void {
+    if (publicKeyHex !== undefined && !IDENTITY_RE.test(publicKeyHex)) throw new TypeError("an identity is 64 lowercase hex digits");
+    const { identity: _old, ...rest } = this.#entry(panelId) ?? {};
+    this.#write(panelId, publicKeyHex === undefined ? rest : { ...rest, identity: publicKeyHex });
   }
 
   loadEpoch(panelId: string): string | undefined {
-    const seqs = this.#read();
-    return Object.hasOwn(seqs, panelId) ? seqs[panelId]!.epoch : undefined;
+    return this.#entry(panelId)?.epoch;
   }
 
   save(panelId: string, lastSeq: number, epoch?: string): void {
+    const known = this.#entry(panelId);
+    const e = epoch ?? known?.epoch;
+    this.#write(panelId, { seq: lastSeq, ...(e !== undefined ? { epoch: e } : {}), ...(known?.identity !== undefined ? { identity: known.identity } : {}) });
+  }
+
+  #write(panelId: string, entry: FileEntry): void {
     const seqs = this.#read();
-    const known = Object.hasOwn(seqs, panelId) ? seqs[panelId]!.epoch : undefined;
-    const e = epoch ?? known;
-    seqs[panelId] = e !== undefined ? { seq: lastSeq, epoch: e } : { seq: lastSeq };
+    if (entry.seq === undefined && entry.identity === undefined) delete seqs[panelId];
+    else seqs[panelId] = entry;
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     const tmp = `${this.path}.${process.pid}.tmp`;
     // Durable before it counts: the temp file's bytes reach the disk before the rename, and the

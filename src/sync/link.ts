@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import { decodeCbor, encodeEvent, encodeState, encodeStatus, panelTopics, type PanelTopics, type SealingKey, type TrustedKeys, WIRE_KINDS, PROTOCOL_VERSION } from "../../protocol/index.js";
+import {
+  decodeCbor, encodeEvent, encodeState, encodeStatus, panelTopics, PROTOCOL_VERSION, signAgentMessage, WIRE_KINDS,
+  type PanelTopics, type SealingKey, type SigningKey, type TrustedKeys,
+} from "../../protocol/index.js";
 import type { Logger } from "pino";
 import type { PanelCore } from "../core.js";
 import { DEALER_KEY, dealerWindow, isWindowOpen } from "../domain/dealer.js";
@@ -28,6 +31,10 @@ export interface LinkOptions {
   core: PanelCore;
   trustedKeys: TrustedKeys;
   sealingKey: SealingKey;
+  /** The panel's identity: signs every ack, event and state (protocol/README.md 4.1); its public key is in the state. */
+  identityKey: SigningKey;
+  /** false: publish unsigned (a benchmark's baseline only; a verifying cloud drops everything). Default true. */
+  signMessages?: boolean;
   maxPayloadBytes: number;
   agentVersion: string;
   logger: Logger;
@@ -75,7 +82,8 @@ export class SyncLink {
   async start(): Promise<void> {
     const { broker, core, logger } = this.#o;
     const opts: IClientOptions = {
-      clientId: broker.clientId ?? `panel-agent-${this.#o.panelId}`,
+      // The panel id: what the ACL's %c (mosquitto) and ${clientid} (EMQX) name (protocol/README.md 11).
+      clientId: broker.clientId ?? this.#o.panelId,
       clean: false,
       protocolVersion: broker.protocolVersion,
       keepalive: broker.keepaliveSeconds,
@@ -169,7 +177,7 @@ export class SyncLink {
   #publishRow(client: MqttClient, row: OutboxRow): void {
     this.#sentUpTo = row.id;
     let topic = this.topics.ack;
-    let payload: Buffer = row.body;
+    let payload: Uint8Array = row.body;
     if (row.kind !== OUTBOX_ACK) {
       topic = this.topics.evt;
       try {
@@ -185,12 +193,17 @@ export class SyncLink {
       }
     }
     this.#inFlight++;
-    client.publish(topic, payload, { qos: 1 }, (err) => {
+    // Signed as it leaves (outbox rows hold the bare message): one signature per ack or batch ack.
+    client.publish(topic, this.#signed(payload), { qos: 1 }, (err) => {
       this.#inFlight--;
       if (err) return; // left in the outbox: sent again after reconnect or restart
       this.#done(row.id);
       if (this.#inFlight < OUTBOX_WINDOW / 2) this.flushOutbox();
     });
+  }
+
+  #signed(body: Uint8Array): Buffer {
+    return this.#o.signMessages === false ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : signAgentMessage(body, this.#o.identityKey);
   }
 
   /** The row is finished with (PUBACKed, or unpublishable): deleted with the next group. */
@@ -237,13 +250,13 @@ export class SyncLink {
     // The window ends on the steady clock; the state says so when it does, not at the next command.
     if (this.#dealerEndTimer) clearTimeout(this.#dealerEndTimer);
     this.#dealerEndTimer = dealer ? setTimeout(() => this.publishState(), Math.max(0, dealer.until - core.now) + 5).unref() : undefined;
-    return encodeState({
+    return this.#signed(encodeState({
       panel: this.#o.panelId,
       at: core.now,
       sealKey: this.#o.sealingKey.publicRaw,
       lastSeq: core.store.lastSeq,
       proto: { v: [PROTOCOL_VERSION], kinds: [...WIRE_KINDS] },
-      agent: this.#o.agentVersion,
+      agent: `panel-agent/${this.#o.agentVersion}`,
       panelType: t.config.type,
       codeLength: t.config.codeLength,
       capacity: t.type.capacity,
@@ -253,7 +266,8 @@ export class SyncLink {
       tableVersion: core.store.tableVersion,
       digest: this.#digest.of(t, core.store.tableVersion),
       epoch: core.store.epoch,
-    });
+      identityKey: this.#o.identityKey.publicRaw,
+    }));
   }
 
   #onPacket(packet: IPublishPacket, callback: (err?: Error) => void): void {
