@@ -90,7 +90,7 @@ export class Agent {
     this.#housekeeping = new Housekeeping(core, retentionOf(config), logger.child({ part: "housekeeping" }));
     this.#housekeeping.start();
     await this.link.start();
-    logger.info({ panel: config.panelId, type: config.panelType, users: core.store.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
+    logger.info({ panel: config.panelId, type: config.panelType, users: core.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
   }
 
   /**
