@@ -79,7 +79,7 @@ export class Agent {
     });
     this.core = core;
     this.sealingKey = loadSealingKey(loadKeyFile(join(config.stateDir, SEAL_KEY_FILE), "sealing key").key);
-    const identity = loadIdentityKey(config.stateDir, core.store);
+    const identity = loadIdentityKey(config.stateDir, core);
     if (identity.created) logger.info({ kid: identity.key.kid }, "panel identity key created (the cloud pins it on first use or at enrolment)");
     const trustedKeys = new TrustedKeys(config.trustedCloudKeys.map(parseTrustedKey));
     this.link = new SyncLink({
@@ -100,7 +100,7 @@ export class Agent {
     this.#housekeeping = new Housekeeping(core, retentionOf(config), logger.child({ part: "housekeeping" }));
     this.#housekeeping.start();
     await this.link.start();
-    logger.info({ panel: config.panelId, type: config.panelType, users: core.store.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
+    logger.info({ panel: config.panelId, type: config.panelType, users: core.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");
   }
 
   /**

@@ -1,7 +1,7 @@
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { PanelCore } from "./core.js";
-import { DEALER_KEY, dealerWindow, type Command } from "./domain/index.js";
+import { DEALER_KEY, dealerWindow, makeCommand, windowElapsed } from "./domain/index.js";
 import type { RetentionPolicy } from "./store/store.js";
 import { eventRow } from "./sync/engine.js";
 
@@ -26,7 +26,8 @@ export class Housekeeping {
 
   start(): void {
     this.#tasks.push(schedule("* * * * *", () => this.everyMinute(), { name: "panel-agent-minute" }));
-    this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily" }));
+    // Retention runs in the small hours of the panel's own day, wherever the communicator's clock is set.
+    this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily", timezone: this.#core.table.config.timeZone }));
     this.everyMinute();
   }
 
@@ -46,7 +47,7 @@ export class Housekeeping {
 
   daily(): void {
     try {
-      const removed = this.#core.store.prune(this.#retention, this.#core.now);
+      const removed = this.#core.prune(this.#retention);
       this.#logger.info(removed, "pruned by retention");
     } catch (err) {
       this.#logger.error({ err: (err as Error).message }, "pruning failed");
@@ -54,25 +55,23 @@ export class Housekeeping {
   }
 
   expireDealerWindow(): void {
-    const w = dealerWindow(this.#core.store.table.meta(DEALER_KEY));
-    if (w === null || w.state !== "active" || this.#core.steady.now() < w.expiresSteady) return;
-    const cmd = { id: `expire-dealer:${w.grantedAt}`, actor: { kind: "system", id: "housekeeping" }, kind: "expire_dealer_access" } as Command;
-    this.#core.execute([{ command: cmd }]);
+    const w = dealerWindow(this.#core.table.meta(DEALER_KEY));
+    if (!windowElapsed(w, this.#core.steady.now())) return;
+    this.#core.execute([{ command: makeCommand("expire_dealer_access", `expire-dealer:${w.grantedAt}`, { kind: "system", id: "housekeeping" }, {}) }]);
   }
 
   /** Temporary access whose end has passed: one event per slot and end time. */
   reportExpiredTemporaryAccess(): void {
     const now = this.#core.now;
-    const reported = JSON.parse(this.#core.store.state(EXPIRY_REPORTED) ?? "{}") as Record<string, number>;
+    const reported = JSON.parse(this.#core.state(EXPIRY_REPORTED) ?? "{}") as Record<string, number>;
     const rows = [];
-    for (const slot of this.#core.store.table.storedSlots()) {
+    for (const slot of this.#core.table.storedSlots()) {
       const s = slot.schedule;
       if (s.kind !== "temporary" || slot.codeDigest === null || s.to > now || reported[slot.number] === s.to) continue;
       reported[slot.number] = s.to;
       rows.push(eventRow("temporary_access_expired", now, { slot: slot.number, until: s.to }));
     }
     if (rows.length === 0) return;
-    this.#core.store.enqueue(rows, now, { [EXPIRY_REPORTED]: JSON.stringify(reported) });
-    this.#core.notifyOutbox();
+    this.#core.enqueue(rows, { [EXPIRY_REPORTED]: JSON.stringify(reported) }, now);
   }
 }

@@ -439,28 +439,11 @@ function copyPoint(point: AccessPoint): AccessPoint {
   return point.kind === "keypad" ? { kind: "keypad", id: point.id, partitions: [...point.partitions] } : { kind: "door", lockId: point.lockId };
 }
 
-/** What a keypad may show for a result. `kind` is the stable code; `text` the display line. */
-export interface KeypadDisplay {
-  kind: "granted" | "denied" | "locked";
-  text: string;
-}
-
 /**
- * The keypad display: a lock shows its remaining seconds, every other denial the same words (no
- * reason leaks to the person at the keypad), a grant the slot's label. Duress looks like any grant.
- */
-export function keypadDisplay(result: AccessResult): KeypadDisplay {
-  if (!result.granted && result.lockedForMs !== undefined && result.lockedForMs > 0) {
-    return { kind: "locked", text: `Keypad locked ${Math.ceil(result.lockedForMs / 1000)} s` };
-  }
-  if (!result.granted) return { kind: "denied", text: "Access denied" };
-  return { kind: "granted", text: `Access granted — ${result.label ?? ""}` };
-}
-
-/** The keypad-backend answer (src/keypad/backend.ts AccessAnswer) for a result: nothing more than a keypad may know. */
-/**
- * What the keypad shell gets back. `reason` and a denied `slot` are for the agent's own log (local,
- * secret-free); the keypad session shows every denial as the same "Access denied".
+ * The keypad-backend answer (src/keypad/backend.ts AccessAnswer) for a result: nothing more than a
+ * keypad may know. `reason` and a denied `slot` are for the agent's own log (local, secret-free);
+ * what the keypad shows is the keypad session's alone (src/keypad/session.ts): every denial the
+ * same "Access denied", a lock its seconds, a grant the label.
  */
 export function accessAnswer(result: AccessResult): { granted: boolean; label?: string; slot?: number; lockedForMs?: number; reason?: DenialReason } {
   if (result.granted) return { granted: true, label: result.label!, slot: result.slot! };

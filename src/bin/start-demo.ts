@@ -61,7 +61,7 @@ const DURESS_NAME = "Ben";
  */
 function renameOldDuressUser(agent: Agent): void {
   const core = agent.core!;
-  const table = core.store.table;
+  const table = core.table;
   for (const n of table.activeSlotNumbers()) {
     const slot = table.slot(n);
     if (slot.role !== "Duress" || slot.label !== "Duress") continue;
@@ -72,7 +72,7 @@ function renameOldDuressUser(agent: Agent): void {
 
 function seed(agent: Agent): string[] {
   const core = agent.core!;
-  if (core.store.table.activeSlotNumbers().length > 0) {
+  if (core.table.activeSlotNumbers().length > 0) {
     renameOldDuressUser(agent);
     return [];
   }

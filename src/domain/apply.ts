@@ -4,7 +4,7 @@ import { RuleError, type ErrorCode } from "./errors.js";
 import { slotView, type Schedule, type Slot, type SlotView } from "./model.js";
 import { ROLE_PERMISSIONS, type TagKind } from "./panel-types.js";
 import type { CredentialHasher, Secret } from "./secret.js";
-import { DEALER_HOURS, DEALER_KEY, dealerRefusal, dealerWindow, isMasterActor, isWindowOpen, type DealerWindow } from "./dealer.js";
+import { DEALER_HOURS, DEALER_KEY, dealerRefusal, dealerWindow, isMasterActor, isWindowOpen, windowElapsed, type DealerWindow } from "./dealer.js";
 import { defaultLabel, defaultSlot, type ChangeSet, type MetaChange, type PanelTable, type SlotChange } from "./table.js";
 
 /** What a rule may know besides the table and the command: the time and how credentials are hashed. */
@@ -88,13 +88,22 @@ function diffViews(before: Slot, after: Slot): { before: Partial<SlotView>; afte
   return { before: outB as Partial<SlotView>, after: outA as Partial<SlotView> };
 }
 
+/** Who was refused what: everything the action log keeps of a refusal besides its time and code. */
+export interface Refusal {
+  actor: Actor;
+  action: string;
+  slot: number | null;
+  commandId: string;
+}
+
+/** The action-log row of a refusal, whichever layer refused (envelope, sequencing, rules): one shape, one place. */
+export function refusalEntry(at: number, r: Refusal, code: ErrorCode): ActionLogEntry {
+  return { at, actor: r.actor, action: r.action, slot: r.slot, before: null, after: null, commandId: r.commandId, result: code };
+}
+
 function reject(cmd: Command, ctx: ApplyContext, code: ErrorCode, detail?: Record<string, string | number | boolean>): Rejected {
   const slot = "slot" in cmd ? cmd.slot : null;
-  return {
-    ok: false,
-    error: new RuleError(code, detail),
-    log: [{ at: ctx.now, actor: cmd.actor, action: cmd.kind, slot, before: null, after: null, commandId: cmd.id, result: code }],
-  };
+  return { ok: false, error: new RuleError(code, detail), log: [refusalEntry(ctx.now, { actor: cmd.actor, action: cmd.kind, slot, commandId: cmd.id }, code)] };
 }
 
 /** Thrown inside a handler to reject the whole command; caught by applyCommand. */
@@ -387,7 +396,7 @@ const handlers: { [K in CommandKind]: Handler<K> } = {
 
   expire_dealer_access(d) {
     const before = dealerWindow(d.table.meta(DEALER_KEY));
-    if (before === null || before.state !== "active" || steadyNow(d) < before.expiresSteady) fail("dealer_access_not_active");
+    if (!windowElapsed(before, steadyNow(d))) fail("dealer_access_not_active");
     d.meta.push({ key: DEALER_KEY, before, after: { ...before, state: "expired", endedAt: d.ctx.now } });
     d.events.push({ type: "dealer_access_expired", at: d.ctx.now, grantedAt: before.grantedAt });
   },

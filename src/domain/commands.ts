@@ -107,3 +107,11 @@ export const READ_COMMANDS: ReadonlySet<Command["kind"]> = new Set<Command["kind
 export const INTERNAL_COMMANDS = ["record_one_time_use", "expire_dealer_access"] as const satisfies readonly Command["kind"][];
 export type CommandKind = Command["kind"];
 export type CommandOf<K extends CommandKind> = Extract<Command, { kind: K }>;
+
+/** A command's own fields: everything but its kind, id and actor. */
+export type CommandFields<K extends CommandKind> = Omit<CommandOf<K>, "kind" | "id" | "actor">;
+
+/** Builds a command of one kind, checked by the type (the agent's own commands need no parse). */
+export function makeCommand<K extends CommandKind>(kind: K, id: string, actor: Actor, fields: CommandFields<K>): CommandOf<K> {
+  return { ...fields, kind, id, actor } as CommandOf<K>;
+}

@@ -54,6 +54,11 @@ export function isWindowOpen(w: DealerWindow | null, steady: number): w is Deale
   return w !== null && w.state === "active" && steady < w.expiresSteady;
 }
 
+/** The window is still marked active but its time is up: housekeeping turns it into `expire_dealer_access`. */
+export function windowElapsed(w: DealerWindow | null, steady: number): w is DealerWindow {
+  return w !== null && w.state === "active" && steady >= w.expiresSteady;
+}
+
 /** Why a dealer may not issue `kind` now, or null when the dealer may. */
 export function dealerRefusal(w: DealerWindow | null, kind: CommandKind, steady: number): ErrorCode | null {
   if (READ_COMMANDS.has(kind)) return null;

@@ -2,10 +2,10 @@ import {
   appliedOutcome, encodeAck, encodeBatchAck, encodeCbor, encodeEnvelopeFailure, openEnvelope, rejectedOutcome,
   type EventData, type EventType, type OpenedCommand, type Outcome, type SealingKey, type TrustedKeys,
 } from "../../protocol/index.js";
-import type { PanelCore } from "../core.js";
+import type { ExecuteItem, PanelCore, PreRefusal } from "../core.js";
 import { RuleError, type ErrorCode } from "../domain/errors.js";
-import type { ActionLogEntry } from "../domain/apply.js";
-import type { ExecuteItem, OutboxInsert, StoredOutcome } from "../store/store.js";
+import type { Refusal } from "../domain/apply.js";
+import type { OutboxInsert, StoredOutcome } from "../store/store.js";
 import { sequence } from "./ordering.js";
 
 /** Outbox row kinds: `ack` rows hold the final bytes for the ack topic; `evt` rows the CBOR of { type, at, data }. */
@@ -74,59 +74,62 @@ export class CommandEngine {
     const now = core.now;
     const opened = openEnvelope(payload, { panelId, trustedKeys: this.#o.trustedKeys, agentPrivateKey: this.#o.sealingKey, now, maxBytes: this.#o.maxPayloadBytes });
     if (!opened.ok) {
-      core.store.logRejection(
-        { at: now, actor: { kind: "cloud", id: "unverified" }, action: "envelope", slot: null, commandId: opened.id ?? opened.batchId ?? "-", result: opened.error.code },
+      core.refuseMessage(
+        { actor: { kind: "cloud", id: "unverified" }, action: "envelope", slot: null, commandId: opened.id ?? opened.batchId ?? "-" },
+        opened.error.code,
         [{ kind: OUTBOX_ACK, body: safeAck(() => encodeEnvelopeFailure(panelId, now, opened), panelId, now) }],
       );
-      core.notifyOutbox();
       return { applied: 0, rejected: 1, duplicates: 0, envelopeError: opened.error.code, resyncRequested: false };
     }
 
-    // Decide each command's fate in envelope order; what consumes a seq (or may be a redelivery) goes
-    // to the store. Ids are unique and seqs strictly increasing within an envelope (checked on open).
-    type Slot = { cmd: OpenedCommand; outcome?: Outcome; item?: number };
-    const plan: Slot[] = [];
+    // Sequencing and dedup, decided here once per command in envelope order (one lookup of the
+    // stored record for a seq already consumed); what consumes a seq goes to the core's unit of
+    // work. Ids are unique and seqs strictly increasing within an envelope (checked on open).
+    type Planned = { cmd: OpenedCommand; outcome?: Outcome; item?: number };
+    const plan: Planned[] = [];
     const items: ExecuteItem[] = [];
-    // Rejections before the rules that consume no seq (replayed, gap) are logged in the same transaction.
-    const preLog: ActionLogEntry[] = [];
+    // Refusals that consume no seq (replayed, gap) are logged in the same transaction.
+    const refusals: PreRefusal[] = [];
     const actor = { kind: "cloud", id: opened.kid } as const;
-    const refusal = (cmd: OpenedCommand, code: ErrorCode): ActionLogEntry => ({ at: now, actor, action: cmd.ok ? cmd.command.kind : "command", slot: null, before: null, after: null, commandId: cmd.id, result: code });
-    let last = core.store.lastSeq;
+    const refusal = (cmd: OpenedCommand): Refusal => ({ actor, action: cmd.ok ? cmd.command.kind : "command", slot: null, commandId: cmd.id });
+    let last = core.lastSeq;
     let gapAt: number | undefined;
+    let duplicates = 0;
     for (const cmd of opened.commands) {
-      const seen = cmd.seq <= last && core.store.appliedId(cmd.seq) === cmd.id;
-      const verdict = sequence(last, cmd.seq, seen, cmd.ok && cmd.command.kind === "snapshot");
+      const prior = cmd.seq <= last ? core.storedOutcome(cmd.seq) : undefined;
+      const verdict = sequence(last, cmd.seq, prior?.id === cmd.id, cmd.ok && cmd.command.kind === "snapshot");
+      if (verdict === "duplicate") {
+        duplicates++;
+        plan.push({ cmd, outcome: stored(prior!.outcome, cmd.id, cmd.seq, true) });
+        continue;
+      }
       if (verdict === "replayed" || verdict === "gap") {
         const error = verdict === "replayed" ? new RuleError("replayed", { seq: cmd.seq }) : new RuleError("sequence_gap", { lastSeq: last, seq: cmd.seq });
         if (verdict === "gap") gapAt ??= cmd.seq;
         plan.push({ cmd, outcome: rejectedOutcome(error, cmd.id, cmd.seq) });
-        preLog.push(refusal(cmd, error.code));
+        refusals.push({ refusal: refusal(cmd), code: error.code });
         continue;
       }
-      if (verdict === "apply") last = cmd.seq;
+      last = cmd.seq;
       plan.push({ cmd, item: items.length });
-      items.push(cmd.ok
-        ? { command: cmd.command, seq: cmd.seq }
-        : { id: cmd.id, seq: cmd.seq, refused: cmd.error, log: refusal(cmd, cmd.error.code) });
+      items.push(cmd.ok ? { command: cmd.command, seq: cmd.seq } : { id: cmd.id, seq: cmd.seq, refused: cmd.error, refusal: refusal(cmd) });
     }
 
-    const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.store.lastSeq);
+    const resync = gapAt !== undefined && this.#shouldRequestResync(now, core.lastSeq);
     let applied = 0;
-    let duplicates = 0;
     core.execute(items, (outs) => {
       const outcomes = plan.map((p) => {
         if (p.outcome) return p.outcome;
         const o = outs[p.item!]!;
-        if (o.status === "duplicate") duplicates++;
-        else if (o.status === "applied") applied++;
-        return stored(o.outcome, p.cmd.id, p.cmd.seq, o.status === "duplicate");
+        if (o.status === "applied") applied++;
+        return stored(o.outcome, p.cmd.id, p.cmd.seq, false);
       });
       const rows: OutboxInsert[] = [];
       if (resync) rows.push(eventRow("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
       const batchId = opened.batchId;
       rows.push({ kind: OUTBOX_ACK, body: safeAck(() => (batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, batchId, outcomes)), panelId, now) });
       return rows;
-    }, preLog);
+    }, refusals);
     return { applied, rejected: plan.length - applied - duplicates, duplicates, resyncRequested: resync };
   }
 

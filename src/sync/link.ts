@@ -168,7 +168,7 @@ export class SyncLink {
     const client = this.#client;
     if (!client?.connected || this.#stopped) return;
     while (this.#inFlight < OUTBOX_WINDOW) {
-      const rows = this.#o.core.store.outboxPeek(Math.min(200, OUTBOX_WINDOW - this.#inFlight), this.#sentUpTo);
+      const rows = this.#o.core.outboxPeek(Math.min(200, OUTBOX_WINDOW - this.#inFlight), this.#sentUpTo);
       if (rows.length === 0) break;
       for (const row of rows) this.#publishRow(client, row);
     }
@@ -217,7 +217,7 @@ export class SyncLink {
     const ids = this.#acked;
     this.#acked = [];
     try {
-      this.#o.core.store.outboxDelete(ids);
+      this.#o.core.outboxDelete(ids);
     } catch (err) {
       this.#o.logger.error({ err: (err as Error).message }, "outbox delete failed; rows will be sent again");
     }
@@ -244,7 +244,7 @@ export class SyncLink {
 
   stateBytes(): Buffer {
     const { core } = this.#o;
-    const t = core.store.table;
+    const t = core.table;
     const dealer = dealerState(core);
     this.#stateKey = stateKey(core, dealer);
     // The window ends on the steady clock; the state says so when it does, not at the next command.
@@ -254,7 +254,7 @@ export class SyncLink {
       panel: this.#o.panelId,
       at: core.now,
       sealKey: this.#o.sealingKey.publicRaw,
-      lastSeq: core.store.lastSeq,
+      lastSeq: core.lastSeq,
       proto: { v: [PROTOCOL_VERSION], kinds: [...WIRE_KINDS] },
       agent: `panel-agent/${this.#o.agentVersion}`,
       panelType: t.config.type,
@@ -263,9 +263,9 @@ export class SyncLink {
       users: t.activeCount(),
       timeZone: t.config.timeZone,
       dealerAccess: dealer,
-      tableVersion: core.store.tableVersion,
-      digest: this.#digest.of(t, core.store.tableVersion),
-      epoch: core.store.epoch,
+      tableVersion: core.tableVersion,
+      digest: this.#digest.of(t, core.tableVersion),
+      epoch: core.epoch,
       identityKey: this.#o.identityKey.publicRaw,
     }));
   }
@@ -312,7 +312,7 @@ export class SyncLink {
 
 /** What a retained state says that a commit can change: sequence, table, and whether (and how long) a dealer window is open. */
 function stateKey(core: PanelCore, dealer: ReturnType<typeof dealerState>): string {
-  return `${core.store.lastSeq}:${core.store.tableVersion}:${dealer?.hours ?? "-"}`;
+  return `${core.lastSeq}:${core.tableVersion}:${dealer?.hours ?? "-"}`;
 }
 
 /**
@@ -321,7 +321,7 @@ function stateKey(core: PanelCore, dealer: ReturnType<typeof dealerState>): stri
  * wall clock moved since the grant neither ends it early nor stretches it on the cloud's side.
  */
 function dealerState(core: PanelCore): { until: number; hours: 2 | 24 } | null {
-  const w = dealerWindow(core.store.table.meta(DEALER_KEY));
+  const w = dealerWindow(core.table.meta(DEALER_KEY));
   const steady = core.steady.now();
   return isWindowOpen(w, steady) ? { until: core.now + (w.expiresSteady - steady), hours: w.hours === 24 ? 24 : 2 } : null;
 }

@@ -47,7 +47,7 @@ function seed(core: PanelCore) {
 
 const kp = { keypadId: "kp1", partitions: [1] };
 const pin = (s: string) => ({ kind: "pin" as const, value: new Secret(s) });
-const events = (core: PanelCore) => core.store.outboxPeek(1000).map((r) => JSON.parse(r.body.toString()) as { type: string } & Record<string, unknown>);
+const events = (core: PanelCore) => core.outboxPeek(1000).map((r) => JSON.parse(r.body.toString()) as { type: string } & Record<string, unknown>);
 
 describe("panel core", () => {
   it("grants a code set by a command, and arms/disarms the keypad's partitions", async () => {
@@ -172,14 +172,14 @@ describe("partitions added to the config later", () => {
     const first = openWith(3);
     first.execute([{ command: { id: "m1", actor: cloud, kind: "set_code", slot: 1, code: new Secret("1111") } as Command, seq: 1 }]);
     first.execute([{ command: { id: "u2", actor: cloud, kind: "set_code", slot: 2, code: new Secret("2222") } as Command, seq: 2 }]);
-    expect(first.store.table.slot(1).partitions).toEqual([1, 2, 3]);
+    expect(first.table.slot(1).partitions).toEqual([1, 2, 3]);
     first.close();
     cores.splice(cores.indexOf(first), 1);
 
     const second = openWith(4);
-    expect(second.store.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
+    expect(second.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
     // A User keeps what it was given; only the Master follows the panel.
-    expect(second.store.table.slot(2).partitions).toEqual([1, 2, 3]);
+    expect(second.table.slot(2).partitions).toEqual([1, 2, 3]);
     const [grid] = second.execute([{ command: { id: "r1", actor: cloud, kind: "list_users", page: 1, perPage: 15 } as Command }]);
     const rows = (grid!.outcome as { result: { page: { rows: { number: number; partitions: number[] }[] } } }).result.page.rows;
     expect(rows.find((r) => r.number === 1)?.partitions).toEqual([1, 2, 3, 4]);
@@ -188,6 +188,6 @@ describe("partitions added to the config later", () => {
 
     // Stored, not only fixed in memory: a third open reads [1..4] from the database as written.
     const third = openWith(4);
-    expect(third.store.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
+    expect(third.table.slot(1).partitions).toEqual([1, 2, 3, 4]);
   });
 });

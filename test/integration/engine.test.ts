@@ -20,7 +20,7 @@ function rig(dir = dirs.make()) {
   const engine = new CommandEngine({ panelId: PANEL, core, trustedKeys: new TrustedKeys([signer.publicRaw]), sealingKey: agent, maxPayloadBytes: 256 * 1024 });
   /** The outcomes of the last ack in the outbox. */
   const lastAck = (): Outcome[] => {
-    const rows = core.store.outboxPeek(10_000).filter((r) => r.kind === OUTBOX_ACK);
+    const rows = core.outboxPeek(10_000).filter((r) => r.kind === OUTBOX_ACK);
     const d = decodeAck(rows[rows.length - 1]!.body);
     if (!d.ok) throw new Error(d.error.code);
     return d.value.t === "ack" ? [d.value.ack] : d.value.acks;
@@ -45,9 +45,9 @@ describe("command engine sequencing (real SQLite file)", () => {
     r.engine.process(encodeBatch(PANEL, "b-1", items, keys));
     const acks = r.lastAck();
     expect(acks.map((a) => [a.seq, a.ok, a.ok ? undefined : a.error.code])).toEqual([[1, true, undefined], [2, false, "command_expired"], [3, true, undefined]]);
-    expect(r.core.store.lastSeq).toBe(3);
-    expect(r.core.store.table.slot(2).label).toBe("Anna");
-    expect(r.core.store.actionLog(1, 50).rows.map((e) => e.result)).toEqual(["ok", "command_expired", "ok"]);
+    expect(r.core.lastSeq).toBe(3);
+    expect(r.core.table.slot(2).label).toBe("Anna");
+    expect(r.core.actionLog(1, 50).rows.map((e) => e.result)).toEqual(["ok", "command_expired", "ok"]);
     r.core.close();
   });
 
@@ -60,14 +60,14 @@ describe("command engine sequencing (real SQLite file)", () => {
     ], keys);
     r.engine.process(batch);
     const first = r.lastAck();
-    const version = r.core.store.tableVersion;
-    const logged = r.core.store.actionLog().total;
+    const version = r.core.tableVersion;
+    const logged = r.core.actionLog().total;
     r.engine.process(batch);
     const again = r.lastAck();
     expect(again.map((a) => ({ ...a, dup: undefined }))).toEqual(first.map((a) => ({ ...a, dup: undefined })));
     expect(again.every((a) => a.dup === true)).toBe(true);
-    expect(r.core.store.tableVersion).toBe(version);
-    expect(r.core.store.actionLog().total).toBe(logged);
+    expect(r.core.tableVersion).toBe(version);
+    expect(r.core.actionLog().total).toBe(logged);
     r.core.close();
   });
 
@@ -77,8 +77,8 @@ describe("command engine sequencing (real SQLite file)", () => {
     const other = item(1, { kind: "set_label", slot: 2, label: "Sneaky" });
     r.engine.process(encodeCommand(PANEL, other, keys));
     expect(r.lastAck()[0]).toMatchObject({ ok: false, id: other.command.id, error: { code: "replayed" } });
-    expect(r.core.store.table.slot(2).label).not.toBe("Sneaky");
-    expect(r.core.store.actionLog(1, 10).rows[0]).toMatchObject({ commandId: other.command.id, result: "replayed" });
+    expect(r.core.table.slot(2).label).not.toBe("Sneaky");
+    expect(r.core.actionLog(1, 10).rows[0]).toMatchObject({ commandId: other.command.id, result: "replayed" });
     r.core.close();
   });
 
@@ -93,13 +93,13 @@ describe("command engine sequencing (real SQLite file)", () => {
       item(5, { kind: "set_label", slot: 2, label: "Last" }),
     ], keys));
     expect(r.lastAck().every((a) => a.ok)).toBe(true);
-    const h = r.core.store.hash;
-    const view = (core: PanelCore) => [core.store.table.slot(2).label, core.store.table.slotByCodeDigest(h(new Secret("1111"))), core.store.table.slotByCodeDigest(h(new Secret("2222")))];
+    const h = r.core.hash;
+    const view = (core: PanelCore) => [core.table.slot(2).label, core.table.slotByCodeDigest(h(new Secret("1111"))), core.table.slotByCodeDigest(h(new Secret("2222")))];
     expect(view(r.core)).toEqual(["Last", 3, 2]);
     r.core.close();
     const again = rig(dir);
     expect(view(again.core)).toEqual(["Last", 3, 2]);
-    expect(again.core.store.lastSeq).toBe(5);
+    expect(again.core.lastSeq).toBe(5);
     again.core.close();
   });
 
@@ -122,7 +122,7 @@ describe("command engine sequencing (real SQLite file)", () => {
     const again = rig(dir);
     again.engine.process(encodeCommand(PANEL, cmd, keys));
     expect(again.lastAck()[0]).toMatchObject({ ok: true, seq: 1, dup: true });
-    expect(again.core.store.applied(1)?.id).toBe(cmd.command.id);
+    expect(again.core.storedOutcome(1)?.id).toBe(cmd.command.id);
     again.core.close();
   });
 });

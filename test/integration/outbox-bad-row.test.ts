@@ -26,8 +26,8 @@ it("drops an unencodable event row with an error line and publishes the next one
   cleanups.push(() => peer.close());
   const config = agentConfig(dirs.make(), b.url, peer.signingKey);
   const seeded = new PanelCore({ stateDir: config.stateDir, config: { panelId: config.panelId, type: config.panelType, codeLength: config.codeLength, timeZone: config.timeZone, doorLocks: config.doorLocks }, encodeEvent: outboxEventRow });
-  seeded.store.enqueue([{ kind: OUTBOX_EVENT, body: new Uint8Array(), numbered: true }], Date.now());
-  seeded.store.enqueue([outboxEventRow({ type: "lockout", at: Date.now(), scope: "keypad", id: "kp-1", failures: 10, lockedForMs: 90_000 })], Date.now());
+  seeded.enqueue([{ kind: OUTBOX_EVENT, body: new Uint8Array(), numbered: true }], {}, Date.now());
+  seeded.enqueue([outboxEventRow({ type: "lockout", at: Date.now(), scope: "keypad", id: "kp-1", failures: 10, lockedForMs: 90_000 })], {}, Date.now());
   seeded.close();
 
   const { logger, lines } = captureLogger();

@@ -61,7 +61,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     await s.peer.send({ seq: 1, expiresAt: EXP(), command: c });
     const out = await s.peer.until(() => s.peer.outcome(c.id));
     expect(out).toMatchObject({ ok: true, seq: 1 });
-    expect(s.agent.core!.store.table.slot(2).codeDigest).not.toBeNull();
+    expect(s.agent.core!.table.slot(2).codeDigest).not.toBeNull();
     const state = await s.peer.until(() => s.peer.state?.lastSeq === 1 && s.peer.state);
     expect(state.users).toBe(1);
     expect(state.tableVersion).toBe(1);
@@ -76,7 +76,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     const outs = s.peer.acks.map((a) => (a.t === "ack" ? a.ack : null));
     expect(outs[0]).toMatchObject({ ok: true, id: c.id });
     expect(outs[1]).toMatchObject({ ok: true, id: c.id, dup: true });
-    expect(s.agent.core!.store.table.slot(3).version).toBe(1);
+    expect(s.agent.core!.table.slot(3).version).toBe(1);
   });
 
   it("detects a gap, asks for a resync, and converges on a snapshot", async () => {
@@ -105,7 +105,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     expect(ack.acks.map((o) => o.seq)).toEqual(items.map((i) => i.seq));
     expect(ack.acks.filter((o) => o.ok)).toHaveLength(50);
     expect(ack.acks[50]).toMatchObject({ ok: false, error: { code: "code_in_use" } });
-    expect(s.agent.core!.store.lastSeq).toBe(51);
+    expect(s.agent.core!.lastSeq).toBe(51);
   });
 
   it("rejects bad signatures, expired, replayed and malformed commands with coded acks, and keeps serving", async () => {
@@ -128,7 +128,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     const replay = cmd({ kind: "set_label", slot: 2, label: "Replay" });
     await s.peer.send({ seq: 2, expiresAt: EXP(), command: replay });
     expect(await s.peer.until(() => s.peer.outcome(replay.id))).toMatchObject({ ok: false, error: { code: "replayed" } });
-    const log = s.agent.core!.store.actionLog(1, 50).rows.map((r) => r.result);
+    const log = s.agent.core!.actionLog(1, 50).rows.map((r) => r.result);
     expect(log).toEqual(expect.arrayContaining(["untrusted_key", "command_expired", "replayed", "malformed_payload"]));
   });
 
@@ -145,7 +145,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     // Events are numbered without gaps (acks in between take no numbers).
     const ns = s.peer.events.map((e) => e.n);
     expect(ns).toEqual(Array.from({ length: ns.length }, (_, i) => ns[0]! + i));
-    await s.peer.until(() => core.store.outboxCount() === 0, 5000);
+    await s.peer.until(() => core.outboxCount() === 0, 5000);
   });
 
   it("keeps the outbox across an agent restart and delivers it after reconnecting", async () => {
@@ -154,7 +154,7 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     await s.peer.until(() => s.peer.acks.length >= 1);
     await s.agent.link!.stop(); // offline: checks go on, events wait in the outbox
     await s.agent.core!.access({ keypadId: "kp1", partitions: [1] }, { kind: "pin", value: new Secret("4444") }, "disarm");
-    expect(s.agent.core!.store.outboxCount()).toBeGreaterThan(0);
+    expect(s.agent.core!.outboxCount()).toBeGreaterThan(0);
     await s.restart();
     const e = await s.peer.until(() => s.peer.events.find((x) => x.type === "access"));
     expect(e.data).toMatchObject({ granted: true, slot: 4 });

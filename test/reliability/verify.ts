@@ -141,7 +141,7 @@ export function checkIndex(stateDir: string, model: CloudModel, panelId = PANEL_
         details.push(`an unused code opened slot ${r.slot}`);
       }
     }
-    const withCode = core.store.table.activeSlotNumbers().length;
+    const withCode = core.table.activeSlotNumbers().length;
     if (withCode !== model.code.size) {
       mismatches++;
       details.push(`table has ${withCode} slots with a code, model ${model.code.size}`);

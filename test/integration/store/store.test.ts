@@ -4,21 +4,33 @@ import { chmodSync, readFileSync, readdirSync, writeFileSync, unlinkSync } from 
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Secret, type Command, type PanelConfig } from "../../../src/domain/index.js";
+import { PanelCore, type ExecuteItem } from "../../../src/core.js";
 import { DeviceKeyError } from "../../../src/store/device-key.js";
-import { Store, StoreError, type ExecuteItem } from "../../../src/store/store.js";
-import { createHmac } from "node:crypto";
+import { StoreError, type OutboxInsert } from "../../../src/store/store.js";
 import { tempDirs } from "../../helpers/tmp.js";
 
 const dirs = tempDirs();
 afterEach(() => dirs.cleanup());
 
 const config: PanelConfig = { panelId: "panel-1", type: "DSC", codeLength: 6, timeZone: "Europe/Berlin", doorLocks: ["front"] };
-const makeHasher = (key: Buffer) => (c: Secret | string) => createHmac("sha256", key).update(c instanceof Secret ? c.reveal() : c).digest("base64url");
 const cloud = { kind: "cloud" as const, id: "svc" };
 const NOW = Date.UTC(2026, 10, 25, 9, 0, 0);
 
-function open(dir: string, cfg = config): Store {
-  return Store.open({ dir, config: cfg, makeHasher });
+/**
+ * The durable state through the core, its one unit of work: the store itself is repositories and
+ * a transaction, and decides nothing. `clock.now` is the time every commit sees.
+ */
+const clock = { now: NOW };
+const encodeEvent = (e: unknown): OutboxInsert => ({ kind: "evt", body: Buffer.from(JSON.stringify(e)), numbered: true });
+
+function open(dir: string, cfg = config): PanelCore {
+  clock.now = NOW;
+  return new PanelCore({ stateDir: dir, config: cfg, encodeEvent, now: () => clock.now });
+}
+
+function execute(core: PanelCore, items: ExecuteItem[], at: number, extra?: Parameters<PanelCore["execute"]>[1]) {
+  clock.now = at;
+  return core.execute(items, extra);
 }
 
 let n = 0;
@@ -28,12 +40,12 @@ function cmd(input: Record<string, unknown>, id = `cmd-${++n}`): Command {
 
 const CODES = ["482193", "730516", "918274"];
 
-function seed(store: Store): void {
+function seed(store: PanelCore): void {
   const items: ExecuteItem[] = CODES.map((c, i) => ({ command: cmd({ kind: "set_code", slot: i + 2, code: new Secret(c) }), seq: i + 1 }));
   items.push({ command: cmd({ kind: "set_label", slot: 2, label: "Anna" }), seq: 4 });
   items.push({ command: cmd({ kind: "set_partitions", slot: 3, partitions: [1, 2] }), seq: 5 });
   items.push({ command: cmd({ kind: "set_label", slot: 9, label: "Nobody" }), seq: 6 }); // rejected: code_required
-  store.execute(items, NOW);
+  execute(store, items, NOW);
 }
 
 describe("store", () => {
@@ -72,16 +84,17 @@ describe("store", () => {
     store.close();
   });
 
-  it("applies a command id once; a redelivery returns the stored outcome", () => {
+  it("keeps each consumed seq's command id and outcome; executing a consumed seq again is refused and changes nothing", () => {
     const store = open(dirs.make());
     const c = cmd({ kind: "set_code", slot: 2, code: new Secret("111111") }, "same-id");
-    const [first] = store.execute([{ command: c, seq: 1 }], NOW);
-    const [again] = store.execute([{ command: c, seq: 1 }], NOW + 1);
+    const [first] = execute(store, [{ command: c, seq: 1 }], NOW);
     expect(first!.status).toBe("applied");
-    expect(again!.status).toBe("duplicate");
-    expect(again!.outcome).toEqual(first!.outcome);
+    // Redelivery is decided by the caller from this record (the engine), once, before executing.
+    expect(store.storedOutcome(1)).toEqual({ id: "same-id", outcome: first!.outcome });
+    expect(() => execute(store, [{ command: c, seq: 1 }], NOW + 1)).toThrow(/already consumed/);
     expect(store.table.slot(2).version).toBe(1);
     expect(store.actionLog().total).toBe(1);
+    expect(store.lastSeq).toBe(1);
     store.close();
   });
 
@@ -91,20 +104,20 @@ describe("store", () => {
     const before = JSON.stringify([...store.table.storedSlots()]);
     const version = store.tableVersion;
     expect(() =>
-      store.execute([{ command: cmd({ kind: "set_code", slot: 7, code: new Secret("555555") }), seq: 7 }], NOW, () => {
+      execute(store, [{ command: cmd({ kind: "set_code", slot: 7, code: new Secret("555555") }), seq: 7 }], NOW, () => {
         throw new Error("disk full");
       }),
     ).toThrow("disk full");
     expect(JSON.stringify([...store.table.storedSlots()])).toBe(before);
     expect(store.lastSeq).toBe(6);
     expect(store.tableVersion).toBe(version);
-    expect(store.applied(7)).toBeUndefined();
+    expect(store.storedOutcome(7)).toBeUndefined();
     store.close();
   });
 
   it("commits outbox rows with the batch and deletes them by id", () => {
     const store = open(dirs.make());
-    store.execute([{ command: cmd({ kind: "set_code", slot: 2, code: new Secret("222222") }), seq: 1 }], NOW, (outs) =>
+    execute(store, [{ command: cmd({ kind: "set_code", slot: 2, code: new Secret("222222") }), seq: 1 }], NOW, (outs) =>
       outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) })),
     );
     const rows = store.outboxPeek(10);
@@ -140,10 +153,10 @@ describe("store", () => {
           let handedOut: number[] = [];
           try {
             for (const o of ops) {
-              if (o.op === "enqueue") store.enqueue(Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]), numbered: true })), NOW);
+              if (o.op === "enqueue") store.enqueue(Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]), numbered: true })), {}, NOW);
               else if (o.op === "fail") {
                 const rows = [...Array.from({ length: o.rows }, (_, i) => ({ kind: "evt", body: Buffer.from([i]) })), { kind: "evt", body: undefined as unknown as Buffer }];
-                expect(() => store.enqueue(rows, NOW)).toThrow();
+                expect(() => store.enqueue(rows, {}, NOW)).toThrow();
               }
               else if (o.op === "flush") {
                 const got = store.outboxPeek(o.limit, sentUpTo).map((r) => r.id);
@@ -180,7 +193,7 @@ describe("store", () => {
     a.close();
     const b = open(dir);
     const before4 = JSON.stringify(b.table.slot(4));
-    const out = b.execute([
+    const out = execute(b, [
       { command: cmd({ kind: "set_partitions", slot: 2, partitions: [1] }), seq: 7 },
       { command: cmd({ kind: "set_door_locks", slot: 2, doorLocks: ["front"] }), seq: 8 },
       { command: cmd({ kind: "set_proximity_tags", slot: 2, tags: [{ kind: "keypad", tag: new Secret("TAG-1") }] }), seq: 9 },
@@ -264,12 +277,12 @@ describe("store", () => {
     const store = open(dirs.make());
     seed(store);
     const later = NOW + 40 * 24 * 3600_000;
-    store.execute([{ command: cmd({ kind: "set_label", slot: 2, label: "Later" }), seq: 7 }], later);
-    const removed = store.prune({ actionLogMaxAgeMs: 10 * 24 * 3600_000, actionLogMaxRows: 1000, appliedMaxAgeMs: 10 * 24 * 3600_000 }, later);
+    execute(store, [{ command: cmd({ kind: "set_label", slot: 2, label: "Later" }), seq: 7 }], later);
+    const removed = store.prune({ actionLogMaxAgeMs: 10 * 24 * 3600_000, actionLogMaxRows: 1000, appliedMaxAgeMs: 10 * 24 * 3600_000 });
     expect(removed.actionLog).toBe(6);
     expect(removed.applied).toBe(6);
     expect(store.actionLog().total).toBe(1);
-    const capped = store.prune({ actionLogMaxAgeMs: 1e12, actionLogMaxRows: 0, appliedMaxAgeMs: 1e12 }, later);
+    const capped = store.prune({ actionLogMaxAgeMs: 1e12, actionLogMaxRows: 0, appliedMaxAgeMs: 1e12 });
     expect(capped.actionLog).toBe(1);
     store.close();
   });
@@ -278,7 +291,7 @@ describe("store", () => {
     const store = open(dirs.make());
     const items: ExecuteItem[] = [];
     for (let i = 0; i < 23; i++) items.push({ command: cmd({ kind: "set_code", slot: i + 2, code: new Secret(String(100000 + i)) }), seq: i + 1 });
-    store.execute(items, NOW);
+    execute(store, items, NOW);
     const p1 = store.actionLog(1, 10);
     expect(p1.range).toBe("1-10 of 23");
     expect(p1.rows[0]!.slot).toBe(24);
