@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { createConsoleHandler } from "../console/serve.js";
 import { CloudClient } from "../cloud/index.js";
 import type { SigningKey } from "../../protocol/index.js";
 import type { CodeVault } from "./code-vault.js";
@@ -52,6 +53,8 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   const dispatcher = new Dispatcher({ store, client, logger: o.logger, workerId });
   dispatcher.start();
   const api = registerRoutes(new HttpApi(o.logger), { store, client, dispatcher });
+  // The console (dist/console) on the API's origin: every GET outside /api/.
+  api.fallback(createConsoleHandler());
   let listening: { url: string };
   try {
     listening = await api.listen(o.port ?? 8080, o.host ?? "127.0.0.1");

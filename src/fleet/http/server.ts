@@ -41,6 +41,8 @@ export class HttpApi {
   readonly #routes: Route[] = [];
   readonly #log: Logger;
   #server: Server | undefined;
+  /** The console's static files (src/console/serve.ts): asked first for every path outside /api/. */
+  #fallback: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 
   constructor(logger: Logger) {
     this.#log = logger;
@@ -48,6 +50,11 @@ export class HttpApi {
 
   route(method: string, path: string, handler: Handler): this {
     this.#routes.push({ method, parts: path.split("/").filter(Boolean), handler });
+    return this;
+  }
+
+  fallback(handler: (req: IncomingMessage, res: ServerResponse) => boolean): this {
+    this.#fallback = handler;
     return this;
   }
 
@@ -97,6 +104,7 @@ export class HttpApi {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://localhost");
+    if (!url.pathname.startsWith("/api/") && this.#fallback?.(req, res)) return;
     let status = 500;
     let routePath = "(none)";
     try {

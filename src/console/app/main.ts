@@ -1,0 +1,168 @@
+/**
+ * The console's shell: sign-in, the navigation bar (by permission), the theme toggle, and the
+ * screens by path. Every screen shows the API's own sentence when a call is refused.
+ */
+import { ApiError, del, get, post, sentence, setCsrfToken, whenSignedOut } from "./api.js";
+import { h, replaceChildren } from "./dom.js";
+import { closeAllModals } from "./modal.js";
+import { linkHandler, match, navigate, onNavigate, route } from "./router.js";
+import { can, setUser, signedIn, type SessionBody } from "./session.js";
+import { applyStoredTheme, themeToggle } from "./theme.js";
+import { actionLogScreen } from "./screens/action-log.js";
+import { dealerRequestScreen } from "./screens/dealer-request.js";
+import { dealerScreen } from "./screens/dealer.js";
+import { equipmentScreen } from "./screens/equipment.js";
+import { newPersonScreen } from "./screens/person-new.js";
+import { personScreen } from "./screens/person.js";
+import { usersScreen } from "./screens/users.js";
+
+applyStoredTheme();
+
+route("/", equipmentScreen);
+route("/panels/:id", (ctx) => navigate(`/panels/${encodeURIComponent(ctx.params.id!)}/users`, { replace: true }));
+route("/panels/:id/users", usersScreen);
+route("/panels/:id/dealer", dealerScreen);
+route("/people/new", newPersonScreen);
+route("/people/:id", personScreen);
+route("/action-log", actionLogScreen);
+// The Master opens this from the emailed link; the page asks for a sign-in only if the API does.
+route("/dealer-requests/:token", dealerRequestScreen, { public: true });
+
+const header = h("header", { class: "topbar" });
+const main = h("main", { id: "main", class: "main", tabindex: "-1" });
+const skip = h("a", { class: "skip-link", href: "#main" }, "Skip to content");
+skip.addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
+document.body.replaceChildren(h("div", { class: "app" }, skip, header, main));
+document.addEventListener("click", linkHandler);
+
+let screenAbort: AbortController | null = null;
+let pendingNotice: string | null = null;
+
+function paintHeader(): void {
+  const user = signedIn();
+  const nav = user
+    ? h(
+        "nav",
+        { class: "nav", "aria-label": "Main" },
+        can("view_equipment") ? h("a", { href: "/", "data-nav": "equipment" }, "Equipment") : null,
+        can("manage_panel_users") ? h("a", { href: "/people/new", "data-nav": "new-user" }, "New user") : null,
+        can("view_action_log") ? h("a", { href: "/action-log", "data-nav": "action-log" }, "Action log") : null,
+      )
+    : null;
+  const signOut = user ? h("button", { type: "button", class: "button subtle", onClick: () => void signOutNow() }, "Sign out") : null;
+  replaceChildren(
+    header,
+    h("a", { class: "brand", href: "/" }, "panel-fleet"),
+    nav,
+    h("div", { class: "topbar-end" }, user ? h("span", { class: "whoami", title: user.email }, `${user.name || user.email} (${user.role})`) : null, themeToggle(), signOut),
+  );
+  const here = location.pathname;
+  for (const a of header.querySelectorAll<HTMLAnchorElement>("nav a")) {
+    const href = a.getAttribute("href")!;
+    if (href === "/" ? here === "/" || here.startsWith("/panels/") : here.startsWith(href)) a.setAttribute("aria-current", "page");
+  }
+}
+
+async function signOutNow(): Promise<void> {
+  try {
+    await del("/session");
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) {
+      pendingNotice = sentence(e);
+    }
+  }
+  setUser(null);
+  setCsrfToken(null);
+  closeAllModals();
+  navigate("/");
+}
+
+function signInScreen(message: string | null): void {
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, id: "signin-email" });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true, id: "signin-password" });
+  const error = h("p", { class: "error", role: "alert", id: "signin-error" }, message ?? "");
+  const submit = h("button", { type: "submit", class: "button primary" }, "Sign in");
+  const form = h(
+    "form",
+    { class: "card signin", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in to panel-fleet"),
+    h("div", { class: "field" }, h("label", { for: email.id }, "Email"), email),
+    h("div", { class: "field" }, h("label", { for: password.id }, "Password"), password),
+    error,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    const body = { email: email.value.trim(), password: password.value };
+    // The password leaves the page in this one request only.
+    password.value = "";
+    post<SessionBody>("/session", body)
+      .then((s) => {
+        setUser(s.user);
+        setCsrfToken(s.csrfToken);
+        void renderPath(location.pathname + location.search);
+      })
+      .catch((e) => {
+        error.textContent = sentence(e);
+        submit.disabled = false;
+        password.focus();
+      });
+  });
+  replaceChildren(main, form);
+  email.focus();
+}
+
+async function renderPath(path: string): Promise<void> {
+  screenAbort?.abort();
+  closeAllModals();
+  const abort = new AbortController();
+  screenAbort = abort;
+  const url = new URL(path, location.origin);
+  const m = match(url.pathname);
+  paintHeader();
+  if (!m) {
+    replaceChildren(main, h("section", { class: "card" }, h("h1", null, "Not found"), h("p", null, "There is no such page in the console. "), h("a", { href: "/" }, "Go to Equipment")));
+    return;
+  }
+  if (!signedIn() && !m.public) {
+    signInScreen(pendingNotice);
+    pendingNotice = null;
+    return;
+  }
+  main.dataset.screen = url.pathname.split("/")[1] || "equipment";
+  replaceChildren(main, h("p", { class: "loading" }, "Loading…"));
+  try {
+    await m.screen({ main, params: m.params, query: url.searchParams, signal: abort.signal });
+  } catch (e) {
+    if (abort.signal.aborted) return;
+    replaceChildren(main, h("section", { class: "card" }, h("p", { class: "error", role: "alert" }, sentence(e))));
+  }
+}
+
+whenSignedOut((e) => {
+  setUser(null);
+  setCsrfToken(null);
+  pendingNotice = e.code === "session_expired" ? e.message : null;
+  void renderPath(location.pathname + location.search);
+});
+
+onNavigate((path) => void renderPath(path));
+
+async function start(): Promise<void> {
+  try {
+    const s = await get<SessionBody>("/session", { quietAuth: true });
+    setUser(s.user);
+    setCsrfToken(s.csrfToken);
+  } catch (e) {
+    // not signed in is the ordinary start; anything else (an API without sessions, the server
+    // down) is said on the sign-in screen as the API put it.
+    if (!(e instanceof ApiError && e.status === 401 && e.code === "not_signed_in")) pendingNotice = sentence(e);
+  }
+  await renderPath(location.pathname + location.search);
+}
+
+void start();

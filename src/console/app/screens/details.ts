@@ -1,0 +1,256 @@
+/**
+ * The User details and actions panel (opens from the right): title or number, role, account
+ * summary with Assign / Unassign / Reset password / Remove account, Code (No code / Set, edit),
+ * Label (editable only with a code), Partitions (a Master's fixed to all), Door locks, and the
+ * proximity-tag sections where the panel type has them.
+ */
+import { enc, del, get, post, put, sentence } from "../api.js";
+import { field, h, icon, replaceChildren } from "../dom.js";
+import { fateBox } from "../fate.js";
+import { formatCreated } from "../format.js";
+import { dotsMenu } from "../menu.js";
+import { confirmDialog, openModal, type Modal } from "../modal.js";
+import type { PanelDetails } from "../panel.js";
+import { can } from "../session.js";
+import { openAssignAccount } from "./assign.js";
+import { displayLabel, isMaster, rowActions, type UserRow } from "./users.js";
+
+export interface UserDetails extends UserRow {
+  schedule: unknown;
+  doorLocks: string[];
+  tags: { kind: string }[];
+  person: { id: string; firstName: string; lastName: string } | null;
+  version: number;
+}
+
+type Followed = (commands: string[], what: string) => void;
+
+export function openUserDetails(panel: PanelDetails, slot: number, followed: Followed): Modal {
+  const modal = openModal({ title: `# ${slot}`, kind: "drawer", content: h("p", { class: "loading" }, "Loading…") });
+  modal.root.dataset.slot = String(slot);
+  const fate = fateBox();
+  const title = modal.root.querySelector<HTMLElement>(".modal-title")!;
+
+  const load = async () => {
+    let d: UserDetails;
+    try {
+      d = await get<UserDetails>(`/panels/${enc(panel.id)}/users/${slot}`);
+    } catch (e) {
+      replaceChildren(modal.body, h("p", { class: "error", role: "alert" }, sentence(e)));
+      return;
+    }
+    title.textContent = d.codeSet ? displayLabel(d) : `# ${slot}`;
+    paint(d);
+  };
+  const mine: Followed = (commands, what) => {
+    followed(commands, what);
+    void fate.follow(commands, what).then(() => load());
+  };
+  const fail = (e: unknown) => fate.fail(e);
+
+  function paint(d: UserDetails): void {
+    const manage = can("manage_panel_users");
+    const head = h(
+      "div",
+      { class: "details-head" },
+      h("p", { class: "details-role" }, h("span", { class: "muted" }, "Role: "), d.codeSet ? d.role : "-"),
+      dotsMenu(`Actions for ${displayLabel(d)}`, rowActions(panel, d, mine, fail)),
+    );
+    replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), partitionsSection(d, manage), doorLocksSection(d), tagSections(d));
+  }
+
+  function accountSection(d: UserDetails): HTMLElement {
+    const s = h("section", { class: "details-section", "aria-label": "Account" }, h("h3", null, "Account"));
+    if (!d.account) {
+      s.append(h("p", { class: "muted" }, "No account assigned."));
+      if (d.codeSet && can("manage_panel_users")) s.append(h("button", { type: "button", class: "button primary", onClick: () => openAssignAccount(panel, d.slot, mine) }, "Assign account"));
+      return s;
+    }
+    const a = d.account;
+    s.append(
+      h("dl", { class: "summary" }, h("dt", null, "Email"), h("dd", null, a.email), h("dt", null, "Created"), h("dd", null, formatCreated(d.createdAt)), h("dt", null, "Status"), h("dd", null, d.status)),
+    );
+    const buttons = h("div", { class: "actions left" });
+    if (can("manage_panel_users")) buttons.append(h("button", { type: "button", class: "button", onClick: () => void unassign(d) }, "Unassign account"));
+    if (can("manage_accounts")) {
+      buttons.append(
+        h("button", { type: "button", class: "button", onClick: () => void resetPassword(a.id, a.email) }, "Reset password"),
+        h("button", { type: "button", class: "button danger", onClick: () => void removeAccount(a.id, a.email) }, "Remove account"),
+      );
+    }
+    if (buttons.childElementCount > 0) s.append(buttons);
+    return s;
+  }
+
+  async function unassign(d: UserDetails): Promise<void> {
+    if (!(await confirmDialog({ title: "Unassign account?", message: h("p", null, `${d.account!.email} is unassigned from ${displayLabel(d)}. The customer account is not deleted.`), confirm: "Unassign account" }))) return;
+    try {
+      const out = await del<{ commands: string[] }>(`/panels/${enc(panel.id)}/users/${d.slot}/account`);
+      mine(out.commands, `Unassign ${d.account!.email}`);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function resetPassword(id: string, email: string): Promise<void> {
+    const ok = await confirmDialog({
+      title: "Reset password?",
+      message: [h("p", null, `An email with a one-time password (OTP) is sent to ${email}.`), h("p", null, "The old password may remain valid until the user sets a new password with the OTP.")],
+      confirm: "Reset password",
+    });
+    if (!ok) return;
+    try {
+      await post(`/accounts/${enc(id)}/reset-password`);
+      fate.note(`Password reset requested: an OTP email is on its way to ${email}.`);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function removeAccount(id: string, email: string): Promise<void> {
+    const ok = await confirmDialog({
+      title: "Remove account?",
+      message: [
+        h("p", null, `Remove account deletes the customer account ${email} entirely, and it is unassigned from every panel user. The user loses access to the customer application.`),
+        h("p", null, "Removed accounts cannot be restored from the Users tab. Use Unassign account to only remove the link."),
+      ],
+      confirm: "Remove account",
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await del(`/accounts/${enc(id)}`);
+      fate.note(`Account removal requested for ${email}.`);
+      followed([], `Remove ${email}`);
+      setTimeout(() => void load(), 800);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function codeSection(d: UserDetails, manage: boolean): HTMLElement {
+    const value = h("span", { class: "value", "data-field": "code" }, d.codeSet ? "Set" : "No code");
+    const s = h("section", { class: "details-section", "aria-label": "Code" }, h("h3", null, "Code"), h("div", { class: "value-row" }, value));
+    if (!manage) return s;
+    const edit = h("button", { type: "button", class: "icon-button", "aria-label": d.codeSet ? "Edit code" : "Set code" }, icon("edit"));
+    s.querySelector(".value-row")!.append(edit);
+    edit.addEventListener("click", () => {
+      const input = h("input", { type: "password", inputmode: "numeric", autocomplete: "off", "data-secret": "code", maxlength: panel.codeLength || 16 });
+      const save = h("button", { type: "submit", class: "button primary" }, "Save");
+      const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+      const form = h("form", { class: "inline-form" }, field(`New code (${panel.codeLength || 4} digits)`, input), h("div", { class: "actions left" }, cancel, save));
+      cancel.addEventListener("click", () => form.replaceWith(h("span")));
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        const code = input.value;
+        // The code leaves the page in the one request that sets it, and is gone from the DOM at once.
+        input.value = "";
+        form.remove();
+        void setCode(d, code);
+      });
+      s.append(form);
+      input.focus();
+    });
+    return s;
+  }
+
+  async function setCode(d: UserDetails, code: string): Promise<void> {
+    try {
+      let personId = d.personId;
+      const commands: string[] = [];
+      if (!personId) {
+        // A panel user number without a person: the code makes one (named by the slot's label).
+        const p = await post<{ id: string }>("/people", { firstName: "User", lastName: String(d.slot) });
+        personId = p.id;
+      }
+      const out = await put<{ commands: string[] }>(`/people/${enc(personId)}/code`, { code });
+      commands.push(...out.commands);
+      if (!d.personId || !d.enabled) {
+        const on = await put<{ commands: string[] }>(`/people/${enc(personId)}/panels/${enc(panel.id)}`, { enabled: true, slot: d.slot });
+        commands.push(...on.commands);
+      }
+      mine(commands, `Code of ${displayLabel(d)}`);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function labelSection(d: UserDetails, manage: boolean): HTMLElement {
+    const s = h("section", { class: "details-section", "aria-label": "Label" }, h("h3", null, "Label"), h("div", { class: "value-row" }, h("span", { class: "value", "data-field": "label" }, displayLabel(d))));
+    if (!manage) return s;
+    if (!d.codeSet) {
+      s.append(h("p", { class: "hint" }, "You cannot change the label until a PIN/code is set for the panel user."));
+      return s;
+    }
+    const edit = h("button", { type: "button", class: "icon-button", "aria-label": "Edit label" }, icon("edit"));
+    s.querySelector(".value-row")!.append(edit);
+    edit.addEventListener("click", () => {
+      const input = h("input", { type: "text", value: displayLabel(d), maxlength: 32, autocomplete: "off" });
+      const form = h("form", { class: "inline-form" }, field("Label", input), h("div", { class: "actions left" }, h("button", { type: "submit", class: "button primary" }, "Save")));
+      form.addEventListener("submit", (ev) => {
+        ev.preventDefault();
+        void saveAccess(d, { label: input.value.trim() }, `Label of ${displayLabel(d)}`);
+      });
+      s.append(form);
+      input.focus();
+      input.select();
+    });
+    return s;
+  }
+
+  async function saveAccess(d: UserDetails, change: Record<string, unknown>, what: string): Promise<void> {
+    if (!d.personId) return;
+    try {
+      const out = await put<{ commands: string[] }>(`/people/${enc(d.personId)}/panels/${enc(panel.id)}`, { enabled: true, ...change });
+      mine(out.commands, what);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function partitionsSection(d: UserDetails, manage: boolean): HTMLElement {
+    const master = isMaster(d);
+    const all = Array.from({ length: panel.partitions }, (_, i) => i + 1);
+    const chosen = new Set(master ? all : d.partitions);
+    const editable = manage && d.codeSet && !master;
+    const boxes = all.map((n) => {
+      const input = h("input", { type: "checkbox", value: n, checked: chosen.has(n), disabled: !editable, id: `partition-${d.slot}-${n}` });
+      return { n, input, el: h("label", { class: "check", for: input.id }, input, ` Partition ${n}`) };
+    });
+    const s = h("fieldset", { class: "details-section partitions" }, h("legend", null, "Partitions"), h("div", { class: "checks" }, boxes.map((b) => b.el)));
+    if (master) s.append(h("p", { class: "hint" }, "Master users are always assigned to all partitions of the panel."));
+    else if (!d.codeSet) s.append(h("p", { class: "hint" }, "Partitions cannot be changed until a PIN/code is set for the panel user."));
+    if (editable) {
+      const save = h("button", { type: "button", class: "button" }, "Save partitions");
+      save.addEventListener("click", () => {
+        const partitions = boxes.filter((b) => b.input.checked).map((b) => b.n);
+        void saveAccess(d, { partitions }, `Partitions of ${displayLabel(d)}`);
+      });
+      s.append(h("div", { class: "actions left" }, save));
+    }
+    return s;
+  }
+
+  function doorLocksSection(d: UserDetails): HTMLElement {
+    const locks = d.doorLocks ?? [];
+    return h(
+      "section",
+      { class: "details-section", "aria-label": "Door locks" },
+      h("h3", null, "Door locks"),
+      locks.length === 0 ? h("p", { class: "muted" }, "No door locks") : [h("p", null, `${locks.length} door lock${locks.length === 1 ? "" : "s"}`), h("ul", null, locks.map((l) => h("li", null, l)))],
+    );
+  }
+
+  function tagSections(d: UserDetails): HTMLElement[] {
+    const kinds = panel.features?.tags ?? [];
+    const tags = d.tags ?? [];
+    const out: HTMLElement[] = [];
+    const count = (kind: string) => tags.filter((t) => t.kind === kind).length;
+    if (kinds.includes("keypad")) out.push(h("section", { class: "details-section", "aria-label": "Legacy proximity tags" }, h("h3", null, "Legacy proximity tags"), h("p", { class: "muted" }, count("keypad") === 0 ? "No proximity tags" : `${count("keypad")} proximity tag(s) for keypads with proximity readers`)));
+    if (kinds.includes("doorlock")) out.push(h("section", { class: "details-section", "aria-label": "Doorlock proximity tags" }, h("h3", null, "Doorlock proximity tags"), h("p", { class: "muted" }, count("doorlock") === 0 ? "No doorlock proximity tags" : `${count("doorlock")} tag(s) for Yale Doorman L2/L3 door locks`)));
+    return out;
+  }
+
+  void load();
+  return modal;
+}
