@@ -2,14 +2,18 @@ import { hostname } from "node:os";
 import { createConsoleHandler } from "../console/serve.js";
 import { CloudClient } from "../cloud/index.js";
 import type { SigningKey } from "../../protocol/index.js";
+import { AuthStore, DEFAULT_SESSION_POLICY, type SessionPolicy } from "./auth/auth-store.js";
+import { sessionGuard } from "./auth/guard.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Db } from "./db.js";
 import { COMMAND_LIFETIME_MS, Dispatcher, journalSeqStore } from "./dispatcher.js";
+import { ingestEvent, pruneEvents } from "./events.js";
 import { HttpApi } from "./http/server.js";
 import { registerRoutes } from "./http/routes.js";
 import type { Logger } from "./log.js";
 import { migrate } from "./schema.js";
 import { FleetStore } from "./store.js";
+import { WebhookDeliverer, type WebhookConfig } from "./webhooks.js";
 
 export interface FleetOptions {
   db: Db;
@@ -24,20 +28,40 @@ export interface FleetOptions {
   brokerPassword?: string;
   /** Subscribe to every panel's state/status at once (default true). */
   fleetSubscription?: boolean;
+  /** The first admin, created once when no API user exists (FLEET_ADMIN_EMAIL / FLEET_ADMIN_PASSWORD). */
+  admin?: { email: string; password: string };
+  session?: Partial<SessionPolicy>;
+  /** `Secure` session cookies (the API is reached over https). */
+  secureCookie?: boolean;
+  webhooks?: WebhookConfig;
+  /** Where the console is reached, for one-time links (default: this worker's own URL). */
+  publicUrl?: string;
+  /** How long events are kept (default 90 days). */
+  eventRetentionMs?: number;
 }
 
 export interface RunningFleet {
   url: string;
   store: FleetStore;
+  auth: AuthStore;
   client: CloudClient;
   dispatcher: Dispatcher;
+  deliverer: WebhookDeliverer;
+  api: HttpApi;
   stop(): Promise<void>;
 }
 
-/** One panel-fleet worker: migrations, the cloud client, the dispatcher and the HTTP API. */
+const PRUNE_EVERY_MS = 3600_000;
+
+/** One panel-fleet worker: migrations, the cloud client, the dispatcher, events and webhooks, and the HTTP API. */
 export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   await migrate(o.db);
   const store = new FleetStore(o.db, o.vault);
+  const auth = new AuthStore(o.db, { ...DEFAULT_SESSION_POLICY, ...o.session });
+  if (o.admin) {
+    const made = await auth.ensureFirstAdmin(o.admin.email, o.admin.password);
+    if (made) o.logger.info({ email: made.email }, "first API user (admin) created");
+  }
   const workerId = o.workerId ?? `${hostname()}-${process.pid}`;
   const client = new CloudClient({
     url: o.brokerUrl,
@@ -49,30 +73,55 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     ...(o.brokerUsername ? { username: o.brokerUsername } : {}),
     ...(o.brokerPassword ? { password: o.brokerPassword } : {}),
   });
+  const hooks = o.webhooks ?? {};
+  const deliverer = new WebhookDeliverer(o.db, hooks, o.logger);
+  // Every worker hears every event (NATS has no $share); the (panel, n) key stores each once and notifies it once.
+  client.on("event", (panelId, event) => {
+    ingestEvent(o.db, panelId, event, { notify: Boolean(hooks.notificationUrl) })
+      .then((fresh) => fresh && deliverer.kick())
+      .catch((err: unknown) => o.logger.warn({ panelId, n: event.n, err: (err as Error).message }, "event not stored"));
+  });
   await client.connect();
   const dispatcher = new Dispatcher({ store, client, logger: o.logger, workerId });
   dispatcher.start();
-  const api = registerRoutes(new HttpApi(o.logger), { store, client, dispatcher });
+  deliverer.start();
+  const retention = o.eventRetentionMs ?? 90 * 24 * 3600_000;
+  const prune = () => void pruneEvents(o.db, retention).catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "event retention failed"));
+  prune();
+  const pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
+  pruneTimer.unref();
+  let url = "";
+  const api = registerRoutes(new HttpApi(o.logger, sessionGuard(auth, o.db, o.logger)), {
+    store, client, dispatcher, auth, hooks, deliverer,
+    consoleUrl: () => o.publicUrl ?? url,
+    secureCookie: o.secureCookie ?? false,
+  });
   // The console (dist/console) on the API's origin: every GET outside /api/.
   api.fallback(createConsoleHandler());
-  let listening: { url: string };
-  try {
-    listening = await api.listen(o.port ?? 8080, o.host ?? "127.0.0.1");
-  } catch (err) {
+  const stopWorkers = async () => {
+    clearInterval(pruneTimer);
+    await deliverer.stop();
     await dispatcher.stop();
     await client.close();
+  };
+  try {
+    url = (await api.listen(o.port ?? 8080, o.host ?? "127.0.0.1")).url;
+  } catch (err) {
+    await stopWorkers();
     throw err;
   }
-  o.logger.info({ url: listening.url, database: o.db.kind, workerId }, "panel-fleet listening");
+  o.logger.info({ url, database: o.db.kind, workerId }, "panel-fleet listening");
   return {
-    url: listening.url,
+    url,
     store,
+    auth,
     client,
     dispatcher,
+    deliverer,
+    api,
     async stop() {
       await api.close();
-      await dispatcher.stop();
-      await client.close();
+      await stopWorkers();
     },
   };
 }

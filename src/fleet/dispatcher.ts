@@ -53,6 +53,15 @@ export function journalSeqStore(store: FleetStore): SeqStore {
       return p ? p.nextSeq - 1 : undefined;
     },
     save() {},
+    // The identity pinned at enrolment (panels.identity_key) is the one the client verifies against.
+    async loadIdentity(panelId) {
+      const r = await store.db.query<{ k: string | null }>("SELECT encode(identity_key, 'hex') AS k FROM panels WHERE id = $1", [panelId]);
+      return r.rows[0]?.k ?? undefined;
+    },
+    // A panel enrolled before it published an identity key gets it pinned on first sight; a pinned key is never replaced.
+    async saveIdentity(panelId, hex) {
+      if (hex) await store.db.query("UPDATE panels SET identity_key = decode($2, 'hex') WHERE id = $1 AND identity_key IS NULL", [panelId, hex]);
+    },
   };
 }
 
@@ -267,10 +276,15 @@ export class Dispatcher {
     const input: Record<string, unknown> = { ...c.body, id: c.id };
     if (c.secretCt) {
       const secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
+      const tagsOf = (list: unknown) => ((list as { kind: string; id: string }[] | undefined) ?? []).map((t) => ({ kind: t.kind, tag: new Secret(t.id) }));
       if (c.kind === "snapshot") {
-        const codes = JSON.parse(secret.reveal()) as Record<string, string>;
-        input.users = (c.body.users as { slot: number }[]).map((u) => ({ ...u, code: new Secret(codes[String(u.slot)] ?? "") }));
-      } else input.code = secret;
+        const codes = JSON.parse(secret.reveal()) as Record<string, unknown>;
+        input.users = (c.body.users as { slot: number }[]).map((u) => {
+          const tags = codes[`tags:${u.slot}`];
+          return { ...u, code: new Secret(String(codes[String(u.slot)] ?? "")), ...(tags !== undefined ? { tags: tagsOf(tags) } : {}) };
+        });
+      } else if (c.kind === "set_proximity_tags") input.tags = tagsOf(JSON.parse(secret.reveal()));
+      else input.code = secret;
     }
     let refusal: { code: string; detail?: Record<string, string> } | undefined;
     if (!state.proto.kinds.includes(c.kind)) refusal = { code: "unknown_command", detail: { kind: c.kind } };

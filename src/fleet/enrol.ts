@@ -9,6 +9,12 @@ export interface EnrolRequest {
   type?: PanelTypeId;
   codeLength?: number;
   partitions?: number;
+  doorLocks?: string[];
+}
+
+function identityKeyOf(state: object): Uint8Array | undefined {
+  const k = (state as { identityKey?: unknown }).identityKey;
+  return k instanceof Uint8Array && k.length === 32 ? k : undefined;
 }
 
 /**
@@ -33,6 +39,9 @@ export async function enrolPanel(store: FleetStore, client: CloudClient, req: En
     lastSeq: state.lastSeq,
     digest: state.digest,
     ...(state.epoch ? { epoch: state.epoch } : {}),
+    // The panel's Ed25519 identity key, pinned when its state carries one (the protocol adds `identityKey`).
+    ...(identityKeyOf(state) ? { identityKey: identityKeyOf(state)! } : {}),
+    ...(req.doorLocks ? { doorLocks: req.doorLocks } : {}),
   });
   // The retained status came before the panel had a row: record it now.
   const status = client.panelStatus(req.id);

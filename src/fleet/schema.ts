@@ -110,6 +110,126 @@ CREATE TABLE commands (
 CREATE INDEX commands_pending ON commands(panel_id, seq) WHERE status = 'pending';
 `,
   },
+  {
+    version: 2,
+    name: "api users and sessions, action log, events, webhook deliveries, dealer requests, panel settings",
+    sql: `
+-- the panel's Ed25519 identity key from its retained state, pinned at enrolment (null: it did not publish one)
+ALTER TABLE panels ADD COLUMN identity_key bytea;
+-- door locks this panel knows (given at enrolment; the agent's config names them)
+ALTER TABLE panels ADD COLUMN door_locks text[] NOT NULL DEFAULT '{}';
+-- the dealer window as the panel last reported it
+ALTER TABLE panels ADD COLUMN dealer_until timestamptz;
+ALTER TABLE panels ADD COLUMN dealer_hours integer;
+
+-- the person's access period, applied to every panel they are on
+ALTER TABLE people ADD COLUMN access_period jsonb NOT NULL DEFAULT '{"kind":"always"}';
+
+ALTER TABLE person_panels ADD COLUMN label text;
+-- the proximity tags' ids (secrets like codes): AES-256-GCM, AAD tags:<person>:<panel>; tags holds their kinds only
+ALTER TABLE person_panels ADD COLUMN tags_ct bytea;
+ALTER TABLE person_panels ADD COLUMN version integer NOT NULL DEFAULT 1;
+ALTER TABLE person_panels ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();
+
+-- accounts belong to the customer application; the fleet keeps id, email, created, status
+ALTER TABLE accounts ALTER COLUMN person_id DROP NOT NULL;
+CREATE INDEX accounts_email ON accounts(lower(email));
+
+CREATE TABLE api_users (
+  id            text PRIMARY KEY,
+  email         text NOT NULL,
+  name          text NOT NULL,
+  role          text NOT NULL,
+  -- scrypt$N$r$p$salt$hash (base64url)
+  password_hash text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX api_users_email ON api_users(lower(email));
+
+-- cookie sessions: only the SHA-256 of the random token is kept
+CREATE TABLE api_sessions (
+  token_hash    text PRIMARY KEY,
+  user_id       text NOT NULL REFERENCES api_users(id) ON DELETE CASCADE,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  last_seen_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz NOT NULL
+);
+
+-- bearer tokens of API clients: only the SHA-256 of the random token is kept
+CREATE TABLE api_tokens (
+  id            text PRIMARY KEY,
+  token_hash    text NOT NULL UNIQUE,
+  user_id       text NOT NULL REFERENCES api_users(id) ON DELETE CASCADE,
+  name          text NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  last_used_at  timestamptz
+);
+
+-- who changed what (API changes and their refusals, each panel's acks, 403s), newest first
+CREATE TABLE action_log (
+  id            bigserial PRIMARY KEY,
+  at            timestamptz NOT NULL DEFAULT now(),
+  actor_kind    text NOT NULL,
+  actor_id      text NOT NULL,
+  actor_name    text,
+  panel_id      text,
+  slot          integer,
+  person_id     text,
+  action        text NOT NULL,
+  outcome       text NOT NULL CHECK (outcome IN ('requested', 'applied', 'rejected', 'refused')),
+  code          text,
+  sentence      text,
+  command_id    text
+);
+CREATE INDEX action_log_panel ON action_log(panel_id, id);
+CREATE INDEX action_log_person ON action_log(person_id, id);
+
+-- the panels' events, deduplicated by the agent's outbox number n (every worker may hear every event)
+CREATE TABLE events (
+  id            bigserial PRIMARY KEY,
+  panel_id      text NOT NULL,
+  n             bigint NOT NULL,
+  type          text NOT NULL,
+  at            timestamptz NOT NULL,
+  slot          integer,
+  person_id     text,
+  data          jsonb NOT NULL,
+  received_at   timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (panel_id, n)
+);
+CREATE INDEX events_panel ON events(panel_id, at);
+CREATE INDEX events_person ON events(person_id, at);
+CREATE INDEX events_at ON events(at);
+
+-- durable webhook deliveries: a row per delivery, retried with backoff until delivered or given up
+CREATE TABLE webhook_deliveries (
+  id            text PRIMARY KEY,
+  hook          text NOT NULL CHECK (hook IN ('notification', 'account')),
+  event         text NOT NULL,
+  payload       jsonb NOT NULL,
+  status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts      integer NOT NULL DEFAULT 0,
+  next_at       timestamptz NOT NULL DEFAULT now(),
+  last_error    text,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  delivered_at  timestamptz
+);
+CREATE INDEX webhook_due ON webhook_deliveries(next_at) WHERE status = 'pending';
+
+-- a dealer's request for 24 h access: a one-time link (only the token's SHA-256 is kept)
+CREATE TABLE dealer_requests (
+  id            text PRIMARY KEY,
+  token_hash    text NOT NULL UNIQUE,
+  panel_id      text NOT NULL REFERENCES panels(id) ON DELETE CASCADE,
+  requested_by  text NOT NULL,
+  requested_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz NOT NULL,
+  status        text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed')),
+  confirmed_at  timestamptz,
+  command_id    text
+);
+`,
+  },
 ];
 
 /** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */

@@ -4,6 +4,7 @@ import { PANEL_TYPES, pageWindow, type Page, type PageSize, type PanelTypeId, ty
 import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
+import { logAction } from "./action-log.js";
 
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type CommandStatus = "pending" | "applied" | "rejected" | "superseded";
@@ -23,6 +24,10 @@ export interface PanelRow {
   digest: string | null;
   stateAt: Date | null;
   lastAckAt: Date | null;
+  identityKey: Buffer | null;
+  doorLocks: string[];
+  dealerUntil: Date | null;
+  dealerHours: number | null;
 }
 
 export interface ContactInput {
@@ -56,8 +61,17 @@ export interface AccessInput {
   partitions?: number[];
   schedule?: Schedule;
   doorLocks?: string[];
-  /** One of the person's accounts to assign at this panel, or null to unassign. */
+  /** An account to assign at this panel, or null to unassign. */
   accountId?: string | null;
+  /** The label on this panel; null: the person's first and last name. */
+  label?: string | null;
+  /** Proximity tags; their ids are secrets like codes (kept encrypted, sealed to the panel when sent). */
+  tags?: TagInput[];
+}
+
+export interface TagInput {
+  kind: "keypad" | "doorlock";
+  id: string;
 }
 
 export interface AccessView {
@@ -70,6 +84,8 @@ export interface AccessView {
   schedule: Schedule;
   doorLocks: string[];
   accountId: string | null;
+  label: string | null;
+  tags: { kind: string }[];
 }
 
 export interface CommandView {
@@ -80,10 +96,15 @@ export interface CommandView {
   personId: string | null;
   status: CommandStatus;
   error: { code: string; message: string } | null;
+  /** The refusal's code and sentence (the contract's flat form of `error`). */
+  code?: string;
+  sentence?: string;
   wireSeq: number | null;
   createdAt: string;
   sentAt: string | null;
   ackedAt: string | null;
+  /** When its fate was decided (absent while pending). */
+  decidedAt?: string;
 }
 
 /** A journal row as the dispatcher takes it. */
@@ -132,6 +153,10 @@ function panelFromRow(r: Record<string, unknown>): PanelRow {
     digest: (r.digest as string | null) ?? null,
     stateAt: (r.state_at as Date | null) ?? null,
     lastAckAt: (r.last_ack_at as Date | null) ?? null,
+    identityKey: r.identity_key ? Buffer.from(r.identity_key as Uint8Array) : null,
+    doorLocks: (r.door_locks as string[] | null) ?? [],
+    dealerUntil: (r.dealer_until as Date | null) ?? null,
+    dealerHours: numOrNull(r.dealer_hours),
   };
 }
 
@@ -148,6 +173,8 @@ function commandFromRow(r: Record<string, unknown>): CommandView {
     createdAt: iso(r.created_at),
     sentAt: isoOrNull(r.sent_at),
     ackedAt: isoOrNull(r.acked_at),
+    ...(r.error_code ? { code: String(r.error_code), sentence: String(r.error_sentence ?? "") } : {}),
+    ...(r.status !== "pending" && r.acked_at ? { decidedAt: iso(r.acked_at) } : {}),
   };
 }
 
@@ -164,6 +191,9 @@ export interface EnrolInput {
   lastSeq: number;
   epoch?: string;
   digest?: string;
+  /** The panel's Ed25519 identity key from its retained state, when it publishes one: pinned. */
+  identityKey?: Uint8Array;
+  doorLocks?: string[];
 }
 
 /**
@@ -185,9 +215,9 @@ export class FleetStore {
     if (!type.codeLengths.includes(p.codeLength)) throw new FleetError("invalid_code_length", { codeLength: p.codeLength });
     try {
       const r = await this.db.query(
-        `INSERT INTO panels (id, type, code_length, time_zone, partitions, capacity, seal_key, next_seq, last_seq, epoch, digest, state_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now()) RETURNING *`,
-        [p.id, p.type, p.codeLength, p.timeZone, p.partitions ?? type.partitions, p.capacity ?? type.capacity, Buffer.from(p.sealKey), p.lastSeq + 1, p.lastSeq, p.epoch ?? null, p.digest ?? null],
+        `INSERT INTO panels (id, type, code_length, time_zone, partitions, capacity, seal_key, next_seq, last_seq, epoch, digest, state_at, identity_key, door_locks)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), $12, $13) RETURNING *`,
+        [p.id, p.type, p.codeLength, p.timeZone, p.partitions ?? type.partitions, p.capacity ?? type.capacity, Buffer.from(p.sealKey), p.lastSeq + 1, p.lastSeq, p.epoch ?? null, p.digest ?? null, p.identityKey ? Buffer.from(p.identityKey) : null, p.doorLocks ?? []],
       );
       return panelFromRow(r.rows[0]!);
     } catch (err) {
@@ -202,8 +232,11 @@ export class FleetStore {
   }
 
   /** What the panel last reported in its retained state. */
-  async recordPanelState(id: string, s: { lastSeq: number; epoch?: string; digest: string }): Promise<void> {
-    await this.db.query("UPDATE panels SET last_seq = $2, epoch = $3, digest = $4, state_at = now() WHERE id = $1", [id, s.lastSeq, s.epoch ?? null, s.digest]);
+  async recordPanelState(id: string, s: { lastSeq: number; epoch?: string; digest: string; dealerAccess?: { until: number; hours: number } | null }): Promise<void> {
+    const dealer = s.dealerAccess ?? null;
+    await this.db.query("UPDATE panels SET last_seq = $2, epoch = $3, digest = $4, state_at = now(), dealer_until = $5, dealer_hours = $6 WHERE id = $1", [
+      id, s.lastSeq, s.epoch ?? null, s.digest, dealer ? new Date(dealer.until) : null, dealer?.hours ?? null,
+    ]);
   }
 
   async recordPanelStatus(id: string, online: boolean): Promise<void> {
@@ -217,7 +250,8 @@ export class FleetStore {
     return num(r.rows[0].seq);
   }
 
-  async #writeCommand(tx: Queryable, panelId: string, personId: string | null, body: Record<string, unknown> & { kind: string }, secret?: Secret): Promise<string> {
+  /** Writes one command of the outbox at the panel's next seq, inside `tx`; its secret (a code, tags) only as ciphertext. */
+  async writeCommand(tx: Queryable, panelId: string, personId: string | null, body: Record<string, unknown> & { kind: string }, secret?: Secret): Promise<string> {
     const id = randomUUID();
     const seq = await this.allocateSeq(tx, panelId);
     const secretCt = secret ? this.vault.encrypt(secret, `command:${id}`) : null;
@@ -288,7 +322,7 @@ export class FleetStore {
       }
       await tx.query("UPDATE people SET code_ct = $2, code_mac = $3, code_set_at = now(), updated_at = now() WHERE id = $1", [personId, this.vault.encrypt(code, `person:${personId}`), mac]);
       const commands: string[] = [];
-      for (const a of access.rows) commands.push(await this.#writeCommand(tx, a.panel_id, personId, { kind: "set_code", slot: num(a.slot) }, code));
+      for (const a of access.rows) commands.push(await this.writeCommand(tx, a.panel_id, personId, { kind: "set_code", slot: num(a.slot) }, code));
       return { commands };
     });
   }
@@ -310,103 +344,132 @@ export class FleetStore {
   // access per person and panel
 
   /**
-   * Switches a person on or off at a panel, or changes their role, partitions or schedule there,
-   * and writes the commands that bring the panel to it, in one transaction. The panel's row is
-   * locked first, so slot choice and seq allocation are serialised per panel.
+   * Switches a person on or off at a panel, or changes their label, role, partitions, schedule,
+   * door locks, tags or account there, and writes the commands that bring the panel to it, in one
+   * transaction. The panel's row is locked first, so slot choice and seq allocation are serialised
+   * per panel. Rules the fleet can check from the desired state are checked here, with the agent's
+   * codes and sentences, so a refused change writes nothing; the agent checks them again.
    */
   async setAccess(personId: string, panelId: string, input: AccessInput): Promise<{ access: AccessView; commands: string[] }> {
-    return this.db.transaction(async (tx) => {
-      const locked = await tx.query("SELECT * FROM panels WHERE id = $1 FOR UPDATE", [panelId]);
-      if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
-      const panel = panelFromRow(locked.rows[0]);
-      const type = PANEL_TYPES[panel.type];
-      const pr = await tx.query("SELECT id, first_name, last_name, code_ct, code_mac FROM people WHERE id = $1 FOR UPDATE", [personId]);
-      const person = pr.rows[0];
-      if (!person) throw new FleetError("person_not_found", { personId });
-      const cur = (await tx.query("SELECT * FROM person_panels WHERE person_id = $1 AND panel_id = $2", [personId, panelId])).rows[0];
+    return this.db.transaction((tx) => this.setAccessIn(tx, personId, panelId, input));
+  }
 
-      const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
-      if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
-      let slot = input.slot ?? (cur ? num(cur.slot) : undefined);
-      if (slot !== undefined && (slot < 1 || slot > panel.capacity)) throw new FleetError("slot_out_of_range", { slot, capacity: panel.capacity });
-      if (slot !== undefined) {
-        const isMasterSlot = type.masterSlots.includes(slot);
-        if (isMasterSlot !== (role === "Master")) throw new FleetError("master_role_fixed", { slot });
-        const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2 AND person_id <> $3", [panelId, slot, personId]);
-        if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
-      } else if (role === "Master") {
-        slot = type.masterSlots[0]!;
-        const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
-        if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
-      } else {
-        const free = await tx.query<{ s: unknown }>(
-          `SELECT s FROM generate_series(1, $2::int) AS s
-           WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
-           ORDER BY s LIMIT 1`,
-          [panelId, panel.capacity, [...type.masterSlots]],
-        );
-        if (!free.rows[0]) throw new FleetError("panel_full", { panelId });
-        slot = num(free.rows[0].s);
-      }
-      const isMaster = role === "Master";
-      const partitions = isMaster ? allPartitions(panel.partitions) : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? allPartitions(panel.partitions)))].sort((a, b) => a - b);
-      for (const p of partitions) if (p < 1 || p > panel.partitions) throw new FleetError("partition_out_of_range", { partition: p, partitions: panel.partitions });
-      if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
-      const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ALWAYS);
-      if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
-      const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))];
-      const accountId = input.accountId !== undefined ? input.accountId : ((cur?.account_id as string | null | undefined) ?? null);
-      let account: { id: string; email: string; createdAt: number; status: "Not confirmed" | "Active" | "Suspended" } | null = null;
-      if (accountId !== null) {
-        const a = (await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1 AND person_id = $2", [accountId, personId])).rows[0];
-        if (!a) throw new FleetError("account_not_found", { accountId });
-        account = { id: String(a.id), email: String(a.email), createdAt: new Date(a.created_at as Date).getTime(), status: a.status as "Active" };
-        if (account.status === "Suspended" && input.enabled) throw new FleetError("account_suspended", { accountId });
-      }
-      const wasOn = cur?.enabled === true;
-      const slotMoved = cur !== undefined && num(cur.slot) !== slot;
+  /** `setAccess` inside the caller's transaction (the access period changes several panels in one). */
+  async setAccessIn(tx: Queryable, personId: string, panelId: string, input: AccessInput): Promise<{ access: AccessView; commands: string[] }> {
+    const locked = await tx.query("SELECT * FROM panels WHERE id = $1 FOR UPDATE", [panelId]);
+    if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
+    const panel = panelFromRow(locked.rows[0]);
+    const type = PANEL_TYPES[panel.type];
+    const pr = await tx.query("SELECT id, first_name, last_name, code_ct, code_mac, access_period FROM people WHERE id = $1 FOR UPDATE", [personId]);
+    const person = pr.rows[0];
+    if (!person) throw new FleetError("person_not_found", { personId });
+    const cur = (await tx.query("SELECT * FROM person_panels WHERE person_id = $1 AND panel_id = $2", [personId, panelId])).rows[0];
 
-      if (input.enabled && !wasOn) {
-        if (!person.code_ct) throw new FleetError("code_required", { personId });
-        await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
-      }
-      if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
-
-      await tx.query(
-        `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
-         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, door_locks = $8, account_id = $9, updated_at = now()`,
-        [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId],
+    const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
+    if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
+    let slot = input.slot ?? (cur ? num(cur.slot) : undefined);
+    if (slot !== undefined && (slot < 1 || slot > panel.capacity)) throw new FleetError("slot_out_of_range", { slot, capacity: panel.capacity });
+    if (slot !== undefined) {
+      const isMasterSlot = type.masterSlots.includes(slot);
+      if (isMasterSlot !== (role === "Master")) throw new FleetError("master_role_fixed", { slot });
+      const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2 AND person_id <> $3", [panelId, slot, personId]);
+      if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
+    } else if (role === "Master") {
+      slot = type.masterSlots[0]!;
+      const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
+      if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
+    } else {
+      const free = await tx.query<{ s: unknown }>(
+        `SELECT s FROM generate_series(1, $2::int) AS s
+         WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
+         ORDER BY s LIMIT 1`,
+        [panelId, panel.capacity, [...type.masterSlots]],
       );
+      if (!free.rows[0]) throw new FleetError("panel_full", { panelId });
+      slot = num(free.rows[0].s);
+    }
+    const isMaster = role === "Master";
+    const all = allPartitions(panel.partitions);
+    if (isMaster && input.partitions && !sameNumbers([...new Set(input.partitions)].sort((a, b) => a - b), all)) throw new FleetError("master_all_partitions", { slot });
+    const partitions = isMaster ? all : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? all))].sort((a, b) => a - b);
+    for (const p of partitions) if (p < 1 || p > panel.partitions) throw new FleetError("partition_out_of_range", { partition: p, partitions: panel.partitions });
+    if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
+    const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ((person.access_period as Schedule | null) ?? ALWAYS));
+    if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
+    const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))];
+    // The panel's door locks are known when it was enrolled with them: an unknown one is refused here already.
+    if (panel.doorLocks.length > 0) for (const d of doorLocks) if (!panel.doorLocks.includes(d)) throw new FleetError("unknown_door_lock", { doorLock: d });
+    const label = input.label !== undefined ? input.label : ((cur?.label as string | null | undefined) ?? null);
+    if (label !== null && (label.trim() === "" || !/^[\x20-\x7e\u00a0-\uffff]+$/.test(label))) throw new FleetError("invalid_label");
+    if (label !== null && label.length > type.labelLength) throw new FleetError("label_too_long", { max: type.labelLength });
+    let tags: TagInput[] | undefined;
+    if (input.tags !== undefined) {
+      tags = input.tags;
+      for (const t of tags) if (!type.tagKinds.includes(t.kind)) throw new FleetError("tags_not_supported", { kind: t.kind });
+      if (tags.length > type.maxTagsPerUser) throw new FleetError("too_many_tags", { max: type.maxTagsPerUser });
+    }
+    const accountId = input.accountId !== undefined ? input.accountId : ((cur?.account_id as string | null | undefined) ?? null);
+    let account: { id: string; email: string; createdAt: number; status: "Not confirmed" | "Active" | "Suspended" } | null = null;
+    if (accountId !== null) {
+      const a = (await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1", [accountId])).rows[0];
+      if (!a) throw new FleetError("account_not_found", { accountId });
+      account = { id: String(a.id), email: String(a.email), createdAt: new Date(a.created_at as Date).getTime(), status: a.status as "Active" };
+      if (account.status === "Suspended" && input.enabled && accountId !== ((cur?.account_id as string | null | undefined) ?? null)) throw new FleetError("account_suspended", { accountId });
+      const owner = await tx.query<{ slot: unknown }>("SELECT slot FROM person_panels WHERE panel_id = $1 AND account_id = $2 AND person_id <> $3 AND enabled", [panelId, accountId, personId]);
+      if (owner.rows[0]) throw new FleetError("account_already_assigned", { slot: num(owner.rows[0].slot) });
+    }
+    const wasOn = cur?.enabled === true;
+    const slotMoved = cur !== undefined && num(cur.slot) !== slot;
 
-      const commands: string[] = [];
-      const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => this.#writeCommand(tx, panelId, personId, body, secret).then((id) => commands.push(id));
-      // Moving a switched-on person to another slot clears the old slot first.
-      if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur!.slot) });
-      if (input.enabled && (!wasOn || slotMoved)) {
-        const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
-        this.#checkCodeFits(panel, code);
-        await write({ kind: "set_code", slot }, code);
-        await write({ kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
-        if (!isMaster) {
-          await write({ kind: "set_role", slot, role });
-          await write({ kind: "set_partitions", slot, partitions });
-        }
-        await write({ kind: "set_schedule", slot, schedule });
-        if (doorLocks.length > 0) await write({ kind: "set_door_locks", slot, doorLocks });
-        if (account) await write({ kind: "assign_account", slot, account });
-      } else if (input.enabled && wasOn) {
-        if (!isMaster && role !== cur!.role) await write({ kind: "set_role", slot, role });
-        if (!isMaster && !sameNumbers(partitions, cur!.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
-        if (JSON.stringify(schedule) !== JSON.stringify(cur!.schedule)) await write({ kind: "set_schedule", slot, schedule });
-        if (JSON.stringify(doorLocks) !== JSON.stringify(cur!.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
-        if (accountId !== ((cur!.account_id as string | null) ?? null)) {
-          if (account) await write({ kind: "assign_account", slot, account });
-          else await write({ kind: "unassign_account", slot });
-        }
+    if (input.enabled && !wasOn) {
+      if (!person.code_ct) throw new FleetError("code_required", { personId });
+      await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
+    }
+    if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
+
+    const tagsAad = `tags:${personId}:${panelId}`;
+    const tagsCt = tags !== undefined ? (tags.length ? this.vault.encrypt(JSON.stringify(tags), tagsAad) : null) : ((cur?.tags_ct as Uint8Array | null | undefined) ?? null);
+    const tagKinds = tags !== undefined ? tags.map((t) => ({ kind: t.kind })) : ((cur?.tags as { kind: string }[] | undefined) ?? []);
+    await tx.query(
+      `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+       ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, door_locks = $8, account_id = $9,
+         label = $10, tags = $11, tags_ct = $12, version = person_panels.version + 1, updated_at = now()`,
+      [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId, label, JSON.stringify(tagKinds), tagsCt],
+    );
+
+    const commands: string[] = [];
+    const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => this.writeCommand(tx, panelId, personId, body, secret).then((id) => commands.push(id));
+    const labelCommand = () => write(label !== null ? { kind: "set_label", slot, label } : { kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
+    const tagsSecret = () => new Secret(tagsCt ? this.vault.decrypt(tagsCt, tagsAad).reveal() : "[]");
+    // Moving a switched-on person to another slot clears the old slot first.
+    if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur!.slot) });
+    if (input.enabled && (!wasOn || slotMoved)) {
+      const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
+      this.#checkCodeFits(panel, code);
+      await write({ kind: "set_code", slot }, code);
+      await labelCommand();
+      if (!isMaster) {
+        await write({ kind: "set_role", slot, role });
+        await write({ kind: "set_partitions", slot, partitions });
       }
-      return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId }, commands };
-    });
+      await write({ kind: "set_schedule", slot, schedule });
+      if (doorLocks.length > 0) await write({ kind: "set_door_locks", slot, doorLocks });
+      if (tagsCt) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
+      if (account && account.status !== "Suspended") await write({ kind: "assign_account", slot, account });
+    } else if (input.enabled && wasOn) {
+      if (label !== ((cur!.label as string | null) ?? null)) await labelCommand();
+      if (!isMaster && role !== cur!.role) await write({ kind: "set_role", slot, role });
+      if (!isMaster && !sameNumbers(partitions, cur!.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
+      if (JSON.stringify(schedule) !== JSON.stringify(cur!.schedule)) await write({ kind: "set_schedule", slot, schedule });
+      if (JSON.stringify(doorLocks) !== JSON.stringify(cur!.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
+      if (tags !== undefined) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
+      if (accountId !== ((cur!.account_id as string | null) ?? null)) {
+        if (account) await write({ kind: "assign_account", slot, account });
+        else await write({ kind: "unassign_account", slot });
+      }
+    }
+    return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId, label, tags: tagKinds }, commands };
   }
 
   /**
@@ -425,16 +488,18 @@ export class FleetStore {
       if (waiting.rows[0]) return { id: waiting.rows[0].id, created: false };
       const type = PANEL_TYPES[panel.type];
       const rows = await tx.query(
-        `SELECT a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.person_id, p.first_name, p.last_name, p.code_ct,
+        `SELECT a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.person_id, a.label, a.tags_ct, p.first_name, p.last_name, p.code_ct,
                 ac.id AS account_id, ac.email AS account_email, ac.status AS account_status, ac.created_at AS account_created
          FROM person_panels a JOIN people p ON p.id = a.person_id LEFT JOIN accounts ac ON ac.id = a.account_id WHERE a.panel_id = $1 AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.slot`,
         [panelId],
       );
-      const codes: Record<string, string> = {};
+      // The secrets of the snapshot, as one ciphertext: { "<slot>": code, "tags:<slot>": [{ kind, id }] }.
+      const codes: Record<string, unknown> = {};
       const users = rows.rows.map((r) => {
         const slot = num(r.slot);
         codes[String(slot)] = this.vault.decrypt(r.code_ct as Uint8Array, `person:${String(r.person_id)}`).reveal();
-        const label = `${String(r.first_name)} ${String(r.last_name)}`.trim().slice(0, type.labelLength);
+        const label = r.label ? String(r.label) : `${String(r.first_name)} ${String(r.last_name)}`.trim().slice(0, type.labelLength);
+        if (r.tags_ct) codes[`tags:${slot}`] = JSON.parse(this.vault.decrypt(r.tags_ct as Uint8Array, `tags:${String(r.person_id)}:${panelId}`).reveal()) as unknown;
         const user: Record<string, unknown> = { slot, label, schedule: r.schedule, doorLocks: r.door_locks ?? [] };
         user.account = r.account_id && r.account_status !== "Suspended" ? { id: String(r.account_id), email: String(r.account_email), createdAt: new Date(r.account_created as Date).getTime(), status: r.account_status } : null;
         if (!type.masterSlots.includes(slot)) Object.assign(user, { role: r.role, partitions: (r.partitions as unknown[]).map(num) });
@@ -481,6 +546,12 @@ export class FleetStore {
     return r.rows[0] ? commandFromRow(r.rows[0]) : undefined;
   }
 
+  async commands(ids: readonly string[]): Promise<CommandView[]> {
+    if (ids.length === 0) return [];
+    const r = await this.db.query("SELECT id, panel_id, seq, kind, person_id, status, error_code, error_sentence, wire_seq, created_at, sent_at, acked_at FROM commands WHERE id = ANY($1::text[]) ORDER BY panel_id, seq", [[...ids]]);
+    return r.rows.map(commandFromRow);
+  }
+
   async commandsOfPanel(panelId: string): Promise<CommandView[]> {
     const r = await this.db.query("SELECT id, panel_id, seq, kind, person_id, status, error_code, error_sentence, wire_seq, created_at, sent_at, acked_at FROM commands WHERE panel_id = $1 ORDER BY seq", [panelId]);
     return r.rows.map(commandFromRow);
@@ -520,16 +591,29 @@ export class FleetStore {
    */
   async recordOutcome(panelId: string, seq: number, fate: { status: "applied" | "rejected" | "superseded"; code?: string; sentence?: string; wireSeq?: number }): Promise<boolean> {
     return this.db.transaction(async (tx) => {
-      const r = await tx.query<{ kind: string; status: string }>(
+      const r = await tx.query<{ id: string; kind: string; status: string; person_id: string | null; slot: string | null }>(
         `UPDATE commands c SET
            status = CASE WHEN $4 = 'sequence_gap' AND EXISTS (SELECT 1 FROM commands s WHERE s.panel_id = $1 AND s.kind = 'snapshot' AND s.status = 'applied' AND s.seq > $2) THEN 'superseded' ELSE $3 END,
            error_code = $4, error_sentence = $5, wire_seq = $6, acked_at = now(), secret_ct = NULL
-         WHERE c.panel_id = $1 AND c.seq = $2 AND c.status = 'pending' RETURNING c.kind, c.status`,
+         WHERE c.panel_id = $1 AND c.seq = $2 AND c.status = 'pending' RETURNING c.id, c.kind, c.status, c.person_id, c.body->>'slot' AS slot`,
         [panelId, seq, fate.status, fate.code ?? null, fate.sentence ?? null, fate.wireSeq ?? null],
       );
       const row = r.rows[0];
       if (!row) return false;
       if (fate.status !== "superseded") await tx.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
+      // The panel's ack is in the action log, in the transaction that records it (once: only a pending command changes).
+      if (row.status === "applied" || row.status === "rejected") {
+        await logAction(tx, {
+          actor: { kind: "panel", id: panelId },
+          panelId,
+          slot: row.slot === null ? null : Number(row.slot),
+          personId: row.person_id,
+          action: row.kind,
+          outcome: row.status,
+          ...(row.status === "rejected" && fate.code ? { code: fate.code, sentence: fate.sentence ?? "" } : {}),
+          commandId: row.id,
+        });
+      }
       if (row.kind === "snapshot" && row.status === "applied") {
         await tx.query(
           `UPDATE commands SET status = 'superseded', acked_at = coalesce(acked_at, now()), secret_ct = NULL

@@ -13,7 +13,7 @@ import type { Db } from "../../src/fleet/db.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { DATABASES, logicalDump } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
-import { ApiClient } from "./http-client.js";
+import { adminClient, ApiClient, TEST_ADMIN } from "./http-client.js";
 import { leaks } from "./leaks.js";
 
 const PANELS = ["site-north", "site-south", "site-east"];
@@ -56,8 +56,8 @@ describe.each(DATABASES)("a person made through the API reaches three panels (fl
 
   beforeAll(async () => {
     ({ db, close: closeDb, pgDump } = await database.open());
-    fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 8)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, workerId: `e2e-${database.name}` });
-    api = new ApiClient(fleet.url);
+    fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 8)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, admin: TEST_ADMIN, workerId: `e2e-${database.name}` });
+    api = await adminClient(fleet.url);
     for (const id of PANELS) expect((await api.post("/api/v1/panels", { id })).status).toBe(201);
   }, 60_000);
 
@@ -100,8 +100,9 @@ describe.each(DATABASES)("a person made through the API reaches three panels (fl
         return r.lastSeq === before.get(id)! + 5 && r.online === true && r;
       });
       expect(reported.lastAckAt).not.toBeNull();
-      const users = await api.get<{ range: string; rows: { number: number; codeSet: boolean }[] }>(`/api/v1/panels/${id}/users?perPage=10`);
-      expect(users.body).toMatchObject({ range: "1-1 of 1", rows: [{ number: 2, codeSet: true }] });
+      const users = await api.get<{ range: string; rows: { slot: number; codeSet: boolean; label: string | null; pending: boolean }[] }>(`/api/v1/panels/${id}/users?perPage=10`);
+      expect(users.body.range).toBe("1-10 of 1000");
+      expect(users.body.rows[1]).toMatchObject({ slot: 2, codeSet: true, label: "Margaret Hamilton", pending: false });
     }
   });
 

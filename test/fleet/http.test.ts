@@ -4,7 +4,7 @@ import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
 import { freshPglite } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
-import { ApiClient } from "./http-client.js";
+import { adminClient, ApiClient, TEST_ADMIN } from "./http-client.js";
 import { leaks } from "./leaks.js";
 
 const agents = new AgentFleet();
@@ -16,8 +16,8 @@ let api: ApiClient;
 beforeAll(async () => {
   await agents.start(["http-1"]);
   db = await freshPglite();
-  fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 4)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, workerId: "http-w" });
-  api = new ApiClient(fleet.url);
+  fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 4)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, admin: TEST_ADMIN, workerId: "http-w" });
+  api = await adminClient(fleet.url);
 }, 60_000);
 
 afterAll(async () => {
@@ -87,9 +87,10 @@ describe("HTTP API /api/v1", () => {
       [6, "set_door_locks", "applied"],
       [7, "assign_account", "applied"],
     ]);
-    const users = await api.get<{ range: string; rows: { number: number; firstName: string; codeSet: boolean; partitions: number[] }[] }>("/api/v1/panels/http-1/users?page=1&perPage=10");
-    expect(users.body.range).toBe("1-1 of 1");
-    expect(users.body.rows[0]).toMatchObject({ number: 2, firstName: "Grace", codeSet: true, partitions: [1, 2] });
+    const users = await api.get<{ range: string; rows: { slot: number; label: string; codeSet: boolean; partitions: number[] }[] }>("/api/v1/panels/http-1/users?page=1&perPage=10");
+    expect(users.body.range).toBe("1-10 of 1000");
+    expect(users.body.rows[1]).toMatchObject({ slot: 2, label: "Grace Hopper", codeSet: true, partitions: [1, 2], status: "Not confirmed", enabled: true });
+    expect(users.body.rows[0]).toMatchObject({ slot: 1, personId: null, role: "Master", codeSet: false, status: "Unknown" });
     const person = await api.get(`/api/v1/people/${pid}`);
     expect(person.body).toMatchObject({ codeSet: true, contacts: [{ kind: "mobile", country: "US", carrier: "Verizon" }, { kind: "email" }], accounts: [{ status: "Not confirmed" }] });
     // the code is in the generate response and nowhere else

@@ -10,7 +10,7 @@ import type { Db } from "../../src/fleet/db.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { DATABASES, logicalDump } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
-import { ApiClient } from "./http-client.js";
+import { adminClient, ApiClient, TEST_ADMIN } from "./http-client.js";
 import { leaks } from "./leaks.js";
 
 type Fate = { id: string; status: string; seq: number; wireSeq: number | null; kind: string; error: { code: string } | null };
@@ -26,8 +26,8 @@ describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) =>
   beforeAll(async () => {
     await agents.start(["rec-1"]);
     ({ db, close: closeDb } = await database.open());
-    fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 6)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, workerId: "rec" });
-    api = new ApiClient(fleet.url);
+    fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 6)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, admin: TEST_ADMIN, workerId: "rec" });
+    api = await adminClient(fleet.url);
     expect((await api.post("/api/v1/panels", { id: "rec-1" })).status).toBe(201);
   }, 60_000);
 

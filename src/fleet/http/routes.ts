@@ -1,20 +1,33 @@
-import { generateCode } from "../../cloud/index.js";
 import type { CloudClient } from "../../cloud/index.js";
-import { PANEL_TYPES, Secret, type PageSize } from "../../domain/index.js";
+import { PANEL_TYPES, type PageSize } from "../../domain/index.js";
+import type { AuthStore } from "../auth/auth-store.js";
 import type { Dispatcher } from "../dispatcher.js";
 import { enrolPanel } from "../enrol.js";
 import { FleetError } from "../errors.js";
 import type { FleetStore, PanelRow } from "../store.js";
+import { listPanels, panelSummary, slotDetail, usersGrid } from "../views.js";
+import type { WebhookConfig, WebhookDeliverer } from "../webhooks.js";
+import { registerPeopleRoutes } from "./routes-people.js";
+import { registerSessionRoutes } from "./routes-session.js";
 import { parse, type HttpApi } from "./server.js";
-import { createPanelBody, createPersonBody, setAccessBody, setCodeBody, usersQuery } from "./schemas.js";
+import { commandsQuery, createPanelBody, panelsQuery, usersQuery } from "./schemas.js";
 
 export interface RouteDeps {
   store: FleetStore;
   client: CloudClient;
   dispatcher: Dispatcher;
+  auth: AuthStore;
+  hooks: WebhookConfig;
+  deliverer: WebhookDeliverer;
+  /** Where the console is reached (the dealer request's one-time link points there). */
+  consoleUrl: () => string;
+  /** Add `Secure` to the session cookie (TLS, or behind https). */
+  secureCookie: boolean;
 }
 
-function panelView(p: PanelRow) {
+async function panelView(store: FleetStore, p: PanelRow) {
+  const type = PANEL_TYPES[p.type];
+  const s = await panelSummary(store.db, p.id);
   return {
     id: p.id,
     type: p.type,
@@ -22,86 +35,68 @@ function panelView(p: PanelRow) {
     timeZone: p.timeZone,
     partitions: p.partitions,
     capacity: p.capacity,
+    features: { doorLocks: p.doorLocks, tags: [...type.tagKinds], roles: [...type.roles] },
     identity: p.sealKey.toString("hex"),
+    identityKey: p.identityKey?.toString("hex") ?? null,
     reported: { online: p.online, lastSeq: p.lastSeq, epoch: p.epoch, digest: p.digest, stateAt: p.stateAt?.toISOString() ?? null, lastAckAt: p.lastAckAt?.toISOString() ?? null },
+    converged: s?.converged ?? false,
+    drift: s?.drift ?? null,
   };
 }
 
-/** The routes of `/api/v1`. */
-export function registerRoutes(api: HttpApi, { store, client, dispatcher }: RouteDeps): HttpApi {
-  const person = async (id: string) => {
-    const p = await store.person(id);
-    if (!p) throw new FleetError("person_not_found", { personId: id });
+/** The routes of `/api/v1`: equipment, a panel's users, commands; people and accounts (routes-people.ts); sessions, dealer, logs (routes-session.ts). */
+export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
+  const { store, client } = deps;
+  const panel = async (id: string) => {
+    const p = await store.panel(id);
+    if (!p) throw new FleetError("panel_not_found", { panelId: id });
     return p;
   };
 
-  api.route("POST", "/api/v1/panels", async (req) => {
+  api.route("POST", "/api/v1/panels", { access: "manage_panel_users", tag: "Equipment", summary: "Enrol a panel from its retained state (type, code length, capacity, time zone; its keys pinned)", body: createPanelBody, status: 201 }, async (req) => {
     const body = parse(createPanelBody, req.body);
-    return { status: 201, body: panelView(await enrolPanel(store, client, body)) };
+    const p = await enrolPanel(store, client, body);
+    return { status: 201, body: await panelView(store, p), audit: [{ panelId: p.id, action: "enrol_panel" }] };
   });
 
-  api.route("GET", "/api/v1/panels/:id", async (req) => {
-    const p = await store.panel(req.params.id!);
-    if (!p) throw new FleetError("panel_not_found", { panelId: req.params.id! });
-    return { body: panelView(p) };
+  api.route("GET", "/api/v1/panels", { access: "view_equipment", tag: "Equipment", summary: "The Equipment list: panels, online, users, last report, converged or why not", query: panelsQuery }, async (req) => {
+    const q = parse(panelsQuery, Object.fromEntries(req.query));
+    return { body: await listPanels(store.db, q.q, q.page, q.perPage as PageSize) };
   });
 
-  api.route("POST", "/api/v1/people", async (req) => {
-    const body = parse(createPersonBody, req.body);
-    return { status: 201, body: await store.createPerson(body) };
+  api.route("GET", "/api/v1/panels/:panelId", { access: "view_equipment", tag: "Equipment", summary: "One panel: settings, features, what it last reported" }, async (req) => ({
+    body: await panelView(store, await panel(req.params.panelId!)),
+  }));
+
+  api.route("GET", "/api/v1/panels/:panelId/commands", { access: "view_equipment", tag: "Commands", summary: "Every command of a panel's journal, in seq order, with its fate" }, async (req) => {
+    await panel(req.params.panelId!);
+    return { body: { commands: await store.commandsOfPanel(req.params.panelId!) } };
   });
 
-  api.route("GET", "/api/v1/people/:id", async (req) => ({ body: await person(req.params.id!) }));
-
-  api.route("PUT", "/api/v1/people/:id/code", async (req) => {
-    const body = parse(setCodeBody, req.body);
-    const id = req.params.id!;
-    await person(id);
-    if ("code" in body) {
-      const { commands } = await store.setCode(id, new Secret(body.code));
-      dispatcher.kick();
-      return { body: { personId: id, codeSet: true, commands } };
-    }
-    // A generated code fits every panel the person is on; it is shown in this response only.
-    const panels = await store.panelsOfPerson(id);
-    const lengths = new Set(panels.map((p) => p.codeLength));
-    if (lengths.size > 1 && body.length === undefined) throw new FleetError("invalid_code_length", { lengths: [...lengths].join(",") });
-    const length = body.length ?? [...lengths][0] ?? 4;
-    const refused = panels.flatMap((p) => PANEL_TYPES[p.type].refusedCodes);
-    for (let attempt = 0; ; attempt++) {
-      const code = new Secret(generateCode(length, refused));
-      try {
-        const { commands } = await store.setCode(id, code);
-        dispatcher.kick();
-        return { body: { personId: id, codeSet: true, code: code.reveal(), commands } };
-      } catch (err) {
-        if (!(err instanceof FleetError && err.code === "code_in_use") || attempt >= 20) throw err;
-      }
-    }
-  });
-
-  api.route("PUT", "/api/v1/people/:id/panels/:panelId", async (req) => {
-    const body = parse(setAccessBody, req.body);
-    const out = await store.setAccess(req.params.id!, req.params.panelId!, body);
-    if (out.commands.length > 0) dispatcher.kick();
-    return { body: out };
-  });
-
-  api.route("GET", "/api/v1/panels/:id/users", async (req) => {
+  api.route("GET", "/api/v1/panels/:panelId/users", { access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200)", query: usersQuery }, async (req) => {
     const q = parse(usersQuery, Object.fromEntries(req.query));
-    return { body: await store.listUsers(req.params.id!, q.page, q.perPage as PageSize) };
+    return { body: await usersGrid(store, req.params.panelId!, q.page, q.perPage as PageSize) };
   });
 
-  api.route("GET", "/api/v1/panels/:id/commands", async (req) => {
-    if (!(await store.panel(req.params.id!))) throw new FleetError("panel_not_found", { panelId: req.params.id! });
-    return { body: { commands: await store.commandsOfPanel(req.params.id!) } };
+  api.route("GET", "/api/v1/panels/:panelId/users/:slot", { access: "view_panel_users", tag: "Panel users", summary: "One slot: the grid's row with schedule, door locks, tag kinds, person and version" }, async (req) => {
+    const slot = Number(req.params.slot);
+    return { body: await slotDetail(store, req.params.panelId!, slot) };
   });
 
-  api.route("GET", "/api/v1/commands/:id", async (req) => {
-    const c = await store.command(req.params.id!);
-    if (!c) throw new FleetError("command_not_found", { commandId: req.params.id! });
+  api.route("GET", "/api/v1/commands/:commandId", { access: "view_panel_users", tag: "Commands", summary: "One command's fate: pending, applied, rejected (code and sentence) or superseded" }, async (req) => {
+    const c = await store.command(req.params.commandId!);
+    if (!c) throw new FleetError("command_not_found", { commandId: req.params.commandId! });
     return { body: c };
   });
 
+  api.route("GET", "/api/v1/commands", { access: "view_panel_users", tag: "Commands", summary: "Several commands' fates: ?ids=a,b,c (at most 100)", query: commandsQuery }, async (req) => {
+    const q = parse(commandsQuery, Object.fromEntries(req.query));
+    const ids = [...new Set(q.ids.split(",").filter(Boolean))];
+    if (ids.length > 100) throw new FleetError("invalid_request", { path: "ids", issue: "too_big" });
+    return { body: { rows: await store.commands(ids) } };
+  });
+
+  registerPeopleRoutes(api, deps);
+  registerSessionRoutes(api, deps);
   return api;
 }

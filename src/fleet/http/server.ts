@@ -1,25 +1,63 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { z } from "zod";
 import type { Logger } from "pino";
+import type { ActionEntry } from "../action-log.js";
+import { roleAllows, type Permission, type Principal } from "../auth/permissions.js";
 import { FleetError } from "../errors.js";
 
 export type Params = Record<string, string>;
 export interface Request {
+  method: string;
   params: Params;
   query: URLSearchParams;
   body: unknown;
+  headers: IncomingHttpHeaders;
+  /** The signed-in API user; set on every route that is not public. */
+  principal?: Principal;
 }
+/** What a change wrote, for the action log (without secrets: no codes, no tag ids). */
+export type Audit = Omit<ActionEntry, "actor" | "outcome"> & { outcome?: ActionEntry["outcome"] };
 export interface Reply {
   status?: number;
-  body: unknown;
+  /** Absent: no body (204). */
+  body?: unknown;
+  headers?: Record<string, string | string[]>;
+  audit?: Audit[];
 }
-export type Handler = (req: Request) => Promise<Reply>;
+export type Handler = (req: Request & { principal: Principal }) => Promise<Reply>;
+export type PublicHandler = (req: Request) => Promise<Reply>;
 
-interface Route {
+/** Who may call a route: anyone (`public`: sign-in, the OpenAPI document, one-time links), any signed-in user, or holders of a permission. */
+export type Access = "public" | "signed_in" | Permission;
+
+/** A route's description: its access rule and, for the OpenAPI document, what it takes and answers. */
+export interface RouteMeta {
+  access: Access;
+  summary: string;
+  tag: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+  /** The success status (default 200). */
+  status?: number;
+}
+
+export interface RouteInfo extends RouteMeta {
   method: string;
+  path: string;
+}
+
+interface Route extends RouteInfo {
   parts: string[];
-  handler: Handler;
+  handler: Handler | PublicHandler;
+}
+
+/** How requests are authenticated and refusals logged (see src/fleet/auth/guard.ts). */
+export interface Guard {
+  /** The caller, or a FleetError (`not_signed_in`, `session_expired`, `csrf_failed`). */
+  authenticate(req: Request): Promise<Principal>;
+  /** Writes action-log entries for a change or a refusal; must not throw. */
+  record(principal: Principal | undefined, entries: ActionEntry[]): Promise<void>;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -32,25 +70,38 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown): z.output<
   throw new FleetError("invalid_request", issue ? { path: issue.path.join(".") || "(root)", issue: issue.code } : undefined);
 }
 
+const actorOf = (p: Principal): ActionEntry["actor"] => ({ kind: "api_user", id: p.userId, name: p.name });
+
 /**
  * A small router on node's http module: exact path segments and `:params`, JSON in and out, every
- * refusal `{ error: { code, message, detail? } }` with a stable code. Request bodies are never
- * logged (a code may be in one); the log has method, route, status and time.
+ * refusal `{ error: { code, message, detail? } }` with a stable code. Every route declares who may
+ * call it (RouteMeta.access); the guard authenticates the caller before the body is looked at, and
+ * a caller without the permission gets 403 `permission_denied`, written to the action log. Request
+ * bodies are never logged (a code may be in one); the log has method, route, status and time.
  */
 export class HttpApi {
   readonly #routes: Route[] = [];
   readonly #log: Logger;
+  readonly #guard: Guard | undefined;
   #server: Server | undefined;
   /** The console's static files (src/console/serve.ts): asked first for every path outside /api/. */
   #fallback: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, guard?: Guard) {
     this.#log = logger;
+    this.#guard = guard;
   }
 
-  route(method: string, path: string, handler: Handler): this {
-    this.#routes.push({ method, parts: path.split("/").filter(Boolean), handler });
+  route(method: string, path: string, meta: RouteMeta & { access: "public" }, handler: PublicHandler): this;
+  route(method: string, path: string, meta: RouteMeta, handler: Handler): this;
+  route(method: string, path: string, meta: RouteMeta, handler: Handler | PublicHandler): this {
+    this.#routes.push({ ...meta, method, path, parts: path.split("/").filter(Boolean), handler });
     return this;
+  }
+
+  /** Every route with its access rule and schemas: the OpenAPI document and the role tests read it. */
+  routes(): RouteInfo[] {
+    return this.#routes.map(({ parts: _p, handler: _h, ...info }) => info);
   }
 
   fallback(handler: (req: IncomingMessage, res: ServerResponse) => boolean): this {
@@ -101,24 +152,51 @@ export class HttpApi {
     return new FleetError(pathMatched ? "method_not_allowed" : "not_found");
   }
 
+  async #authorise(route: Route, req: Request): Promise<void> {
+    if (route.access === "public") return;
+    if (!this.#guard) throw new FleetError("not_signed_in");
+    const principal = await this.#guard.authenticate(req);
+    req.principal = principal;
+    if (route.access !== "signed_in" && !roleAllows(principal.role, route.access)) {
+      const e = new FleetError("permission_denied", { permission: route.access });
+      await this.#guard.record(principal, [{ actor: actorOf(principal), ...targetOf(req), action: `${route.method} ${route.path}`, outcome: "refused", code: e.code, sentence: e.message }]);
+      throw e;
+    }
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const url = new URL(req.url ?? "/", "http://localhost");
     if (!url.pathname.startsWith("/api/") && this.#fallback?.(req, res)) return;
     let status = 500;
     let routePath = "(none)";
+    let request: Request | undefined;
+    let route: Route | undefined;
     try {
       const m = this.#match(req.method ?? "GET", url.pathname);
       if (m instanceof FleetError) throw m;
-      routePath = "/" + m.route.parts.join("/");
-      const body = await readJson(req);
-      const reply = await m.route.handler({ params: m.params, query: url.searchParams, body });
-      status = reply.status ?? 200;
-      send(res, status, reply.body);
+      route = m.route;
+      routePath = route.path;
+      request = { method: req.method ?? "GET", params: m.params, query: url.searchParams, body: undefined, headers: req.headers };
+      await this.#authorise(route, request);
+      request.body = await readJson(req);
+      const reply = await (route.handler as Handler)(request as Request & { principal: Principal });
+      status = reply.status ?? (reply.body === undefined ? 204 : 200);
+      if (reply.audit?.length && this.#guard) {
+        const p = request.principal;
+        const actor: ActionEntry["actor"] = p ? actorOf(p) : { kind: "dealer_link", id: request.params.token ? "one-time-link" : "anonymous" };
+        await this.#guard.record(p, reply.audit.map((a) => ({ ...a, actor, outcome: a.outcome ?? "requested" })));
+      }
+      send(res, status, reply.body, reply.headers);
     } catch (err) {
       const e = err instanceof FleetError ? err : new FleetError("internal_error");
       if (!(err instanceof FleetError)) this.#log.error({ err: (err as Error).message, route: routePath }, "request failed");
       status = e.status;
+      // A change the fleet refused for a rule (not for who asked: that is logged above) is in the action log too.
+      const p = request?.principal;
+      if (p && route && route.method !== "GET" && e.code !== "permission_denied" && e.code !== "invalid_json" && this.#guard) {
+        await this.#guard.record(p, [{ actor: actorOf(p), ...targetOf(request!), action: `${route.method} ${route.path}`, outcome: "refused", code: e.code, sentence: e.message }]);
+      }
       send(res, status, { error: e.toJSON() });
     } finally {
       this.#log.info({ method: req.method, route: routePath, status, ms: Math.round(performance.now() - started) }, "http");
@@ -126,9 +204,21 @@ export class HttpApi {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+/** The panel, slot and person a request is about, from its path parameters (routes name them panelId, slot, personId). */
+function targetOf(req: Request): { panelId: string | null; slot: number | null; personId: string | null } {
+  const p = req.params;
+  const slot = p.slot !== undefined && /^[0-9]{1,7}$/.test(p.slot) ? Number(p.slot) : null;
+  return { panelId: p.panelId ?? null, slot, personId: p.personId ?? null };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, { "cache-control": "no-store", ...headers });
+    res.end();
+    return;
+  }
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store", ...headers });
   res.end(text);
 }
 

@@ -1,0 +1,63 @@
+import { pageWindow, type Page, type PageSize } from "../domain/index.js";
+import type { Queryable } from "./db.js";
+
+export type Outcome = "requested" | "applied" | "rejected" | "refused";
+
+export interface ActionEntry {
+  actor: { kind: "api_user" | "panel" | "dealer_link" | "system"; id: string; name?: string };
+  panelId?: string | null;
+  slot?: number | null;
+  personId?: string | null;
+  action: string;
+  outcome: Outcome;
+  code?: string;
+  sentence?: string;
+  commandId?: string;
+}
+
+export interface ActionView {
+  at: string;
+  actor: { kind: string; id: string; name?: string };
+  panelId: string | null;
+  slot: number | null;
+  personId: string | null;
+  action: string;
+  outcome: Outcome;
+  code?: string;
+  sentence?: string;
+  commandId?: string;
+}
+
+/** Writes one entry of the action log (in the caller's transaction when `q` is one). Never carries a code or a tag id. */
+export async function logAction(q: Queryable, e: ActionEntry): Promise<void> {
+  await q.query(
+    "INSERT INTO action_log (actor_kind, actor_id, actor_name, panel_id, slot, person_id, action, outcome, code, sentence, command_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    [e.actor.kind, e.actor.id, e.actor.name ?? null, e.panelId ?? null, e.slot ?? null, e.personId ?? null, e.action, e.outcome, e.code ?? null, e.sentence ?? null, e.commandId ?? null],
+  );
+}
+
+/** The action log, newest first, filtered by panel and/or person. */
+export async function readActionLog(q: Queryable, filter: { panelId?: string; personId?: string }, page: number, perPage: PageSize): Promise<Page<ActionView>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.panelId) where.push(`panel_id = $${params.push(filter.panelId)}`);
+  if (filter.personId) where.push(`person_id = $${params.push(filter.personId)}`);
+  const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
+  const total = Number((await q.query<{ n: unknown }>(`SELECT count(*) AS n FROM action_log ${clause}`, params)).rows[0]!.n);
+  const w = pageWindow(total, page, perPage);
+  const r = await q.query(`SELECT * FROM action_log ${clause} ORDER BY id DESC LIMIT ${w.perPage} OFFSET ${w.offset}`, params);
+  return w.withRows(
+    r.rows.map((x) => ({
+      at: (x.at as Date).toISOString(),
+      actor: { kind: String(x.actor_kind), id: String(x.actor_id), ...(x.actor_name ? { name: String(x.actor_name) } : {}) },
+      panelId: (x.panel_id as string | null) ?? null,
+      slot: x.slot === null ? null : Number(x.slot),
+      personId: (x.person_id as string | null) ?? null,
+      action: String(x.action),
+      outcome: x.outcome as Outcome,
+      ...(x.code ? { code: String(x.code) } : {}),
+      ...(x.sentence ? { sentence: String(x.sentence) } : {}),
+      ...(x.command_id ? { commandId: String(x.command_id) } : {}),
+    })),
+  );
+}
