@@ -5,3 +5,4 @@ export * from "./crypto.js";
 export * from "./envelope.js";
 export * from "./topics.js";
 export * from "./signed.js";
+export * from "./digest.js";

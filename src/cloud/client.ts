@@ -981,7 +981,6 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #pin(p: Panel, identity: PanelIdentity, how: IdentityPinned["how"]): void {
     p.identity = identity;
     p.identityLoaded = true;
-    p.refusedState = undefined;
     if (how !== "stored") void Promise.resolve(this.#seqStore.saveIdentity?.(p.id, identity.publicRaw.toString("hex"))).catch(() => this.emit("warning", { panelId: p.id, code: "identity_store_failed" }));
     if (how === "first_use") this.#o.logger?.info({ panelId: p.id, kid: identity.kid }, `panel ${p.id}: identity ${identity.kid} pinned on first use (trust on first use: check it out of band, e.g. against the installer's record)`);
     this.emit("identity", { panelId: p.id, kid: identity.kid, publicKey: identity.publicRaw, how });

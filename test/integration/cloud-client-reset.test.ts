@@ -1,15 +1,18 @@
 /**
  * The cloud client keeps its counter in step with a panel (option `resequence`): a panel whose
- * database was made anew (new epoch, lastSeq 0), a counter ahead of the panel with no epoch known
+ * database was made anew (new epoch, lastSeq 0; its keys kept), a replaced panel (its whole state
+ * gone: a new identity too, refused until the operator forgets the old one), a counter ahead of
+ * the panel with no epoch known
  * (a seq file from before epochs were kept), a counter behind it (another sender): the next
  * command is applied, never turned into a failed one, and never applied twice.
  */
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateSigningKey } from "../../protocol/index.js";
 import type { Agent } from "../../src/agent.js";
-import { CloudClient, MemorySeqStore, type AppliedOutcome, type Outcome, type PanelReset, type Resequenced } from "../../src/cloud/index.js";
+import { CloudClient, MemorySeqStore, type AppliedOutcome, type ForgedMessage, type Outcome, type PanelReset, type Resequenced } from "../../src/cloud/index.js";
+import { DB_FILE } from "../../src/store/store.js";
 import { Secret } from "../../src/domain/index.js";
 import { cloudAgentConfig, runAgent, startBroker, waitFor } from "../helpers/cloud-harness.js";
 import { tempDirs } from "../helpers/tmp.js";
@@ -39,11 +42,22 @@ async function setup(seqStore = new MemorySeqStore(), resequence = true) {
   cleanups.push(() => client.close());
   const resets: PanelReset[] = [];
   const reseqs: Resequenced[] = [];
+  const forged: ForgedMessage[] = [];
   client.on("reset", (r) => resets.push(r));
   client.on("resequenced", (r) => reseqs.push(r));
+  client.on("forged", (f) => forged.push(f));
   return {
-    broker, key, client, resets, reseqs, seqStore,
+    broker, key, client, resets, reseqs, forged, seqStore,
+    /** The database is lost (deleted, restored from nothing); the key files beside it are kept. */
     async wipeAndRestart() {
+      await agent?.stop();
+      agent = undefined;
+      const stateDir = join(dir, "state");
+      for (const f of readdirSync(stateDir)) if (f.startsWith(DB_FILE)) rmSync(join(stateDir, f));
+      agent = await runAgent(config);
+    },
+    /** The whole state directory is gone (a replaced or wiped panel): new keys, a new identity. */
+    async replaceAndRestart() {
       await agent?.stop();
       agent = undefined;
       rmSync(join(dir, "state"), { recursive: true, force: true });
@@ -70,6 +84,27 @@ describe("cloud client re-sequencing", () => {
     expect(next.seq).toBe(1);
     expect(w.seqStore.load("r1")).toBe(1);
     expect(w.seqStore.loadEpoch("r1")).toBe(reset.epoch);
+  });
+
+  it("a replaced panel (new identity) is refused until the operator forgets the old identity; then the next command is applied at seq 1", async () => {
+    const w = await setup();
+    const before = (await w.client.panelState("r1"))!;
+    const oldKid = w.client.identityOf("r1")!.kid;
+    applied(await w.client.send("r1", { kind: "set_code", slot: 2, code: new Secret("4711") }));
+    await w.replaceAndRestart();
+    const refused = await waitFor(() => w.forged.find((f) => f.channel === "state"));
+    expect(refused.reason).toBe("unknown_key");
+    expect(refused.kid).not.toBe(oldKid);
+    expect(w.resets).toEqual([]);
+    expect(Buffer.from((await w.client.panelState("r1"))!.sealKey).equals(Buffer.from(before.sealKey))).toBe(true);
+
+    // The documented recovery: the operator confirms the replacement; the new identity is pinned from its state.
+    w.client.forgetIdentity("r1");
+    expect(w.client.identityOf("r1")!.kid).toBe(refused.kid);
+    const reset = await waitFor(() => w.resets[0]);
+    expect(reset).toMatchObject({ panelId: "r1", previousEpoch: before.epoch, lastSeq: 0, realigned: true });
+    const next = applied(await w.client.send("r1", { kind: "set_code", slot: 3, code: new Secret("2580") }));
+    expect(next.seq).toBe(1);
   });
 
   it("a new client whose stored epoch is the old one re-aligns at its first contact", async () => {

@@ -1,18 +1,30 @@
 import { createHash } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { tableDigest } from "../../protocol/digest.js";
 import { slotView, type PanelTable } from "../../src/domain/index.js";
 import { TableDigest } from "../../src/sync/digest.js";
 import { Panel, pin } from "./access/fixtures.js";
 
-/** The definition (protocol/README.md section 7), computed from scratch. */
-function reference(table: PanelTable): string {
-  const hash = createHash("sha256");
-  for (const n of table.activeSlotNumbers()) {
-    const { version: _version, ...content } = slotView(table.slot(n));
-    hash.update(JSON.stringify(content));
+/**
+ * The definition (protocol/README.md section 7.1) written out again without the agent's code: the
+ * views of the users with a code in slot order, as RFC 8785 canonical JSON (keys sorted, no
+ * whitespace), one array, SHA-256. As a cloud computes it from the slot views its acks carried.
+ */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
+  if (v !== null && typeof v === "object") {
+    return "{" + Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => JSON.stringify(k) + ":" + canonical(x)).join(",") + "}";
   }
-  return hash.digest("hex");
+  return JSON.stringify(v);
+}
+
+function reference(table: PanelTable): string {
+  const views = table.activeSlotNumbers().map((n) => {
+    const { version: _version, ...content } = slotView(table.slot(n));
+    return content;
+  });
+  return createHash("sha256").update(canonical(views)).digest("hex");
 }
 
 describe("retained state digest", () => {
@@ -41,6 +53,22 @@ describe("retained state digest", () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it("is the SHA-256 of exactly this text for a known table (what protocol/vectors/digest.json shows)", () => {
+    const p = new Panel();
+    p.user(2, "1234");
+    p.apply({ kind: "set_label", slot: 2, label: "Ann \"Å\"" });
+    const text = canonical(p.table.activeSlotNumbers().map((n) => {
+      const { version: _v, ...c } = slotView(p.table.slot(n));
+      return c;
+    }));
+    expect(text).toBe('[{"account":null,"codeSet":true,"doorLocks":[],"label":"Ann \\"Å\\"","number":2,"partitions":[1,2,3,4,5,6,7,8],"role":"User","schedule":{"kind":"always"},"tags":[]}]');
+    const digest = new TableDigest().of(p.table, 1);
+    expect(digest).toBe(createHash("sha256").update(text).digest("hex"));
+    // and the protocol's own function, from the views (in any order, versions included), agrees
+    const views = p.table.activeSlotNumbers().map((n) => slotView(p.table.slot(n))).reverse();
+    expect(tableDigest(views)).toBe(digest);
   });
 
   it("is not recomputed while the table version stays", () => {
