@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { PANEL_TYPE_IDS, PANEL_TYPES } from "./domain/panel-types.js";
+import { AgentFailure } from "./failures.js";
 
 /** Exit codes the daemon uses (sysexits where one fits), so supervisors and scripts can tell. */
 export const EXIT = { ok: 0, failure: 1, usage: 64, config: 78, state: 73 } as const;
@@ -112,9 +113,9 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   PANEL_AGENT_LOG_LEVEL: ["logLevel"],
 };
 
-export class ConfigError extends Error {
+export class ConfigError extends AgentFailure {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    super("config_invalid", `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";
   }
 }

@@ -48,7 +48,7 @@ export function openPanel(dir: string, config: PanelConfig, makeHasher: (key: Bu
       const fingerprint = store.state.get(FINGERPRINT_STATE);
       const { key } = loadDeviceKey(dir, store.existed && fingerprint !== undefined);
       if (fingerprint !== undefined && fingerprint !== keyFingerprint(key)) {
-        throw new DeviceKeyError(`The device key in ${dir} does not match the one this database was written with; restore the original key file.`);
+        throw new DeviceKeyError(`The device key in ${dir} does not match the one this database was written with; restore the original key file.`, "device_key_mismatch");
       }
       if (fingerprint === undefined) store.state.set(FINGERPRINT_STATE, keyFingerprint(key));
       // The database's identity: made once with the table, published in the retained state, so a
@@ -73,6 +73,7 @@ export function openPanel(dir: string, config: PanelConfig, makeHasher: (key: Bu
         const prev = JSON.parse(stored) as PanelConfig;
         if (prev.type !== config.type || prev.codeLength !== config.codeLength || prev.panelId !== config.panelId) {
           throw new StoreError(
+            "store_config_mismatch",
             `The configured panel (id ${config.panelId}, type ${config.type}, ${config.codeLength}-digit codes) does not match the stored user table (id ${prev.panelId}, type ${prev.type}, ${prev.codeLength}-digit codes).`,
           );
         }

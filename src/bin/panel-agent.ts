@@ -5,8 +5,7 @@ import { parseArgs } from "node:util";
 import { Agent } from "../agent.js";
 import { ConfigError, EXIT, loadConfigFile, type AgentConfig } from "../config.js";
 import { createLogger } from "../log.js";
-import { DeviceKeyError } from "../store/device-key.js";
-import { StoreError } from "../store/store.js";
+import { AgentFailure } from "../failures.js";
 import { notifyReady, notifyStopping, startWatchdog } from "../systemd.js";
 import { AGENT_VERSION } from "../version.js";
 
@@ -84,9 +83,10 @@ async function main(): Promise<number> {
   try {
     await agent.start();
   } catch (err) {
-    logger.fatal({ err: (err as Error).message }, "agent could not start");
+    const failure = err instanceof AgentFailure ? err : undefined;
+    logger.fatal({ err: (err as Error).message, ...(failure ? { code: failure.code } : {}) }, "agent could not start");
     await agent.stop().catch(() => {});
-    return err instanceof DeviceKeyError || err instanceof StoreError ? EXIT.state : EXIT.failure;
+    return failure ? EXIT[failure.exit] : EXIT.failure;
   }
   notifyReady();
   const stopWatchdog = startWatchdog({

@@ -1,13 +1,15 @@
 import Database from "better-sqlite3";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { AgentFailure } from "../failures.js";
 import { migrate } from "./schema.js";
 
 export const DB_FILE = "panel-agent.db";
 
-export class StoreError extends Error {
-  constructor(message: string) {
-    super(message);
+/** The durable state cannot be opened as this agent needs it (durability, schema, another panel's table). */
+export class StoreError extends AgentFailure {
+  constructor(code: "store_durability" | "store_schema_newer" | "store_config_mismatch", message: string) {
+    super(code, message);
     this.name = "StoreError";
   }
 }
@@ -35,7 +37,7 @@ export function openDatabase(dir: string): OpenedDatabase {
     const mode = String(db.pragma("journal_mode", { simple: true }));
     const sync = Number(db.pragma("synchronous", { simple: true }));
     // better-sqlite3 builds SQLite with WAL synchronous defaulting to NORMAL: insist on FULL (2).
-    if (mode !== "wal" || sync !== 2) throw new StoreError(`SQLite durability check failed: journal_mode=${mode}, synchronous=${sync}; expected wal and 2 (FULL).`);
+    if (mode !== "wal" || sync !== 2) throw new StoreError("store_durability", `SQLite durability check failed: journal_mode=${mode}, synchronous=${sync}; expected wal and 2 (FULL).`);
     migrate(db);
     return { db, path, existed };
   } catch (err) {

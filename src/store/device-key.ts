@@ -1,15 +1,17 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, writeSync, fsyncSync, chmodSync } from "node:fs";
 import { join } from "node:path";
+import { AgentFailure } from "../failures.js";
 
 export const DEVICE_KEY_FILE = "device.key";
 /** The agent's X25519 private key: cloud commands seal codes to its public half. */
 export const SEAL_KEY_FILE = "seal.key";
 const KEY_BYTES = 32;
 
-export class DeviceKeyError extends Error {
-  constructor(message: string) {
-    super(message);
+/** A key file the agent needs is missing, damaged, readable by others or not the database's own. */
+export class DeviceKeyError extends AgentFailure {
+  constructor(message: string, code: "device_key_missing" | "device_key_invalid" | "device_key_mismatch" = "device_key_invalid") {
+    super(code, message);
     this.name = "DeviceKeyError";
   }
 }
@@ -27,7 +29,7 @@ export function keyFingerprint(key: Buffer): string {
 export function loadDeviceKey(stateDir: string, mustExist: boolean): { key: Buffer; created: boolean } {
   const path = join(stateDir, DEVICE_KEY_FILE);
   if (!existsSync(path) && mustExist) {
-    throw new DeviceKeyError(`The device key ${path} is missing but the database holds code digests; restore the key file (a new key would invalidate every code).`);
+    throw new DeviceKeyError(`The device key ${path} is missing but the database holds code digests; restore the key file (a new key would invalidate every code).`, "device_key_missing");
   }
   return loadKeyFile(path, "device key");
 }

@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { AgentFailure } from "../failures.js";
 
 /**
  * Every page a command's transaction touches is written to the WAL and fsynced, so the tables a
@@ -57,9 +58,9 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export class SchemaError extends Error {
+export class SchemaError extends AgentFailure {
   constructor(message: string) {
-    super(message);
+    super("store_schema_newer", message);
     this.name = "SchemaError";
   }
 }

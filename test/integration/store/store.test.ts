@@ -241,6 +241,7 @@ describe("store", () => {
       s.close();
       unlinkSync(join(dir, "device.key"));
       expect(() => open(dir)).toThrow(DeviceKeyError);
+      expect(() => open(dir)).toThrow(expect.objectContaining({ code: "device_key_missing", exit: "state" }));
     });
 
     it("refuses a damaged key file", () => {
@@ -255,6 +256,7 @@ describe("store", () => {
       open(dir).close();
       writeFileSync(join(dir, "device.key"), Buffer.alloc(32, 1), { mode: 0o600 });
       expect(() => open(dir)).toThrow(/does not match/);
+      expect(() => open(dir)).toThrow(expect.objectContaining({ code: "device_key_mismatch" }));
     });
 
     it("refuses a key file readable by others", () => {
@@ -271,6 +273,7 @@ describe("store", () => {
     seed(s);
     s.close();
     expect(() => open(dir, { ...config, codeLength: 4 })).toThrow(StoreError);
+    expect(() => open(dir, { ...config, codeLength: 4 })).toThrow(expect.objectContaining({ code: "store_config_mismatch", exit: "state" }));
   });
 
   it("prunes the action log and old dedup records by retention", () => {
