@@ -17,14 +17,15 @@ export const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const satisfi
 
 export type PanelTopics = Readonly<Record<Channel, string>>;
 
-const PREFIX_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+/** A topic prefix: one or more levels of letters, digits, '.', '_' or '-' (no wildcards, no empty level). */
+export const TOPIC_PREFIX_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export function isValidPanelId(panelId: string): boolean {
   return PANEL_ID_PATTERN.test(panelId);
 }
 
 function checkPrefix(prefix: string): void {
-  if (!PREFIX_PATTERN.test(prefix)) throw new TypeError(`invalid topic prefix: ${JSON.stringify(prefix)}`);
+  if (!TOPIC_PREFIX_PATTERN.test(prefix)) throw new TypeError(`invalid topic prefix: ${JSON.stringify(prefix)}`);
 }
 
 /** The five topics of one panel. Throws on a panel id that is not a valid single topic level. */

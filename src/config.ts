@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { PANEL_TYPE_IDS, PANEL_TYPES } from "./domain/panel-types.js";
+import { PANEL_ID_PATTERN } from "../protocol/schema.js";
+import { TOPIC_PREFIX_PATTERN } from "../protocol/topics.js";
 import { AgentFailure } from "./failures.js";
 
 /** Exit codes the daemon uses (sysexits where one fits), so supervisors and scripts can tell. */
@@ -37,7 +39,7 @@ const trustedKey = z.string().min(1).refine((k) => {
 
 export const configSchema = z
   .strictObject({
-    panelId: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "letters, digits, '.', '_' or '-', at most 64"),
+    panelId: z.string().regex(PANEL_ID_PATTERN, "a letter or digit, then letters, digits, '.', '_' or '-', at most 64 in all"),
     panelType: z.enum(PANEL_TYPE_IDS),
     codeLength: z.int(),
     timeZone: z.string().refine(isTimeZone, "not an IANA time zone"),
@@ -53,7 +55,7 @@ export const configSchema = z
       password: z.string().optional(),
       protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
       keepaliveSeconds: z.int().min(5).max(3600).default(30),
-      topicPrefix: z.string().regex(/^[A-Za-z0-9_/-]+$/).default("panels"),
+      topicPrefix: z.string().regex(TOPIC_PREFIX_PATTERN, "topic levels of letters, digits, '.', '_' or '-', separated by '/'").default("panels"),
       tls: z
         .strictObject({
           caFile: z.string().optional(),
