@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
-import { buildVectors, vectorJson } from "./vectors.js";
+import { buildVectors, digestVector, vectorJson } from "./vectors.js";
 
 const dir = dirname(fileURLToPath(import.meta.url));
 for (const v of buildVectors()) {
@@ -10,3 +10,5 @@ for (const v of buildVectors()) {
   writeFileSync(join(dir, `${v.name}.json`), JSON.stringify(vectorJson(v), null, 2) + "\n");
   console.log(`${v.name}: ${v.bytes.length} bytes`);
 }
+writeFileSync(join(dir, "digest.json"), JSON.stringify(digestVector(), null, 2) + "\n");
+console.log("digest: digest.json");

@@ -5,6 +5,8 @@ import { loadSealingKey, loadSigningKey, type DeterministicRandom } from "../cry
 import { appliedOutcome, encodeAck, encodeBatch, encodeBatchAck, encodeCommand, encodeEvent, encodeState, rejectedOutcome } from "../envelope.js";
 import { RuleError } from "../../src/domain/index.js";
 import { WIRE_KINDS } from "../schema.js";
+import { signAgentMessage } from "../signed.js";
+import { canonicalJson, tableDigest, type SlotContent } from "../digest.js";
 
 /**
  * Golden vectors: fixed keys, fixed time, fixed "randomness" (ephemeral keys and nonces), so every
@@ -20,7 +22,11 @@ export const VECTOR_SIGNING_SEED = Buffer.from(Array.from({ length: 32 }, (_, i)
 /** X25519 private key of the test agent: bytes 0x41..0x60. */
 export const VECTOR_AGENT_PRIVATE = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 0x41));
 
+/** Ed25519 seed of the test panel's identity key (it signs acks, events and state): bytes 0x81..0xa0. */
+export const VECTOR_IDENTITY_SEED = Buffer.from(Array.from({ length: 32 }, (_, i) => i + 0x81));
+
 export const vectorSigningKey = loadSigningKey(VECTOR_SIGNING_SEED);
+export const vectorIdentityKey = loadSigningKey(VECTOR_IDENTITY_SEED);
 export const vectorAgentKey = loadSealingKey(VECTOR_AGENT_PRIVATE);
 
 /** Deterministic stream: SHA-256("panel-agent vectors" || counter), concatenated. Tests only. */
@@ -46,6 +52,8 @@ export interface Vector {
   bytes: Buffer;
   /** Plaintext of the sealed fields, for implementers checking their unsealing. */
   sealedPlaintext?: Record<string, unknown>;
+  /** Who signed it: the cloud (commands) or the panel's identity (acks, events, state in their signed form). */
+  signer?: "cloud" | "panel";
 }
 
 const actor = { kind: "cloud" as const, id: "svc-users" };
@@ -138,7 +146,65 @@ export function buildVectors(): Vector[] {
       digest: "9f2c4a1be07d35c8a6e41f02d9b7c3e58a1d6f4b20c9e7a35d8b1f6c4e2a9d07",
     }),
   });
+  // The signed forms (section 4.1): the same messages as published, { v, kid, body, sig } by the panel's identity.
+  const bare = new Map(v.map((x) => [x.name, x.bytes]));
+  for (const name of ["ack", "batch-ack", "event-resync"]) {
+    v.push({ name: `${name}-signed`, description: `The ${name} vector as the agent publishes it: signed by the panel's identity key (seed 81..a0).`, bytes: signAgentMessage(bare.get(name)!, vectorIdentityKey), signer: "panel" });
+  }
+  v.push({
+    name: "state-signed",
+    description: "The retained state as the agent publishes it: with its database epoch and identity key, signed by that identity; the digest is the one of protocol/vectors/digest.json.",
+    bytes: signAgentMessage(
+      encodeState({
+        panel: VECTOR_PANEL_ID,
+        at: VECTOR_NOW + 400,
+        sealKey: vectorAgentKey.publicRaw,
+        lastSeq: 45,
+        proto: { v: [1], kinds: [...WIRE_KINDS] },
+        agent: "panel-agent/0.1.0",
+        panelType: "DSC",
+        codeLength: 4,
+        capacity: 1000,
+        users: DIGEST_VIEWS.length,
+        timeZone: "Europe/Oslo",
+        dealerAccess: null,
+        tableVersion: 31,
+        digest: tableDigest(DIGEST_VIEWS),
+        epoch: "5e1f0c2a9b7d4e31",
+        identityKey: vectorIdentityKey.publicRaw,
+      }),
+      vectorIdentityKey,
+    ),
+    signer: "panel",
+  });
   return v;
+}
+
+/** The table of the digest vector: two users with a code, as their acks' slot views show them (versions left out). */
+export const DIGEST_VIEWS: SlotContent[] = [
+  { number: 1, label: "Owner", role: "Master", codeSet: true, partitions: [1, 2], schedule: { kind: "always" }, doorLocks: [], tags: [], account: null },
+  {
+    number: 5,
+    label: "Ada \"Å\" Lovelace",
+    role: "User",
+    codeSet: true,
+    partitions: [2],
+    schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 1320, end: 360 }] },
+    doorLocks: ["front"],
+    tags: [{ kind: "keypad" }],
+    account: { id: "acc-5", email: "ada@example.com", createdAt: 1_699_000_000_000, status: "Active" },
+  },
+];
+
+/** protocol/vectors/digest.json: the views, their canonical text and its SHA-256 (section 7.1). */
+export function digestVector(): Record<string, unknown> {
+  return {
+    name: "digest",
+    description: "The state's digest: SHA-256 over the RFC 8785 canonical JSON array of the views (without version) of the users with a code, in slot order.",
+    views: DIGEST_VIEWS,
+    canonical: canonicalJson([...DIGEST_VIEWS].sort((a, b) => a.number - b.number)),
+    digest: tableDigest(DIGEST_VIEWS),
+  };
 }
 
 /** JSON view of a decoded CBOR value: byte strings become { "$bytes": hex }; a signed `body` is shown decoded too. */
@@ -168,7 +234,11 @@ export function vectorJson(vector: Vector): Record<string, unknown> {
     const body = decodeCbor(value.body);
     if (!body.ok) throw body.error;
     out.body = meaning(body.value);
-    out.keys = {
+    out.keys = vector.signer === "panel" ? {
+      identitySeed: VECTOR_IDENTITY_SEED.toString("hex"),
+      identityPublic: vectorIdentityKey.publicRaw.toString("hex"),
+      kid: vectorIdentityKey.kid,
+    } : {
       signingSeed: VECTOR_SIGNING_SEED.toString("hex"),
       signingPublic: vectorSigningKey.publicRaw.toString("hex"),
       kid: vectorSigningKey.kid,

@@ -86,4 +86,24 @@ describe("JsonFileSeqStore", () => {
     mem.save("p", 3, "00112233445566ff");
     expect([mem.load("p"), mem.loadEpoch("p")]).toEqual([3, "00112233445566ff"]);
   });
+
+  it("keeps a pinned identity beside seq and epoch: pinned before anything was sent, kept by later saves, forgotten on request", () => {
+    const path = join(dirs.make("seqstore-"), "seq.json");
+    const id = "ab".repeat(32);
+    const store = new JsonFileSeqStore(path);
+    store.saveIdentity("p1", id);
+    expect([store.load("p1"), store.loadIdentity("p1")]).toEqual([undefined, id]);
+    store.save("p1", 5, "00112233445566ff");
+    store.save("p1", 6);
+    const again = new JsonFileSeqStore(path);
+    expect([again.load("p1"), again.loadEpoch("p1"), again.loadIdentity("p1")]).toEqual([6, "00112233445566ff", id]);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({ p1: { seq: 6, epoch: "00112233445566ff", identity: id } });
+    expect(() => again.saveIdentity("p1", "not hex")).toThrow(TypeError);
+    again.saveIdentity("p1", undefined);
+    expect(new JsonFileSeqStore(path).loadIdentity("p1")).toBeUndefined();
+    expect(new JsonFileSeqStore(path).load("p1")).toBe(6);
+    const mem = new MemorySeqStore();
+    mem.saveIdentity("p", id);
+    expect(mem.loadIdentity("p")).toBe(id);
+  });
 });

@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodeAck, decodeCbor, decodeEvent, decodeState, encodeCbor, openEnvelope, TrustedKeys } from "../../../protocol/index.js";
-import { buildVectors, vectorAgentKey, vectorJson, vectorSigningKey, VECTOR_NOW, VECTOR_PANEL_ID } from "../../../protocol/vectors/vectors.js";
+import { createHash } from "node:crypto";
+import { decodeAck, decodeCbor, decodeEvent, decodeState, encodeCbor, openEnvelope, panelIdentity, TrustedKeys, verifyAgentPayload } from "../../../protocol/index.js";
+import { buildVectors, digestVector, vectorAgentKey, vectorJson, vectorSigningKey, VECTOR_NOW, VECTOR_PANEL_ID } from "../../../protocol/vectors/vectors.js";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "../../../protocol/vectors");
 const vectors = buildVectors();
@@ -44,5 +45,37 @@ describe("golden vectors", () => {
     expect(decodeAck(Buffer.from(fileHex("batch-ack"), "hex")).ok).toBe(true);
     expect(decodeEvent(Buffer.from(fileHex("event-resync"), "hex")).ok).toBe(true);
     expect(decodeState(Buffer.from(fileHex("state"), "hex")).ok).toBe(true);
+  });
+
+  it.each(["ack", "batch-ack", "event-resync", "state"])("%s-signed: verifies with the test identity's public key, and its body is the bare message", (name) => {
+    const json = JSON.parse(readFileSync(join(dir, `${name}-signed.json`), "utf8")) as { keys: { identityPublic: string; kid: string } };
+    const identity = panelIdentity(json.keys.identityPublic);
+    expect(identity.kid).toBe(json.keys.kid);
+    const v = verifyAgentPayload(Buffer.from(fileHex(`${name}-signed`), "hex"), identity);
+    expect(v.ok).toBe(true);
+    if (!v.ok) return;
+    if (name !== "state") expect(Buffer.from(v.body).toString("hex")).toBe(fileHex(name));
+    const flipped = Buffer.from(fileHex(`${name}-signed`), "hex");
+    flipped[flipped.length - 1]! ^= 1;
+    expect(verifyAgentPayload(flipped, identity)).toMatchObject({ ok: false });
+  });
+
+  it("state-signed names the identity that signed it, and its digest is the digest vector's", () => {
+    const d = decodeState(Buffer.from(fileHex("state-signed"), "hex"));
+    expect(d.ok).toBe(true);
+    if (!d.ok) return;
+    const json = JSON.parse(readFileSync(join(dir, "state-signed.json"), "utf8")) as { keys: { identityPublic: string } };
+    expect(Buffer.from(d.value.identityKey!).toString("hex")).toBe(json.keys.identityPublic);
+    const digest = JSON.parse(readFileSync(join(dir, "digest.json"), "utf8")) as { digest: string };
+    expect(d.value.digest).toBe(digest.digest);
+  });
+
+  it("digest.json matches a regeneration; its canonical text is the views with sorted keys and no whitespace, and the digest its SHA-256", () => {
+    const file = JSON.parse(readFileSync(join(dir, "digest.json"), "utf8")) as { views: { number: number }[]; canonical: string; digest: string };
+    expect(file).toEqual(JSON.parse(JSON.stringify(digestVector())));
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+    expect(file.canonical).toBe(JSON.stringify(sorted([...file.views].sort((a, b) => a.number - b.number))));
+    expect(createHash("sha256").update(file.canonical, "utf8").digest("hex")).toBe(file.digest);
   });
 });
