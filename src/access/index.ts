@@ -211,19 +211,6 @@ export class AccessIndex {
     for (const m of changes.meta) this.#setMeta(m.key, m.after);
   }
 
-  /** Undoes applyChanges for a ChangeSet whose transaction failed (mirrors PanelTable.revert). */
-  revertChanges(changes: ChangeSet): void {
-    for (let i = changes.meta.length - 1; i >= 0; i--) {
-      const m = changes.meta[i]!;
-      this.#setMeta(m.key, m.before);
-    }
-    for (let i = changes.slots.length - 1; i >= 0; i--) {
-      const c = changes.slots[i]!;
-      this.#remove(c.before.number);
-      this.#add(c.before);
-    }
-  }
-
   /** The shell could not commit a granted one-time disarm: give the day's allowance back. */
   releaseOneTimeUse(use: OneTimeUse): void {
     const key = oneTimeKey(use.slot);

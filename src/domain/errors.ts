@@ -73,7 +73,3 @@ export class RuleError extends Error {
     return this.detail ? { code: this.code, message: this.message, detail: this.detail } : { code: this.code, message: this.message };
   }
 }
-
-export function isRuleError(value: unknown): value is RuleError {
-  return value instanceof RuleError;
-}

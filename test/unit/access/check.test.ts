@@ -200,15 +200,6 @@ describe("incremental updates", () => {
     expect(p.index.size).toBe(0);
   });
 
-  it("revertChanges undoes a change set", () => {
-    const p = new Panel();
-    p.user(4, "1234");
-    const change = p.apply({ kind: "set_code", slot: 4, code: pin("5678") });
-    p.index.revertChanges(change.changes);
-    expect(p.check("1234").slot).toBe(4);
-    expect(reasonOf(p.check("5678"))).toBe("unknown_credential");
-  });
-
   it("a snapshot moving a code from one slot to another leaves it on the new slot", () => {
     const p = new Panel();
     p.user(4, "1234");
