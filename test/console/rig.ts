@@ -1,0 +1,200 @@
+/**
+ * The console's test rig: the console built with esbuild, panel-fleet on PGlite serving it, real
+ * agents on a real mosquitto, a local webhook receiver (the dealer's emailed link arrives there),
+ * and Debian's chromium driven headless by playwright-core with a fresh profile.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page, type Request, type Response } from "playwright-core";
+import { buildConsole } from "../../src/console/build.js";
+import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
+import { CodeVault } from "../../src/fleet/code-vault.js";
+import type { Db } from "../../src/fleet/db.js";
+import { freshPglite } from "../fleet/databases.js";
+import { AgentFleet, captureLog } from "../fleet/fixture.js";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** The flags the console's browser tests run chromium with (nothing reaches outside the machine). */
+export const CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const ARTIFACTS = join(import.meta.dirname, "artifacts");
+
+/** Collects the webhook deliveries panel-fleet posts (notification and account hooks). */
+export class HookReceiver {
+  readonly deliveries: { path: string; body: { id: string; hook: string; event: string; data: Record<string, unknown> } }[] = [];
+  #server: Server | undefined;
+  url = "";
+
+  async start(): Promise<this> {
+    this.#server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        try {
+          this.deliveries.push({ path: req.url ?? "/", body: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+        } catch {
+          // not JSON: not ours to keep
+        }
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#server;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** The API from node with a signed-in session (cookie + CSRF token), as the console uses it. */
+export class SessionClient {
+  cookie = "";
+  csrf = "";
+  constructor(readonly base: string) {}
+
+  async signIn(email: string, password: string): Promise<this> {
+    const res = await fetch(`${this.base}/api/v1/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+    if (res.status !== 200) throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+    this.cookie = (res.headers.get("set-cookie") ?? "").split(";")[0]!;
+    this.csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
+    return this;
+  }
+
+  async call<T = Record<string, unknown>>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { cookie: this.cookie };
+    if (method !== "GET") headers["x-csrf-token"] = this.csrf;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`${this.base}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+}
+
+export interface TrafficEntry {
+  url: string;
+  method: string;
+  status: number;
+  requestBody: string;
+  responseBody: string;
+}
+
+export class ConsoleRig {
+  readonly agents = new AgentFleet();
+  readonly hooks = new HookReceiver();
+  readonly log = captureLog();
+  readonly admin = { email: "admin@fleet.test", password: "correct horse battery staple" };
+  fleet!: RunningFleet;
+  db!: Db;
+  api!: SessionClient;
+  context!: BrowserContext;
+  #profile = "";
+  /** Every request and response of the whole browser session (for the code scans). */
+  readonly traffic: TrafficEntry[] = [];
+  readonly #reads: Promise<void>[] = [];
+
+  get url(): string {
+    return this.fleet.url;
+  }
+
+  async start(panels: string[]): Promise<this> {
+    await buildConsole();
+    await Promise.all([this.agents.start(panels), this.hooks.start()]);
+    this.db = await freshPglite();
+    this.fleet = await startFleet({
+      db: this.db,
+      vault: new CodeVault(Buffer.alloc(32, 5)),
+      brokerUrl: this.agents.broker.url,
+      signingKey: this.agents.signingKey,
+      logger: this.log.logger,
+      port: 0,
+      workerId: "console-test",
+      admin: this.admin,
+      webhooks: { notificationUrl: `${this.hooks.url}/notify`, accountUrl: `${this.hooks.url}/account` },
+    });
+    this.api = await new SessionClient(this.fleet.url).signIn(this.admin.email, this.admin.password);
+    for (const id of panels) {
+      const r = await this.api.call("POST", "/panels", { id });
+      if (r.status !== 201) throw new Error(`enrol ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    this.#profile = mkdtempSync(join(tmpdir(), "console-chromium-"));
+    this.context = await chromium.launchPersistentContext(this.#profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1280, height: 860 },
+      colorScheme: "light",
+      timezoneId: "UTC",
+    });
+    this.context.setDefaultTimeout(8_000);
+    this.context.on("request", (req) => this.#record(req));
+    return this;
+  }
+
+  #record(req: Request): void {
+    const entry: TrafficEntry = { url: req.url(), method: req.method(), status: 0, requestBody: req.postData() ?? "", responseBody: "" };
+    this.traffic.push(entry);
+    this.#reads.push(
+      req.response().then(
+        async (res: Response | null) => {
+          if (!res) return;
+          entry.status = res.status();
+          try {
+            entry.responseBody = (await res.body()).toString("utf8");
+          } catch {
+            // a redirect or an aborted navigation has no body
+          }
+        },
+        () => undefined,
+      ),
+    );
+  }
+
+  /** Waits until every response seen so far has been read. */
+  async settledTraffic(): Promise<TrafficEntry[]> {
+    await Promise.all(this.#reads);
+    return this.traffic;
+  }
+
+  async page(): Promise<Page> {
+    return this.context.pages()[0] ?? (await this.context.newPage());
+  }
+
+  async stop(): Promise<void> {
+    await this.context?.close().catch(() => undefined);
+    await this.fleet?.stop();
+    await this.db?.close();
+    await this.hooks.stop();
+    await this.agents.stop();
+    if (this.#profile) rmSync(this.#profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Screenshots of the page in both themes (test artifacts, not compared), then back to the theme it
+ * was in. A code on screen (the generated one, shown once) is masked: no code in a test artifact.
+ */
+export async function shootBothThemes(page: Page, name: string): Promise<void> {
+  const before = await page.evaluate("document.documentElement.dataset.theme ?? ''");
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate(`document.documentElement.dataset.theme = ${JSON.stringify(theme)}`);
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${theme}.png`), fullPage: false, mask: [page.locator("[data-secret=generated]")] });
+  }
+  await page.evaluate(before ? `document.documentElement.dataset.theme = ${JSON.stringify(before)}` : "delete document.documentElement.dataset.theme");
+}
+
+/** Everything a page holds that a code could hide in: the markup, every field's live value, localStorage, the URL. */
+export async function pageText(page: Page): Promise<string> {
+  return (await page.evaluate(`(() => {
+    const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
+    const storage = Object.keys(localStorage).map((k) => k + "=" + localStorage.getItem(k)).join("\\n");
+    return document.documentElement.outerHTML + "\\n" + values + "\\n" + storage + "\\n" + location.href + "\\n" + document.title;
+  })()`)) as string;
+}
