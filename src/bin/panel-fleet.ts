@@ -21,6 +21,14 @@ Environment:
   FLEET_HOST, FLEET_PORT   default 127.0.0.1:8080
   FLEET_WORKER_ID          this worker's name in publisher leases (default host-pid)
   FLEET_LOG_LEVEL          default info
+  FLEET_ADMIN_EMAIL, FLEET_ADMIN_PASSWORD
+                           the first API user (role admin), created once when there is none
+  FLEET_PUBLIC_URL         where people reach the console (one-time links); https:// makes cookies Secure
+  FLEET_SECURE_COOKIE      1: Secure session cookies (behind a TLS proxy)
+  FLEET_NOTIFICATION_WEBHOOK_URL  duress, dealer access granted/revoked/session started, dealer requests
+  FLEET_ACCOUNT_WEBHOOK_URL       the account system: reset password (OTP email), remove account
+  FLEET_WEBHOOK_SECRET     HMAC-SHA256 key for the X-Fleet-Signature header
+  FLEET_EVENT_RETENTION_DAYS      how long panel events are kept (default 90)
 `;
 
 const EXIT_CONFIG = 78;
@@ -61,6 +69,11 @@ async function main(): Promise<number> {
     ...(config.workerId ? { workerId: config.workerId } : {}),
     ...(config.brokerUsername ? { brokerUsername: config.brokerUsername } : {}),
     ...(config.brokerPassword ? { brokerPassword: config.brokerPassword } : {}),
+    ...(config.admin ? { admin: config.admin } : {}),
+    webhooks: config.webhooks,
+    ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
+    secureCookie: config.secureCookie,
+    eventRetentionMs: config.eventRetentionMs,
   });
   process.stdout.write(`panel-fleet listening on ${fleet.url}\n`);
   await new Promise<void>((resolve) => {

@@ -19,6 +19,13 @@ export interface FleetConfig {
   host: string;
   workerId?: string;
   logLevel: string;
+  /** The first admin, created once if no API user exists. */
+  admin?: { email: string; password: string };
+  webhooks: { notificationUrl?: string; accountUrl?: string; secret?: string };
+  /** Where people reach the console (one-time links); https makes the session cookie Secure. */
+  publicUrl?: string;
+  secureCookie: boolean;
+  eventRetentionMs: number;
 }
 
 export function readSigningKey(path: string): SigningKey {
@@ -64,6 +71,16 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
       problems.push((err as Error).message);
     }
   }
+  const adminEmail = env.FLEET_ADMIN_EMAIL || undefined;
+  const adminPassword = env.FLEET_ADMIN_PASSWORD || undefined;
+  if (Boolean(adminEmail) !== Boolean(adminPassword)) problems.push("FLEET_ADMIN_EMAIL and FLEET_ADMIN_PASSWORD: give both or neither");
+  if (adminPassword !== undefined && adminPassword.length < 10) problems.push("FLEET_ADMIN_PASSWORD: at least 10 characters");
+  for (const name of ["FLEET_NOTIFICATION_WEBHOOK_URL", "FLEET_ACCOUNT_WEBHOOK_URL", "FLEET_PUBLIC_URL"] as const) {
+    const v = env[name];
+    if (v && !/^https?:\/\/\S+$/.test(v)) problems.push(`${name}: must be an http:// or https:// URL`);
+  }
+  const retentionDays = Number(env.FLEET_EVENT_RETENTION_DAYS ?? "90");
+  if (!Number.isFinite(retentionDays) || retentionDays <= 0) problems.push("FLEET_EVENT_RETENTION_DAYS: must be a positive number of days");
   if (problems.length > 0) throw new FleetConfigError(problems.join("\n"));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return {
@@ -78,5 +95,14 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
     host: env.FLEET_HOST ?? "127.0.0.1",
     ...(env.FLEET_WORKER_ID ? { workerId: env.FLEET_WORKER_ID } : {}),
     logLevel: env.FLEET_LOG_LEVEL ?? "info",
+    ...(adminEmail && adminPassword ? { admin: { email: adminEmail, password: adminPassword } } : {}),
+    webhooks: {
+      ...(env.FLEET_NOTIFICATION_WEBHOOK_URL ? { notificationUrl: env.FLEET_NOTIFICATION_WEBHOOK_URL } : {}),
+      ...(env.FLEET_ACCOUNT_WEBHOOK_URL ? { accountUrl: env.FLEET_ACCOUNT_WEBHOOK_URL } : {}),
+      ...(env.FLEET_WEBHOOK_SECRET ? { secret: env.FLEET_WEBHOOK_SECRET } : {}),
+    },
+    ...(env.FLEET_PUBLIC_URL ? { publicUrl: env.FLEET_PUBLIC_URL } : {}),
+    secureCookie: env.FLEET_SECURE_COOKIE === "1" || (env.FLEET_PUBLIC_URL ?? "").startsWith("https://"),
+    eventRetentionMs: retentionDays * 24 * 3600_000,
   };
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { tempDirs } from "../helpers/tmp.js";
+import { ApiClient } from "./http-client.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dirs = tempDirs();
@@ -38,16 +39,24 @@ describe("panel-fleet binary", () => {
     const keyFile = join(dir, "signing.key");
     writeFileSync(keyFile, rawPrivateKey(generateSigningKey().privateKey).toString("hex"), { mode: 0o600 });
     let answer: { status: number; body: unknown } | undefined;
-    const result = await run({ FLEET_DATA_DIR: join(dir, "data"), FLEET_SIGNING_KEY_FILE: keyFile, FLEET_BROKER_URL: broker.url, FLEET_LOG_LEVEL: "warn" }, (line, child) => {
+    let anonymous: { status: number; body: unknown } | undefined;
+    const env = { FLEET_DATA_DIR: join(dir, "data"), FLEET_SIGNING_KEY_FILE: keyFile, FLEET_BROKER_URL: broker.url, FLEET_LOG_LEVEL: "warn", FLEET_ADMIN_EMAIL: "boss@fleet.test", FLEET_ADMIN_PASSWORD: "first admin password" };
+    const result = await run(env, (line, child) => {
       const m = /listening on (http:\/\/\S+)/.exec(line);
       if (!m) return;
-      void fetch(`${m[1]}/api/v1/people/nobody`).then(async (r) => {
-        answer = { status: r.status, body: await r.json() };
+      void (async () => {
+        const r0 = await fetch(`${m[1]}/api/v1/people/nobody`);
+        anonymous = { status: r0.status, body: await r0.json() };
+        const api = new ApiClient(m[1]!);
+        await api.signIn("boss@fleet.test", "first admin password");
+        const r = await api.get("/api/v1/people/nobody");
+        answer = { status: r.status, body: r.body };
         child.kill("SIGTERM");
-      });
+      })();
     });
     expect(result.err).toBe("");
     expect(result.code).toBe(0);
+    expect(anonymous).toMatchObject({ status: 401, body: { error: { code: "not_signed_in" } } });
     expect(answer).toEqual({ status: 404, body: { error: { code: "person_not_found", message: "No person has that id.", detail: { personId: "nobody" } } } });
     expect(statSync(join(dir, "data", "code.key")).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, "data", "pgdata")).isDirectory()).toBe(true);
