@@ -9,6 +9,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { Option, type Command } from "commander";
 import { loadSigningKey, type SigningKey } from "../../../protocol/index.js";
+import { PANEL_ID_PATTERN } from "../../../protocol/schema.js";
+import { TOPIC_PREFIX_PATTERN } from "../../../protocol/topics.js";
 import { CloudClient, CloudError, JsonFileSeqStore } from "../../cloud/index.js";
 import type { Actor } from "../../domain/index.js";
 import type { Out } from "./output.js";
@@ -71,7 +73,7 @@ function timeoutMs(text: string): number {
 }
 
 function topicPrefix(text: string): string {
-  if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(text)) throw new UsageError("invalid --prefix");
+  if (!TOPIC_PREFIX_PATTERN.test(text)) throw new UsageError("invalid --prefix");
   return text;
 }
 
@@ -136,13 +138,12 @@ function readKey(path: string): SigningKey {
   throw new UsageError(`${path} is not an Ed25519 key (64 hex chars, base64 of 32 bytes, raw 32 bytes or PKCS#8 PEM)`);
 }
 
-const PANEL_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const PANEL_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
 /** The panels of --panel and --panels-file, once each. A bad id is not echoed: it may be a code typed in the wrong place. */
 function readPanels(o: ConnectionOptions): string[] {
   const panels = [...(o.panel ?? [])];
-  for (const p of panels) if (!PANEL_ID.test(p)) throw new UsageError(`invalid --panel: a panel id is ${PANEL_ID_RULE}`);
+  for (const p of panels) if (!PANEL_ID_PATTERN.test(p)) throw new UsageError(`invalid --panel: a panel id is ${PANEL_ID_RULE}`);
   if (o.panelsFile) {
     let text: string;
     try {
@@ -153,7 +154,7 @@ function readPanels(o: ConnectionOptions): string[] {
     for (const [i, line] of text.split(/\r?\n/).entries()) {
       const id = line.replace(/#.*/, "").trim();
       if (!id) continue;
-      if (!PANEL_ID.test(id)) throw new UsageError(`${o.panelsFile} line ${i + 1}: invalid panel id (${PANEL_ID_RULE})`);
+      if (!PANEL_ID_PATTERN.test(id)) throw new UsageError(`${o.panelsFile} line ${i + 1}: invalid panel id (${PANEL_ID_RULE})`);
       panels.push(id);
     }
   }
@@ -227,6 +228,18 @@ export async function withClient(cmd: Command, out: Out, needs: Needs, fn: (ctx:
       if (wasReset.has(r.panelId)) return;
       const why = r.code === "replayed" ? "was already used on the panel (another sender?)" : "was ahead of the panel's (a stale seq file, or the panel was reset)";
       out.error(`panelctl: panel ${r.panelId}: this counter's seq ${r.from} ${why}; sent again as seq ${r.to}`);
+    });
+    // The client believes only what a panel's pinned identity signed (src/cloud/authenticity.ts); say when it pins or drops.
+    client.on("identity", (i) => {
+      if (i.how === "first_use") out.error(`panelctl: panel ${i.panelId}: identity ${i.kid} trusted on first use; compare it with the installer's record`);
+    });
+    const forgedSaid = new Set<string>();
+    client.on("forged", (f) => {
+      if (forgedSaid.has(`${f.panelId} ${f.reason}`)) return;
+      forgedSaid.add(`${f.panelId} ${f.reason}`);
+      out.error(
+        `panelctl: panel ${f.panelId}: dropped a ${f.channel} message not signed by its pinned identity (${f.reason}); if the panel was wiped or replaced on purpose, its pinned "identity" in ${o.seqFile} must be removed`,
+      );
     });
     try {
       await client.connect();
