@@ -17,41 +17,20 @@ import Database from "better-sqlite3";
 import mqtt, { type MqttClient } from "mqtt";
 import { decodeCbor, envelopeSchema, idSchema, type AnyAck, type Outcome, type WireEvent } from "../../protocol/index.js";
 import type { CloudPeer } from "../helpers/agent-harness.js";
+import { seededRandom, type Random } from "../helpers/random.js";
+import { waitOrGiveUp } from "../helpers/wait.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const PANEL_ID = "panel-1";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls `probe` until it returns a value (not undefined/false) or the deadline passes. */
-export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs: number, stepMs = 20): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) return undefined;
-    await sleep(stepMs);
-  }
-}
+/** Polls `probe` until it returns a value, or gives undefined at the deadline (the suites count what did not happen). */
+export const waitFor = waitOrGiveUp;
 
-/** A small seeded PRNG (mulberry32) so a failing run can be repeated with its seed. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return {
-    next,
-    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-    chance: (p: number) => next() < p,
-  };
-}
-export type Rng = ReturnType<typeof rng>;
+/** The seeded random source, so a failing run can be repeated with its seed. */
+export const rng = seededRandom;
+export type Rng = Random;
 
 // ------------------------------------------------------------------------------------------
 // temp dirs and child processes, cleaned up on exit whatever happens

@@ -1,6 +1,7 @@
 import { applyCommand, PanelTable, Secret, type Applied, type Command, type PanelConfig, type PanelTypeId } from "../../../src/domain/index.js";
 import { AccessIndex, createCredentialHasher, type AccessAction, type AccessPoint, type AccessResult, type LockoutPolicy } from "../../../src/access/index.js";
 import { TEST_KEY } from "../../helpers/hash.js";
+import { seededRandom } from "../../helpers/random.js";
 
 export const hash = createCredentialHasher(TEST_KEY);
 /** Wednesday 2026-11-25 12:00 UTC = 13:00 in Berlin. */
@@ -54,14 +55,8 @@ export class Panel {
   }
 }
 
-/** A small deterministic PRNG (mulberry32) so generated fixtures are the same on every run. */
+/** A deterministic random source so generated fixtures are the same on every run. */
 export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = seededRandom(seed);
+  return () => r.next();
 }
