@@ -14,7 +14,8 @@ import {
   appliedOutcome, decodeCbor, encodeAck, encodeBatchAck, encodeCbor, encodeEvent, encodeState, generateSigningKey,
   loadSigningKey, panelTopics, signAgentMessage, WIRE_KINDS, type SigningKey,
 } from "../../protocol/index.js";
-import type { Agent } from "../../src/agent.js";
+import { pino } from "pino";
+import { Agent } from "../../src/agent.js";
 import { CloudClient, JsonFileSeqStore, type ForgedMessage, type IdentityPinned, type Outcome } from "../../src/cloud/index.js";
 import { Secret } from "../../src/domain/index.js";
 import { IDENTITY_KEY_FILE } from "../../src/store/identity-key.js";
@@ -218,5 +219,25 @@ describe("agent messages are signed, and forgeries of each kind are refused thro
     await w.stop();
     rmSync(path);
     await expect(w.restart()).rejects.toThrow(/identity key .* is missing but the database was published under identity [0-9a-f]{16}; restore the key file/);
+  });
+
+  it("the benchmark baseline: an agent that signs nothing is refused by a verifying client and served by one told not to verify", async () => {
+    const broker = await startBroker("mosquitto");
+    cleanups.push(() => broker.close());
+    const cloudKey = generateSigningKey();
+    const agent = new Agent(cloudAgentConfig(dirs.make(), broker.url, PANEL, cloudKey), { logger: pino({ level: "silent" }), signMessages: false });
+    await agent.start();
+    cleanups.push(() => agent.stop());
+    const verifying = new CloudClient({ url: broker.url, signingKey: cloudKey, ackTimeoutMs: 1500 });
+    const refused: ForgedMessage[] = [];
+    verifying.on("forged", (f) => refused.push(f));
+    await verifying.connect();
+    cleanups.push(() => verifying.close());
+    expect(await verifying.panelState(PANEL, 1500)).toBeUndefined();
+    expect(refused).toMatchObject([{ channel: "state", reason: "unsigned" }]);
+    const baseline = new CloudClient({ url: broker.url, signingKey: cloudKey, verify: false });
+    await baseline.connect();
+    cleanups.push(() => baseline.close());
+    expect(await baseline.send(PANEL, { kind: "set_code", slot: 2, code: new Secret("4711") })).toMatchObject({ status: "applied", seq: 1 });
   });
 });
