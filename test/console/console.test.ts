@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
+import { leaks } from "../fleet/leaks.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { ConsoleRig, pageText, shootBothThemes } from "./rig.js";
 
@@ -38,9 +39,12 @@ async function keypadAnswer(panelId: string, code: string): Promise<string> {
   }
 }
 
-/** Waits for the fate box to leave pending; returns its final state and text. */
-async function fateOf(scope: Page | ReturnType<Page["locator"]> = page): Promise<{ fate: string; text: string }> {
+/** Runs a step that saves, then waits for the fate of THAT save (the box's data-seq moves on) to leave pending. */
+async function saved(step: () => Promise<void>, scope: Page | ReturnType<Page["locator"]> = page): Promise<{ fate: string; text: string }> {
   const box = scope.locator(".fate").first();
+  const before = (await box.count()) > 0 ? await box.getAttribute("data-seq") : null;
+  await step();
+  await expect.poll(async () => box.getAttribute("data-seq")).not.toBe(before);
   await expect.poll(async () => box.getAttribute("data-fate"), { timeout: 20_000 }).toMatch(/^(applied|rejected|mixed|superseded|none|error)$/);
   return { fate: (await box.getAttribute("data-fate"))!, text: (await box.textContent()) ?? "" };
 }
@@ -121,13 +125,11 @@ describe("the console", () => {
     for (const id of PANELS) await page.getByRole("switch", { name: id }).check();
     await page.getByRole("button", { name: "Generate code" }).click();
     await shootBothThemes(page, "device-access");
-    await page.getByRole("button", { name: "Save", exact: true }).click();
     const generated = page.getByRole("region", { name: "Generated code" });
-    await generated.waitFor();
+    const fate = await saved(() => page.getByRole("button", { name: "Save", exact: true }).click());
     const code = (await generated.locator(".generated-code").textContent())!.trim();
     expect(code).toMatch(/^\d{4}$/);
     generatedCodes.push(code);
-    const fate = await fateOf();
     expect(fate).toMatchObject({ fate: "applied" });
     expect(fate.text).toContain(PANELS[0]);
     await shootBothThemes(page, "device-access-generated");
@@ -147,13 +149,26 @@ describe("the console", () => {
     await dialog.getByLabel("From").fill("08:00");
     await dialog.getByLabel("To").fill("18:00");
     await shootBothThemes(page, "access-period");
-    await dialog.getByRole("button", { name: "Save" }).click();
-    await expect.poll(() => dialog.count()).toBe(0);
-    expect((await fateOf()).fate).toBe("applied");
+    expect((await saved(() => dialog.getByRole("button", { name: "Save" }).click())).fate).toBe("applied");
+    expect(await dialog.count()).toBe(0);
     expect(await page.locator("[data-field=access-period]").textContent()).toBe("Restricted Schedule: Mon Wed Fri 08:00-18:00");
     const person = await rig.api.call<{ accessPeriod: unknown; panels: { panelId: string; enabled: boolean }[] }>("GET", `/people/${graceId}`);
     expect(person.body.accessPeriod).toEqual({ kind: "weekly", windows: [{ days: [1, 3, 5], start: 480, end: 1080 }] });
     expect(person.body.panels.filter((p) => p.enabled).map((p) => p.panelId).sort()).toEqual([...PANELS].sort());
+    // The panels hold the schedule: the keypad answers by it (the agents' time zone is Europe/Berlin).
+    const berlin = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/Berlin", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).formatToParts(new Date());
+    const part = (t: string) => berlin.find((p) => p.type === t)!.value;
+    const minutes = Number(part("hour")) * 60 + Number(part("minute"));
+    const inWindow = ["Mon", "Wed", "Fri"].includes(part("weekday")) && minutes >= 480 && minutes < 1080;
+    if (minutes % 60 !== 59) expect(await keypadAnswer(PANELS[0]!, code)).toMatch(inWindow ? /^Access granted/ : /^Access denied/);
+
+    // ... and back to At All Times.
+    await page.getByRole("button", { name: /^Time/ }).click();
+    await dialog.getByLabel(/At All Times/).check();
+    expect((await saved(() => dialog.getByRole("button", { name: "Save" }).click())).fate).toBe("applied");
+    expect(await dialog.count()).toBe(0);
+    expect(await page.locator("[data-field=access-period]").textContent()).toBe("At All Times");
+    expect(await keypadAnswer(PANELS[0]!, code)).toMatch(/^Access granted/);
 
     // CONTACT INFORMATION: a mobile number (country, carrier, enabled), then an email address.
     await page.getByRole("button", { name: "Add Contact" }).click();
@@ -181,4 +196,117 @@ describe("the console", () => {
     ]);
     await remember();
   }, 90_000);
+
+  const CREATED = /^\d{1,2}:\d{2}:\d{2} (AM|PM) (Sun|Mon|Tue|Wed|Thu|Fri|Sat) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec), \d{4}$/;
+  const row = (slot: number) => page.locator(`tr.user-row[data-slot="${slot}"]`);
+  const cells = async (slot: number) => (await row(slot).locator("td").allTextContents()).map((t) => t.trim());
+  let graceSlot = 0;
+
+  it("Assign account (001): the email must be picked from the suggestions, a suspended account is refused; the grid shows email, Created and Status", async () => {
+    for (const [email, status] of [["ada@example.com", "Active"], ["ada.suspended@example.com", "Suspended"]] as const) {
+      expect((await rig.api.call("POST", "/accounts", { email, status })).status).toBe(201);
+    }
+    const grace = await rig.api.call<{ panels: { panelId: string; slot: number }[] }>("GET", `/people/${graceId}`);
+    graceSlot = grace.body.panels.find((p) => p.panelId === PANELS[0])!.slot;
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("button", { name: "Assign account" }).click();
+    const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
+    await dialog.waitFor();
+    const email = dialog.getByRole("combobox", { name: "Email" });
+    await email.fill("ada");
+    const suggestions = dialog.getByRole("listbox", { name: "Matching accounts" });
+    await expect.poll(() => suggestions.getByRole("option").count()).toBe(2);
+    await shootBothThemes(page, "assign-account");
+    await dialog.getByLabel("User").selectOption(String(graceSlot));
+    await dialog.getByRole("button", { name: "Save" }).click();
+    expect(await dialog.getByRole("alert").textContent()).toBe("Select the account from the suggestions.");
+    await email.fill("ada.susp");
+    await expect.poll(() => suggestions.getByRole("option").allTextContents()).toEqual(["ada.suspended@example.com Suspended"]);
+    // marked aria-disabled, but a person can still click it: the console says why it is refused
+    await suggestions.getByRole("option", { name: /ada\.suspended@example\.com/ }).click({ force: true });
+    expect(await dialog.getByRole("alert").textContent()).toBe("A suspended account cannot be assigned to a panel user.");
+    await email.fill("ada@");
+    await expect.poll(() => suggestions.getByRole("option").count()).toBe(1);
+    await suggestions.getByRole("option", { name: /^ada@example\.com/ }).click();
+    expect(await email.inputValue()).toBe("ada@example.com");
+    expect((await saved(() => dialog.getByRole("button", { name: "Save" }).click())).fate).toBe("applied");
+    expect(await dialog.count()).toBe(0);
+    await expect.poll(async () => (await cells(graceSlot))[4]).toBe("ada@example.com");
+    const [, , , , , created, status] = await cells(graceSlot);
+    expect(created).toMatch(CREATED);
+    expect(status).toMatch(/^Not confirmed|^Active/);
+    await shootBothThemes(page, "users-grid-assigned");
+  }, 60_000);
+
+  it("the details panel (001) opens from the right, keeps focus inside, closes on Escape; a typed code, a label and partitions are saved and applied", async () => {
+    await row(graceSlot).click();
+    await page.getByRole("dialog", { name: "Grace Hopper" }).waitFor();
+    // the title follows the label, so the drawer is found by its kind from here on
+    const drawer = page.locator(".drawer[role=dialog]");
+    expect(await drawer.locator("[data-field=code]").textContent()).toBe("Set");
+    expect(await drawer.getByText("ada@example.com").count()).toBeGreaterThan(0);
+    for (const name of ["Unassign account", "Reset password", "Remove account"]) expect(await drawer.getByRole("button", { name }).count()).toBe(1);
+    await shootBothThemes(page, "user-details");
+    for (let i = 0; i < 25; i++) {
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate("!!document.activeElement.closest('[role=dialog]')")).toBe(true);
+    }
+    await page.keyboard.press("Escape");
+    await expect.poll(() => drawer.count()).toBe(0);
+    expect(await page.evaluate("document.activeElement.dataset.slot")).toBe(String(graceSlot));
+
+    await page.keyboard.press("Enter");
+    await drawer.waitFor();
+    const typed = "4821";
+    typedCodes.push(typed);
+    await drawer.getByRole("button", { name: "Edit code" }).click();
+    await drawer.getByLabel(/New code/).fill(typed);
+    expect((await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer)).fate).toBe("applied");
+    expect(await drawer.getByLabel(/New code/).count()).toBe(0);
+    expect(await keypadAnswer(PANELS[0]!, typed)).toMatch(/^Access granted/);
+    expect(await keypadAnswer(PANELS[0]!, generatedCodes[0]!)).toBe("Access denied");
+    await remember();
+
+    await drawer.getByRole("button", { name: "Edit label" }).click();
+    await drawer.getByRole("textbox", { name: "Label", exact: true }).fill("Front desk");
+    expect((await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer)).fate).toBe("applied");
+    await expect.poll(() => drawer.locator("[data-field=label]").textContent()).toBe("Front desk");
+    for (let n = 1; n <= 8; n++) await drawer.getByLabel(`Partition ${n}`, { exact: true }).setChecked([1, 4, 6].includes(n));
+    expect((await saved(() => drawer.getByRole("button", { name: "Save partitions" }).click(), drawer)).fate).toBe("applied");
+    await page.keyboard.press("Escape");
+    await expect.poll(async () => (await cells(graceSlot))[1]).toMatch(/^Front desk/);
+    expect((await cells(graceSlot))[3]).toBe("1, 4, 6");
+    await remember();
+  }, 60_000);
+
+  it("the three-dot menu (001): none without a code, no Disable for a Master; Disable panel user on one panel, Unassign account on the other", async () => {
+    const mary = await rig.api.call<{ id: string }>("POST", "/people", { firstName: "Mary", lastName: "Master" });
+    expect((await rig.api.call("PUT", `/people/${mary.body.id}/code`, { code: "7395" })).status).toBe(200);
+    typedCodes.push("7395");
+    expect((await rig.api.call("PUT", `/people/${mary.body.id}/panels/${PANELS[1]}`, { enabled: true, slot: 1, role: "Master" })).status).toBe(200);
+    await page.goto(`${rig.url}/panels/${PANELS[1]}/users`);
+    await expect.poll(async () => (await cells(1))[1]).toMatch(/Master/);
+    expect((await cells(1))[3]).toBe("1, 2, 3, 4, 5, 6, 7, 8");
+    // a Master without an account: no Disable, so no menu at all
+    expect(await page.getByRole("button", { name: "Actions for panel user 1" }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Actions for panel user 5" }).count()).toBe(0);
+
+    await page.getByRole("button", { name: `Actions for panel user ${graceSlot}` }).click();
+    await page.getByRole("menuitem", { name: "Disable panel user" }).click();
+    const confirm = page.getByRole("dialog", { name: /^Disable/ });
+    await shootBothThemes(page, "disable-confirm");
+    expect((await saved(() => confirm.getByRole("button", { name: "Disable panel user" }).click())).fate).toBe("applied");
+    await expect.poll(() => row(graceSlot).locator(".code-unset").count()).toBe(1);
+    expect(await keypadAnswer(PANELS[1]!, typedCodes[0]!)).toBe("Access denied");
+    expect(await keypadAnswer(PANELS[0]!, typedCodes[0]!)).toMatch(/^Access granted/);
+
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("button", { name: `Actions for panel user ${graceSlot}` }).click();
+    expect(await page.getByRole("menuitem").allTextContents()).toEqual(["Disable panel user", "Unassign account"]);
+    await page.getByRole("menuitem", { name: "Unassign account" }).click();
+    expect((await saved(() => page.getByRole("dialog", { name: "Unassign account?" }).getByRole("button", { name: "Unassign account" }).click())).fate).toMatch(/^(applied|none)$/);
+    await expect.poll(async () => (await cells(graceSlot)).slice(4, 7)).toEqual(["-", "-", "Unknown"]);
+    const ada = await rig.api.call<{ rows: { email: string }[] }>("GET", "/accounts?q=ada%40");
+    expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
+  }, 60_000);
 });

@@ -26,16 +26,19 @@ export function fateBox(): { root: HTMLDivElement; follow(commandIds: string[], 
   return {
     root,
     fail(e) {
-      generation++;
+      root.dataset.seq = String(++generation);
       showFailure(root, e);
     },
     note(text) {
-      generation++;
+      root.dataset.seq = String(++generation);
       root.dataset.fate = "none";
       root.replaceChildren(h("p", { class: "fate-line" }, text));
     },
     async follow(commandIds, what) {
       const mine = ++generation;
+      // data-seq tells a reader (a person's screen reader re-reads the box; a test waits on it) that this is a new Save's fate
+      root.dataset.seq = String(mine);
+      root.dataset.fate = "pending";
       if (commandIds.length === 0) {
         root.dataset.fate = "none";
         root.replaceChildren(h("p", { class: "fate-line" }, `${what}: nothing to send to the panels (no change).`));
