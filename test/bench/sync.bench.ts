@@ -11,7 +11,20 @@
  *                     (burst_first_3000_cmds_per_s: the first burst after start, JIT still cold)
  *   snapshot_1000_ms  a 1,000-user snapshot with sealed codes, publish to ack (median of 5)  <= 100 ms
  *
- * The two floors and the command round trip are sampled interleaved, in blocks of 25 back-to-back
+ * The round trip against its honest floor (the work the design requires of one command):
+ *   sign_floor_us     one Ed25519 signature of a single set_label envelope's body (floors.ts cryptoFloors)
+ *   verify_floor_us   one Ed25519 verification of it
+ *   unseal_floor_us   one X25519 + HKDF-SHA256 + AES-256-GCM open of a sealed code (protocol/crypto.ts unseal)
+ *   cmd_ack_floor_us  mqtt_rtt_p50_us + commit_floor_us + sign_floor_us + verify_floor_us
+ *   cmd_ack_floor_ratio  cmd_ack_p50_us / cmd_ack_floor_us     target <= 1.3
+ *   wal_bytes_per_cmd / wal_bytes_per_cmd_batch100   bytes the agent process caused to be written to
+ *                     its disk per set_label, sent one at a time (each acked before the next) / in
+ *                     batches of 100 handed over at once: /proc/<agent pid>/io write_bytes (page
+ *                     granular: what reaches the flash, WAL checkpoints included) over 2,000 and
+ *                     10,000 commands, divided by the count. (wchar only where write_bytes stays 0:
+ *                     a note on stderr says so.)
+ *
+ * The floors and the command round trip are sampled interleaved, in blocks of 25 back-to-back
  * samples of one figure, the blocks in rotating order: this shared 2-core machine drifts by 2x
  * within seconds (measured here: a tight loop of bare commits went 317 -> 240 -> 158 us p50 over
  * a few seconds), so all three figures see the same drift, and each is still taken the way it
@@ -32,7 +45,7 @@ import { CloudClient, type AppliedOutcome, type Outcome } from "../../src/cloud/
 import { Secret } from "../../src/domain/index.js";
 import { AgentProcess, writeAgentConfig } from "../reliability/harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
-import { bareCommits, percentile, round, sortNum } from "./floors.js";
+import { bareCommits, cryptoFloors, diskWrites, percentile, round, sortNum } from "./floors.js";
 
 const SAMPLES = 500;
 /** Samples of one figure taken back to back before switching to the next figure. */
@@ -103,6 +116,7 @@ export async function run(): Promise<Record<string, number>> {
   const client = new CloudClient({ url: mosq.url, signingKey: key, ackTimeoutMs: 30_000, maxBatch: 500 });
   const ping = await pingPong(mosq.url);
   const commits = bareCommits(dir);
+  const crypto = cryptoFloors();
   try {
     const rttTight = await p50Of(WARMUP + SAMPLES, ping.sample);
     const floorTight = await p50Of(WARMUP + SAMPLES, commits.sample);
@@ -113,6 +127,9 @@ export async function run(): Promise<Record<string, number>> {
     const rtts: number[] = [];
     const floors: number[] = [];
     const samples: number[] = [];
+    const signs: number[] = [];
+    const verifies: number[] = [];
+    const unseals: number[] = [];
     const command = async (i: number) => {
       const t0 = performance.now();
       mustApply(await client.send("bench", { kind: "set_label", slot: 2, label: `L${i % 1000}` }));
@@ -120,19 +137,34 @@ export async function run(): Promise<Record<string, number>> {
     };
     // Blocks of back-to-back samples of each figure, the blocks in rotating order.
     for (let w = 0; w < COMMAND_WARMUP; w++) await command(w);
+    for (let i = 0; i < WARMUP; i++) {
+      crypto.sign();
+      crypto.verify();
+      crypto.unseal();
+    }
+    const figures: Array<() => Promise<void> | void> = [
+      async () => void rtts.push(await ping.sample()),
+      () => void floors.push(commits.sample()),
+      () => void signs.push(crypto.sign()),
+      () => void verifies.push(crypto.verify()),
+      () => void unseals.push(crypto.unseal()),
+    ];
     for (let b = 0; b < SAMPLES / BLOCK; b++) {
-      for (let k = 0; k < 3; k++) {
-        const which = (b + k) % 3;
+      for (let k = 0; k <= figures.length; k++) {
+        const which = (b + k) % (figures.length + 1);
         for (let j = 0; j < BLOCK; j++) {
-          if (which === 0) rtts.push(await ping.sample());
-          else if (which === 1) floors.push(commits.sample());
-          else samples.push(await command(b * BLOCK + j));
+          if (which === figures.length) samples.push(await command(b * BLOCK + j));
+          else await figures[which]!();
         }
       }
     }
     const sorted = sortNum(samples);
     const rtt = percentile(sortNum(rtts), 50);
     const floor = percentile(sortNum(floors), 50);
+    const sign = percentile(sortNum(signs), 50);
+    const verify = percentile(sortNum(verifies), 50);
+    const unsealFloor = percentile(sortNum(unseals), 50);
+    const ackFloor = rtt + floor + sign + verify;
 
     // The batch path on both sides needs ~2,500 commands before V8 has optimised it (measured: a
     // 500-command envelope takes ~65 ms on the agent at first, ~11 ms from the sixth on); a
@@ -159,12 +191,35 @@ export async function run(): Promise<Record<string, number>> {
       if (r > 0) snaps.push(performance.now() - s0);
     }
 
+    // Bytes to disk per command, the agent's own counter: one at a time, then in batches of 100
+    // (after the bursts, so that the first burst still meets a cold batch path).
+    const disk = diskWrites(agent.pid!);
+    if (disk.field === "wchar") process.stderr.write("sync bench: /proc/<pid>/io write_bytes is 0 here; wal_bytes_per_cmd* are wchar (bytes written, logs included)\n");
+    const SINGLES = 2000;
+    const single0 = disk.bytes();
+    for (let i = 0; i < SINGLES; i++) await command(i);
+    const perSingle = (disk.bytes() - single0) / SINGLES;
+    const BATCHES = 100;
+    const batch0 = disk.bytes();
+    for (let b = 0; b < BATCHES; b++) {
+      const outs = await Promise.all(Array.from({ length: 100 }, (_, i) => client.send("bench", { kind: "set_label", slot: 2, label: `D${b}-${i}` })));
+      for (const o of outs) mustApply(o);
+    }
+    const perBatched = (disk.bytes() - batch0) / (BATCHES * 100);
+
     return {
       mqtt_rtt_p50_us: round(rtt),
       commit_floor_us: round(floor),
       cmd_ack_p50_us: round(percentile(sorted, 50)),
       cmd_ack_p99_us: round(percentile(sorted, 99)),
       cmd_ack_target_ratio: Math.round((percentile(sorted, 50) / (rtt + floor)) * 100) / 100,
+      sign_floor_us: round(sign),
+      verify_floor_us: round(verify),
+      unseal_floor_us: round(unsealFloor),
+      cmd_ack_floor_us: round(ackFloor),
+      cmd_ack_floor_ratio: Math.round((percentile(sorted, 50) / ackFloor) * 100) / 100,
+      wal_bytes_per_cmd: Math.round(perSingle),
+      wal_bytes_per_cmd_batch100: Math.round(perBatched),
       mqtt_rtt_tight_p50_us: round(rttTight),
       commit_floor_tight_us: round(floorTight),
       burst_cmds_per_s: Math.round(N / (burstMs / 1000)),
