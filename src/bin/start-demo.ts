@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * `npm start`: the whole thing on one machine in one terminal. An embedded MQTT broker on
- * loopback, the agent with its state under ./.data/, a demo panel seeded with a few users (their
- * codes are printed once, on first start), and the keypad emulator in this terminal. The agent's
- * log goes to ./.data/agent.log so it does not draw over the keypad.
+ * loopback, the agent with its state under ./.data/, panel-fleet on PGlite (./.data/fleet) with
+ * the demo panel enrolled and a demo admin, the demo users seeded through the fleet (their codes
+ * are printed once, on first start), and the keypad emulator in this terminal. The agent's log
+ * goes to ./.data/agent.log and the fleet's to ./.data/fleet.log so they do not draw over the keypad.
  *
- * Environment: DEMO_PORT (broker port, default 1883, a free one if taken), DEMO_DIR (default ./.data),
- * DEMO_NO_EMULATOR=1 (run agent + broker only, e.g. to use your own emulator or panelctl).
+ * Environment: DEMO_PORT (broker port, default 1883, a free one if taken), DEMO_FLEET_PORT (the
+ * fleet's HTTP port, default 8080, a free one if taken), DEMO_DIR (default ./.data),
+ * DEMO_NO_EMULATOR=1 (run broker, agent and fleet only, e.g. to use your own emulator or panelctl).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,7 +18,8 @@ import { pino } from "pino";
 import { generateSigningKey, loadSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { Agent } from "../agent.js";
 import { parseConfig } from "../config.js";
-import { Secret, type Command } from "../domain/index.js";
+import type { Command } from "../domain/index.js";
+import { seedThroughFleet, startDemoFleet, type DemoFleet, type DemoUser } from "../fleet/demo.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../sync/embedded-broker.js";
 
 const dir = resolve(process.env.DEMO_DIR ?? ".data");
@@ -70,41 +73,32 @@ function renameOldDuressUser(agent: Agent): void {
   }
 }
 
-function seed(agent: Agent): string[] {
+/** First start: the demo users go to the panel through panel-fleet (people with codes, switched on), so the fleet's desired table is the panel's. */
+async function seed(agent: Agent, demo: DemoFleet): Promise<string[]> {
   const core = agent.core!;
-  if (core.table.activeSlotNumbers().length > 0) {
+  if (core.table.activeSlotNumbers().length > 0 || demo.hasPeople) {
     renameOldDuressUser(agent);
     return [];
   }
   const now = Date.now();
   const taken = new Set<string>();
-  const users: { slot: number; label: string; role?: string; extra?: Record<string, unknown> }[] = [
-    { slot: 1, label: "Owner" },
-    { slot: 2, label: "Anna", extra: { partitions: [1, 2] } },
+  const users: Omit<DemoUser, "code">[] = [
+    { slot: 1, label: "Owner", role: "Master" },
+    { slot: 2, label: "Anna", role: "User", partitions: [1, 2] },
     { slot: 3, label: "Supervisor", role: "Supervisor" },
     { slot: 4, label: "Cleaner", role: "One-time User" },
-    { slot: 5, label: "Office hours", extra: { schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 8 * 60, end: 18 * 60 }] } } },
-    { slot: 6, label: "Guest week", extra: { schedule: { kind: "temporary", from: now - 60_000, to: now + 7 * 24 * 3600_000 } } },
+    { slot: 5, label: "Office hours", role: "User", schedule: { kind: "weekly", windows: [{ days: [1, 2, 3, 4, 5], start: 8 * 60, end: 18 * 60 }] } },
+    { slot: 6, label: "Guest week", role: "User", schedule: { kind: "temporary", from: now - 60_000, to: now + 7 * 24 * 3600_000 } },
     // The keypad shows a duress grant as an ordinary one ("Access granted — Ben"): a label
     // that said "Duress" would give the silent alarm away to whoever forces the code.
     { slot: 7, label: DURESS_NAME, role: "Duress" },
   ];
-  const lines: string[] = [];
-  const codes = users.map(() => demoCode(taken));
-  const snapshot = {
-    id: `demo-seed-${now}`,
-    actor: { kind: "system", id: "demo" },
-    kind: "snapshot",
-    users: users.map((u, i) => ({ slot: u.slot, code: new Secret(codes[i]!), label: u.label, ...(u.role ? { role: u.role } : {}), ...(u.extra ?? {}) })),
-  } as Command;
-  const [out] = core.execute([{ command: snapshot }]);
-  if (out?.status !== "applied") throw new Error(`demo seed failed: ${JSON.stringify(out?.outcome)}`);
-  users.forEach((u, i) => {
-    const role = u.role ?? (u.slot === 1 ? "Master" : "User");
-    const note = role === "Duress" ? "  (silent alarm; the keypad shows an ordinary grant)" : "";
-    lines.push(`  ${String(u.slot).padStart(2)}  ${codes[i]}  ${u.label.padEnd(13)} ${role}${note}`);
+  const withCodes = users.map((u) => ({ ...u, code: demoCode(taken) }));
+  await seedThroughFleet(demo, panelId, withCodes);
+  return withCodes.map((u) => {
+    const note = u.role === "Duress" ? "  (silent alarm; the keypad shows an ordinary grant)" : "";
+    return `  ${String(u.slot).padStart(2)}  ${u.code}  ${u.label.padEnd(13)} ${u.role}${note}`;
   });
-  return lines;
 }
 
 async function main(): Promise<void> {
@@ -127,16 +121,25 @@ async function main(): Promise<void> {
   const logger = pino({ level: "info" }, pino.destination({ dest: logFd, sync: false }));
   const agent = new Agent(config, { logger });
   await agent.start();
-  const seeded = seed(agent);
+  const demo = await startDemoFleet({ dir, brokerUrl: b.url, signingKey: key, panelId, port: Number(process.env.DEMO_FLEET_PORT ?? 8080), logFile: join(dir, "fleet.log"), doorLocks: config.doorLocks, partitions: config.partitions ?? 2 });
+  const seeded = await seed(agent, demo);
+  const api = demo.fleet.url;
 
   const out: string[] = [];
   out.push(`panel-agent demo — panel "${panelId}" (DSC, 4-digit codes, partitions 1-2), state in ${dir}`);
   out.push(`MQTT broker (embedded aedes): ${b.url}    agent log: ${join(dir, "agent.log")}`);
   if (seeded.length > 0) {
-    out.push("", "Demo users (codes shown this once; only their HMAC digests are stored):", "  No  Code  Label         Role", ...seeded);
+    out.push("", "Demo users (codes shown this once; the panel keeps only HMAC digests, panel-fleet only ciphertext under .data/fleet/code.key):", "  No  Code  Label         Role", ...seeded);
   } else {
     out.push("", "Demo users were seeded on an earlier start; their codes were printed then. Delete .data/ to start over.");
   }
+  out.push(
+    "",
+    `panel-fleet API: ${api}/api/v1  (log: ${join(dir, "fleet.log")}; OpenAPI: ${api}/api/v1/openapi.json; console: ${api}/)`,
+    `  admin: ${demo.admin.email}  password: ${demo.admin.password}`,
+    `  curl -c /tmp/fleet.jar -H 'content-type: application/json' -d '{"email":"${demo.admin.email}","password":"${demo.admin.password}"}' ${api}/api/v1/session`,
+    `  curl -b /tmp/fleet.jar ${api}/api/v1/panels/${panelId}/users?perPage=10`,
+  );
   out.push("", `panelctl: npm run panelctl -- users --broker ${b.url} --key ${keyPath} --panel ${panelId}`);
   out.push(`keypad socket: ${config.keypadSocket}  (another keypad: npm run emulator -- --socket ${config.keypadSocket})`, "");
   process.stdout.write(out.join("\n") + "\n");
@@ -145,6 +148,7 @@ async function main(): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    await demo.stop();
     await agent.stop();
     await b.close();
     process.exit(code);

@@ -4,7 +4,7 @@ import { pino, type Logger } from "pino";
 const REDACT = ["code", "pin", "secret", "password", "key", "*.code", "*.pin", "*.secret", "*.password", "*.key", "body.code", "req.body.code"];
 
 /** The fleet's logger: JSON lines to `destination` (stdout by default). */
-export function fleetLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function fleetLogger(options: { level?: string; destination?: NodeJS.WritableStream | pino.DestinationStream } = {}): Logger {
   return pino({ level: options.level ?? "info", redact: { paths: REDACT, censor: "[redacted]" }, base: { name: "panel-fleet" } }, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
 

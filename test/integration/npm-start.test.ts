@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { tempDirs } from "../helpers/tmp.js";
+import { leaks } from "../fleet/leaks.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const hasTmux = spawnSync("tmux", ["-V"]).status === 0;
@@ -59,6 +60,18 @@ describe("npm start from a fresh clone", () => {
     tmux("send-keys", "-t", "0", owner[1]!);
     await waitFor(/Access granted — Owner/, deadline);
     expect(Date.now() - started).toBeLessThan(60_000);
+
+    // panel-fleet answers with the printed admin: the demo panel enrolled, its users seeded through it.
+    const fleetUrl = (await waitFor(/panel-fleet API: (http:\/\/\S+)\/api\/v1/, deadline))[1]!;
+    const admin = await waitFor(/admin: (\S+@\S+)\s+password: (\S+)/, deadline);
+    const signIn = await fetch(`${fleetUrl}/api/v1/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: admin[1], password: admin[2] }) });
+    expect(signIn.status).toBe(200);
+    const cookie = signIn.headers.get("set-cookie")!.split(";")[0]!;
+    const grid = (await (await fetch(`${fleetUrl}/api/v1/panels/demo/users?perPage=10`, { headers: { cookie } })).json()) as { range: string; rows: { slot: number; label: string | null; codeSet: boolean }[] };
+    expect(grid.range).toBe("1-10 of 1000");
+    expect(grid.rows.slice(0, 7).map((r) => [r.slot, r.label, r.codeSet])).toEqual([[1, "Owner", true], [2, "Anna", true], [3, "Supervisor", true], [4, "Cleaner", true], [5, "Office hours", true], [6, "Guest week", true], [7, duress[2], true]]);
+    const panel = (await (await fetch(`${fleetUrl}/api/v1/panels/demo`, { headers: { cookie } })).json()) as { converged: boolean; reported: { online: boolean } };
+    expect(panel).toMatchObject({ converged: true, reported: { online: true } });
 
     // A duress disarm looks exactly like anyone else's.
     const later = Date.now() + 45_000;
@@ -113,5 +126,8 @@ describe("npm start from a fresh clone", () => {
     const log = readFileSync(join(clone, ".data", "agent.log"), "utf8");
     expect(log).toMatch(/keypad access/);
     for (const code of [owner[1]!, anna[1]!, duress[1]!]) expect(log).not.toMatch(new RegExp(`(?<!\\d)${code}(?!\\d)`));
+    const fleetLog = readFileSync(join(clone, ".data", "fleet.log"), "utf8");
+    expect(fleetLog).toMatch(/panel-fleet listening/);
+    expect(leaks(fleetLog, [owner[1]!, anna[1]!, duress[1]!])).toEqual([]);
   }, 120_000);
 });
