@@ -7,13 +7,9 @@
  * applied twice, the database is intact, the index equals the table, every access event reached
  * the cloud in order, and no code appears anywhere.
  */
-import { decodeCbor, encodeBatch, encodeCommand, generateSigningKey, type CommandToSend, type WireCommandInput } from "../../protocol/index.js";
-import { CloudPeer } from "../helpers/agent-harness.js";
-import { Mosquitto } from "../helpers/mosquitto.js";
-import {
-  AckBook, AgentProcess, inspectDb, keypadEntry, logSource, MqttCapture, PANEL_ID, PubackTap, removeTempDir, rng, secretHits, sleep, stateFiles,
-  tempDir, waitFor, writeAgentConfig,
-} from "./harness.js";
+import { decodeCbor, encodeBatch, encodeCommand, type CommandToSend, type WireCommandInput } from "../../protocol/index.js";
+import { AckBook, inspectDb, keypadEntry, logSource, MqttCapture, PANEL_ID, rng, secretHits, sleep, stateFiles, waitFor } from "./harness.js";
+import { SuiteRig } from "./rig.js";
 import { checkIndex, checkTable, CloudModel, randomLabel } from "./verify.js";
 
 export interface CrashOptions {
@@ -63,19 +59,18 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
   const log = opts.progress ?? (() => {});
   const details: string[] = [`seed ${seed}`];
 
-  const mosq = await new Mosquitto({ persistence: true, maxQueuedMessages: 100_000 }).start();
-  const dir = tempDir("rel-crash-");
-  let tap: PubackTap | undefined;
-  let agent: AgentProcess | undefined;
-  let peer: CloudPeer | undefined;
-  let capture: MqttCapture | undefined;
+  const rig = await SuiteRig.open({
+    name: "crash",
+    mosquitto: { persistence: true, maxQueuedMessages: 100_000 },
+    tap: true,
+    capture: true,
+    config: { lockout: { maxAttempts: 100, panelMaxAttempts: 1000 } },
+    startAgent: false,
+  });
   try {
-    tap = await new PubackTap(mosq.port).start();
-    capture = await new MqttCapture(mosq.url).connect();
-    const key = generateSigningKey();
-    const files = writeAgentConfig(dir, tap.url, key.publicRaw.toString("hex"), { lockout: { maxAttempts: 100, panelMaxAttempts: 1000 } });
-    agent = new AgentProcess(files);
-    peer = await new CloudPeer(mosq.url, PANEL_ID, key).connect();
+    const { agent, peer, key, files } = rig;
+    const tap = rig.tap!;
+    const capture = rig.capture!;
     const book = new AckBook(peer);
     const model = new CloudModel();
     model.usedCodes.add(MASTER_CODE);
@@ -252,12 +247,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
       details,
     };
   } finally {
-    await agent?.close();
-    await peer?.close().catch(() => {});
-    await capture?.close().catch(() => {});
-    await tap?.close();
-    await mosq.dispose();
-    removeTempDir(dir);
+    await rig.close();
   }
 }
 

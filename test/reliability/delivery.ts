@@ -17,6 +17,7 @@ import { agentConfig, CloudPeer, startAgent } from "../helpers/agent-harness.js"
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { AckBook, AgentProcess, inspectDb, logSource, MqttCapture, PANEL_ID, removeTempDir, rng, secretHits, sleep, stateFiles, tempDir, waitFor, writeAgentConfig } from "./harness.js";
 import { captureSources } from "./crash.js";
+import { SuiteRig } from "./rig.js";
 import { checkIndex, checkTable, cloudActor, CloudModel, randomLabel } from "./verify.js";
 
 export interface DeliveryFigures {
@@ -171,6 +172,7 @@ export async function runModel(opts: { commands: number; runs: number; seed?: nu
 // (b) broker restart mid-burst, (c) queue overflow -> gap -> resync -> snapshot
 
 interface Rig {
+  suite: SuiteRig;
   mosq: Mosquitto;
   agent: AgentProcess;
   peer: CloudPeer;
@@ -186,25 +188,19 @@ interface Rig {
 }
 
 async function rig(maxQueuedMessages: number): Promise<Rig> {
-  const mosq = await new Mosquitto({ persistence: true, maxQueuedMessages }).start();
-  const dir = tempDir("rel-deliv-");
-  const key = generateSigningKey();
-  const files = writeAgentConfig(dir, mosq.url, key.publicRaw.toString("hex"));
-  const agent = new AgentProcess(files);
-  await agent.start();
-  const peer = await new CloudPeer(mosq.url, PANEL_ID, key).connect();
-  await peer.sealKey();
-  const capture = await new MqttCapture(mosq.url).connect();
-  return { mosq, agent, peer, book: new AckBook(peer), capture, key, model: new CloudModel(), dir, seq: 0, next: 0, ids: [], files };
+  const suite = await SuiteRig.open({ name: "deliv", mosquitto: { persistence: true, maxQueuedMessages }, capture: true });
+  try {
+    await suite.peer.sealKey();
+  } catch (err) {
+    await suite.close();
+    throw err;
+  }
+  const { mosq, agent, peer, key, dir, files } = suite;
+  return { suite, mosq, agent, peer, book: new AckBook(peer), capture: suite.capture!, key, model: new CloudModel(), dir, seq: 0, next: 0, ids: [], files };
 }
 
 async function dispose(r: Rig | undefined): Promise<void> {
-  if (!r) return;
-  await r.agent.close();
-  await r.peer.close().catch(() => {});
-  await r.capture.close().catch(() => {});
-  await r.mosq.dispose();
-  removeTempDir(r.dir);
+  await r?.suite.close();
 }
 
 const EXP = () => Date.now() + 24 * 3600_000;

@@ -20,10 +20,9 @@ import {
 import { PanelCore } from "../../src/core.js";
 import { Secret } from "../../src/domain/index.js";
 import { CommandEngine } from "../../src/sync/engine.js";
-import { CloudPeer } from "../helpers/agent-harness.js";
-import { Mosquitto } from "../helpers/mosquitto.js";
-import { AgentProcess, logSource, PANEL_ID, peekCommandIds, removeTempDir, rng, secretHits, sleep, stateFiles, tempDir, waitFor, writeAgentConfig, type Rng } from "./harness.js";
+import { logSource, PANEL_ID, peekCommandIds, removeTempDir, rng, secretHits, sleep, stateFiles, tempDir, waitFor, type Rng } from "./harness.js";
 import { cloudActor } from "./verify.js";
+import { SuiteRig } from "./rig.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "fixtures");
 
@@ -321,10 +320,8 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
   const g = rng(opts.seed ?? 11);
   const details: string[] = [];
   const windowSize = opts.window ?? 100;
-  const mosq = await new Mosquitto({ maxQueuedMessages: 100_000 }).start();
-  const dir = tempDir("rel-fuzz-");
-  let agent: AgentProcess | undefined;
-  let peer: CloudPeer | undefined;
+  const rig = await SuiteRig.open({ name: "fuzz", mosquitto: { maxQueuedMessages: 100_000 }, key: FUZZ_SIGNING_KEY, nodeOptions: "--max-old-space-size=128" });
+  const { mosq, agent, peer, files } = rig;
   let crashes = 0;
   let uncoded = 0;
   let good = 0;
@@ -332,10 +329,6 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
   let sent = 0;
   try {
     const key = FUZZ_SIGNING_KEY;
-    const files = writeAgentConfig(dir, mosq.url, key.publicRaw.toString("hex"));
-    agent = new AgentProcess(files, { nodeOptions: "--max-old-space-size=128" });
-    await agent.start();
-    peer = await new CloudPeer(mosq.url, PANEL_ID, key).connect();
     const sealKey = await peer.sealKey();
     const f = caseFactory(g, key, sealKey);
     let seq = 0;
@@ -407,9 +400,6 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
       details,
     };
   } finally {
-    await agent?.close();
-    await peer?.close().catch(() => {});
-    await mosq.dispose();
-    removeTempDir(dir);
+    await rig.close();
   }
 }

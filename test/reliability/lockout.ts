@@ -2,11 +2,10 @@
  * Brute force and lockout across restart: wrong codes at the keypad socket of the agent child,
  * kill -9 mid-count and once locked, restart: the lock and its counters are still in force.
  */
-import { generateSigningKey, type WireCommandInput } from "../../protocol/index.js";
+import type { WireCommandInput } from "../../protocol/index.js";
 import { Secret } from "../../src/domain/index.js";
-import { CloudPeer } from "../helpers/agent-harness.js";
-import { Mosquitto } from "../helpers/mosquitto.js";
-import { AgentProcess, keypadEntry, logSource, PANEL_ID, removeTempDir, secretHits, stateFiles, tempDir, waitFor, writeAgentConfig } from "./harness.js";
+import { keypadEntry, logSource, secretHits, stateFiles, waitFor } from "./harness.js";
+import { SuiteRig } from "./rig.js";
 import { cloudActor } from "./verify.js";
 
 export interface LockoutFigures {
@@ -23,19 +22,12 @@ export interface LockoutFigures {
 const GOOD = "5826";
 
 export async function runLockout(): Promise<LockoutFigures> {
-  const mosq = await new Mosquitto({ persistence: true }).start();
-  const dir = tempDir("rel-lock-");
+  const rig = await SuiteRig.open({ name: "lock", mosquitto: { persistence: true }, config: { lockout: { maxAttempts: 5, lockSeconds: 600, panelMaxAttempts: 12, panelLockSeconds: 600 } } });
+  const { agent, peer, files } = rig;
   const details: string[] = [];
-  let agent: AgentProcess | undefined;
-  let peer: CloudPeer | undefined;
   let kills = 0;
   let wrong = 0;
   try {
-    const key = generateSigningKey();
-    const files = writeAgentConfig(dir, mosq.url, key.publicRaw.toString("hex"), { lockout: { maxAttempts: 5, lockSeconds: 600, panelMaxAttempts: 12, panelLockSeconds: 600 } });
-    agent = new AgentProcess(files);
-    await agent.start();
-    peer = await new CloudPeer(mosq.url, PANEL_ID, key).connect();
     await peer.send({ seq: 1, expiresAt: Date.now() + 60_000, command: { id: "l1", actor: cloudActor, kind: "set_code", slot: 2, code: new Secret(GOOD) } as WireCommandInput });
     await waitFor(() => peer!.outcome("l1"), 10_000);
     const restart = async () => {
@@ -83,9 +75,6 @@ export async function runLockout(): Promise<LockoutFigures> {
       details,
     };
   } finally {
-    await agent?.close();
-    await peer?.close().catch(() => {});
-    await mosq.dispose();
-    removeTempDir(dir);
+    await rig.close();
   }
 }
