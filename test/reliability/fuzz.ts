@@ -374,8 +374,9 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
         details.push(`agent ${agent.alive ? "stopped applying" : `died (${JSON.stringify(agent.exits.at(-1))})`} after a window of ${batch.length} cases; kept as fixtures`);
         await agent.kill();
         // a poison message stays in the agent's session and would wedge it again: drop the session
-        // (what an operator would do) so the run can go on; the wedge is counted above
-        const c = await mqtt.connectAsync(mosq.url, { clientId: `panel-agent-${PANEL_ID}`, clean: true, reconnectPeriod: 0 });
+        // (what an operator would do: a clean connect under the agent's client id, its panel id) so
+        // the run can go on; the wedge is counted above
+        const c = await mqtt.connectAsync(mosq.url, { clientId: PANEL_ID, clean: true, reconnectPeriod: 0 });
         await c.endAsync(true);
         await agent.start();
       }
