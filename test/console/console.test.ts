@@ -309,4 +309,118 @@ describe("the console", () => {
     const ada = await rig.api.call<{ rows: { email: string }[] }>("GET", "/accounts?q=ada%40");
     expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
   }, 60_000);
+
+  it("Security Professional access (002): the Master's switch with its warning for 2 hours, the time left, off early; a dealer's request confirmed through the emailed link for 24 hours", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("navigation", { name: "Panel" }).getByRole("link", { name: "Security Professional access" }).click();
+    await page.getByRole("heading", { name: "Security Professional Access" }).waitFor();
+    const sw = page.getByRole("switch", { name: "Security Professional Access" });
+    expect(await sw.isChecked()).toBe(false);
+    await sw.check();
+    const warning = page.getByRole("dialog", { name: "Security Professional Access" });
+    expect(await warning.textContent()).toContain("will have access to your account for 2 hours");
+    await shootBothThemes(page, "dealer-warning");
+    await warning.getByRole("button", { name: "OK" }).click();
+    expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
+    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 2 hours, until /);
+    expect(await page.locator("[data-field=time-left]").textContent()).toMatch(/^Time left: 1 h 59 min \d+ s$/);
+    await shootBothThemes(page, "dealer-on");
+    await sw.uncheck();
+    expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
+    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toBe("Off: the dealer has read-only access.");
+    expect((await rig.api.call<{ open: boolean }>("GET", `/panels/${PANELS[0]}/dealer`)).body.open).toBe(false);
+
+    // The dealer asks; the Master receives the link (the notification webhook) and confirms it.
+    await page.getByRole("button", { name: "Request access (as the dealer)" }).click();
+    await expect.poll(() => page.locator("[data-field=pending-request]").count()).toBe(1);
+    const delivery = await expect
+      .poll(() => rig.hooks.deliveries.find((d) => typeof d.body.data?.link === "string")?.body.data.link as string | undefined, { timeout: 15_000 })
+      .toMatch(/\/dealer-requests\//)
+      .then(() => rig.hooks.deliveries.find((d) => typeof d.body.data?.link === "string")!.body.data.link as string);
+    const link = new URL(delivery);
+    expect(link.origin).toBe(new URL(rig.url).origin);
+    const mail = await rig.context.newPage();
+    try {
+      await mail.goto(link.href);
+      await mail.getByRole("heading", { name: "Grant Security Professional Access" }).waitFor();
+      expect(await mail.locator("main").textContent()).toContain("24 hours");
+      await shootBothThemes(mail, "dealer-request-link");
+      const box = mail.locator(".fate");
+      await mail.getByRole("button", { name: "Confirm" }).click();
+      await expect.poll(() => box.getAttribute("data-fate"), { timeout: 20_000 }).toBe("applied");
+      await mail.reload();
+      await expect.poll(() => mail.locator("[data-field=request-status]").textContent()).toMatch(/confirmed|already used/);
+    } finally {
+      await mail.close();
+    }
+    await page.reload();
+    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 24 hours, until /);
+    expect(await page.locator("[data-field=time-left]").textContent()).toMatch(/^Time left: 23 h 59 min \d+ s$/);
+    await sw.uncheck();
+    expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
+    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Off/);
+  }, 60_000);
+
+  it("the Action log lists every change made on these screens, the panels' acks and refusals; filterable by panel and user", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Action log" }).click();
+    await page.getByRole("heading", { name: "Action Log" }).waitFor();
+    await page.getByLabel("Panel").fill(PANELS[1]!);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect.poll(() => page.locator("tbody tr").count()).toBeGreaterThan(2);
+    const rows = await page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
+    expect(rows.every((r) => r[2] === PANELS[1])).toBe(true);
+    expect(rows.some((r) => /disable/i.test(r[4]!) && r[5] === "requested" && r[1] === "Administrator")).toBe(true);
+    expect(rows.some((r) => r[5] === "applied")).toBe(true);
+    expect(page.url()).toContain(`panelId=${PANELS[1]}`);
+    await shootBothThemes(page, "action-log");
+    await page.getByLabel("Panel").fill("");
+    await page.getByLabel("User (person id)").fill(graceId);
+    await page.getByRole("button", { name: "Filter" }).click();
+    await expect.poll(() => page.locator("tbody tr").count()).toBeGreaterThan(0);
+    const mine = await page.locator("tbody tr td:nth-child(4)").allTextContents();
+    expect(mine.length).toBeGreaterThan(0);
+  });
+
+  it("themes: a toggle, remembered across a reload; with no choice the page follows prefers-color-scheme", async () => {
+    const theme = () => page.evaluate("getComputedStyle(document.documentElement).colorScheme");
+    await page.evaluate("localStorage.clear()");
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.reload();
+    await page.getByRole("heading", { name: "Action Log" }).waitFor();
+    expect(await theme()).toBe("dark");
+    await page.emulateMedia({ colorScheme: "light" });
+    expect(await theme()).toBe("light");
+    await page.reload();
+    await page.getByRole("heading", { name: "Action Log" }).waitFor();
+    const toggle = page.getByRole("button", { name: "Dark theme" });
+    expect(await toggle.getAttribute("aria-pressed")).toBe("false");
+    await toggle.click();
+    expect(await theme()).toBe("dark");
+    await page.reload();
+    await page.getByRole("heading", { name: "Action Log" }).waitFor();
+    expect(await theme()).toBe("dark");
+    expect(await page.getByRole("button", { name: "Dark theme" }).getAttribute("aria-pressed")).toBe("true");
+    await page.getByRole("button", { name: "Dark theme" }).click();
+    expect(await theme()).toBe("light");
+  });
+
+  it("the codes used in this session are in no page, no URL, no local storage, and in no response but the one that generated a code", async () => {
+    await remember();
+    const traffic = await rig.settledTraffic();
+    expect(traffic.length).toBeGreaterThan(50);
+    const all = [...typedCodes, ...generatedCodes];
+    expect(all.length).toBe(3);
+    for (const snapshot of domSnapshots) expect(leaks(snapshot, all)).toEqual([]);
+    expect(leaks(traffic.map((t) => t.url).join("\n"), all)).toEqual([]);
+    // a typed code: only in the body of the one request that set it, never in any response
+    const typedByBrowser = typedCodes[0]!;
+    expect(traffic.filter((t) => leaks(t.requestBody, [typedByBrowser]).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`)).toEqual([`PUT /api/v1/people/${graceId}/code`]);
+    for (const code of all) {
+      const inResponses = traffic.filter((t) => leaks(t.responseBody, [code]).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`);
+      expect(inResponses).toEqual(generatedCodes.includes(code) ? [`PUT /api/v1/people/${graceId}/code`] : []);
+    }
+    const storage = (await page.evaluate("JSON.stringify(Object.entries(localStorage))")) as string;
+    expect(leaks(storage, all)).toEqual([]);
+    expect(leaks(rig.log.lines.join("\n"), all)).toEqual([]);
+  });
 });

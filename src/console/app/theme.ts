@@ -36,20 +36,25 @@ export function setTheme(t: Theme): void {
   }
 }
 
+function paint(button: HTMLButtonElement): void {
+  const dark = currentTheme() === "dark";
+  button.setAttribute("aria-pressed", String(dark));
+  button.setAttribute("aria-label", "Dark theme");
+  button.title = dark ? "Switch to the light theme" : "Switch to the dark theme";
+  button.replaceChildren(icon(dark ? "moon" : "sun"));
+}
+
+// One listener for the page: a change of the system's scheme repaints whichever toggle is shown.
+matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  for (const b of document.querySelectorAll<HTMLButtonElement>(".theme-toggle")) paint(b);
+});
+
 export function themeToggle(): HTMLButtonElement {
   const button = h("button", { type: "button", class: "icon-button theme-toggle" });
-  const paint = () => {
-    const dark = currentTheme() === "dark";
-    button.setAttribute("aria-pressed", String(dark));
-    button.setAttribute("aria-label", "Dark theme");
-    button.title = dark ? "Switch to the light theme" : "Switch to the dark theme";
-    button.replaceChildren(icon(dark ? "moon" : "sun"));
-  };
   button.addEventListener("click", () => {
     setTheme(currentTheme() === "dark" ? "light" : "dark");
-    paint();
+    paint(button);
   });
-  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", paint);
-  paint();
+  paint(button);
   return button;
 }

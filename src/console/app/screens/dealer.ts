@@ -59,6 +59,23 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
     if (!ctx.signal.aborted) paint(state);
   };
 
+  let touches = 0;
+  async function settle(open: boolean, touchesAtSave: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    let state: DealerState | undefined;
+    while (!ctx.signal.aborted && Date.now() < deadline) {
+      try {
+        state = await get<DealerState>(base);
+      } catch (e) {
+        fate.fail(e);
+        return;
+      }
+      if (state.open === open) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    if (state && touches === touchesAtSave && !ctx.signal.aborted) paint(state);
+  }
+
   function paint(state: DealerState): void {
     clearInterval(ticker);
     const manage = can("manage_panel_users");
@@ -79,6 +96,7 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
       }, 1000);
     }
     sw.input.addEventListener("change", () => {
+      touches++;
       void (async () => {
         if (sw.input.checked && !state.open) {
           const ok = await confirmDialog({
@@ -98,9 +116,13 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
           const out = sw.input.checked
             ? await post<{ commands: string[] }>(`${base}/grant`, { hours: 2 })
             : await post<{ commands: string[] }>(`${base}/revoke`);
-          await load();
-          await fate.follow(out.commands, sw.input.checked ? "Security Professional Access for 2 hours" : "Security Professional Access turned off");
-          await load();
+          const wanted = sw.input.checked;
+          const what = wanted ? "Security Professional Access for 2 hours" : "Security Professional Access turned off";
+          const fates = await fate.follow(out.commands, what);
+          // The panel reports its dealer window in its state, just after the ack: wait for it to
+          // show what was asked, then repaint (unless the person has touched the switch since).
+          if (fates.every((f) => f.status === "applied")) await settle(wanted, touches);
+          else await load();
         } catch (e) {
           fate.fail(e);
           await load();
