@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
 import { leaks } from "../fleet/leaks.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
-import { ConsoleRig, pageText, shootBothThemes } from "./rig.js";
+import { ConsoleRig, pageText, SessionClient, shootBothThemes, unlabelled } from "./rig.js";
 
 const PANELS = ["350000000000001", "350000000000002"];
 const rig = new ConsoleRig();
@@ -310,6 +310,61 @@ describe("the console", () => {
     expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
   }, 60_000);
 
+  it("Reset password and Remove account (001) from the details panel: each confirmed first; the account system is asked through its webhook, and a removed account is gone from the panel user", async () => {
+    const created = await rig.api.call<{ id: string }>("POST", "/accounts", { email: "grace.app@example.com", status: "Active" });
+    expect(created.status).toBe(201);
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await row(graceSlot).click();
+    const drawer = page.locator(".drawer[role=dialog]");
+    await drawer.getByRole("button", { name: "Assign account" }).click();
+    const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
+    await expect.poll(() => dialog.getByLabel("User").inputValue()).toBe(String(graceSlot));
+    await dialog.getByRole("combobox", { name: "Email" }).fill("grace.app");
+    await dialog.getByRole("option", { name: /^grace\.app@example\.com/ }).click();
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => drawer.getByText("grace.app@example.com").count(), { timeout: 15_000 }).toBeGreaterThan(0);
+
+    await drawer.getByRole("button", { name: "Reset password" }).click();
+    const reset = page.getByRole("dialog", { name: "Reset password?" });
+    expect(await reset.textContent()).toContain("The old password may remain valid");
+    await shootBothThemes(page, "reset-password-confirm");
+    await reset.getByRole("button", { name: "Reset password" }).click();
+    await expect.poll(() => rig.hooks.deliveries.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /reset/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
+
+    await drawer.getByRole("button", { name: "Remove account" }).click();
+    const remove = page.getByRole("dialog", { name: "Remove account?" });
+    expect(await remove.textContent()).toContain("deletes the customer account grace.app@example.com entirely");
+    await shootBothThemes(page, "remove-account-confirm");
+    const fate = await saved(() => remove.getByRole("button", { name: "Remove account" }).click(), drawer);
+    expect(fate.fate).toBe("applied");
+    await expect.poll(() => drawer.getByText("No account assigned.").count()).toBe(1);
+    expect((await rig.api.call<{ rows: unknown[] }>("GET", "/accounts?q=grace.app")).body.rows).toEqual([]);
+    await expect.poll(() => rig.hooks.deliveries.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /remove/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
+    await page.keyboard.press("Escape");
+  }, 60_000);
+
+  it("keyboard: the three-dot menu opens with Enter, arrows move, Escape closes it and focus goes back to its button; a confirmation is answered from the keyboard", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    const menuButton = page.getByRole("button", { name: `Actions for panel user ${graceSlot}` });
+    await menuButton.focus();
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Disable panel user");
+    expect(await menuButton.getAttribute("aria-expanded")).toBe("true");
+    await shootBothThemes(page, "users-row-menu");
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("Escape");
+    expect(await menuButton.getAttribute("aria-expanded")).toBe("false");
+    expect(await page.evaluate("document.activeElement.getAttribute('aria-label')")).toBe(`Actions for panel user ${graceSlot}`);
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Enter");
+    const confirm = page.getByRole("dialog", { name: /^Disable/ });
+    await confirm.waitFor();
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Cancel");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => confirm.count()).toBe(0);
+    expect(await row(graceSlot).locator(".code-set").count()).toBe(1);
+  });
+
   it("Security Professional access (002): the Master's switch with its warning for 2 hours, the time left, off early; a dealer's request confirmed through the emailed link for 24 hours", async () => {
     await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
     await page.getByRole("navigation", { name: "Panel" }).getByRole("link", { name: "Security Professional access" }).click();
@@ -404,6 +459,71 @@ describe("the console", () => {
     expect(await theme()).toBe("light");
   });
 
+  it("who sees what: a viewer gets no Assign account, three-dot menu, edit icon, Save or switch, and the API refuses the call anyway (403, in the action log); an installer's Assign account shows the API's refusal", async () => {
+    for (const [email, role] of [["viewer@fleet.test", "viewer"], ["installer@fleet.test", "installer"]] as const) {
+      expect((await rig.api.call("POST", "/api-users", { email, name: `${role[0]!.toUpperCase()}${role.slice(1)}`, role, password: "a long viewer password" })).status).toBe(201);
+    }
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor();
+    expect((await rig.context.cookies()).find((c) => c.name === "fleet_session")).toBeUndefined();
+    await signIn("viewer@fleet.test", "a long viewer password");
+    await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("heading", { name: "Equipment users" }).waitFor();
+    await expect.poll(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
+    const nav = page.getByRole("navigation", { name: "Main" });
+    expect(await nav.getByRole("link").allTextContents()).toEqual(["Equipment"]);
+    expect(await page.getByRole("button", { name: "Assign account" }).count()).toBe(0);
+    expect(await page.locator("button.dots").count()).toBe(0);
+    await shootBothThemes(page, "users-grid-viewer");
+    await row(graceSlot).click();
+    const drawer = page.locator(".drawer[role=dialog]");
+    await drawer.locator("[data-field=code]").waitFor();
+    for (const name of ["Edit code", "Edit label", "Save partitions", "Unassign account", "Reset password", "Remove account", "Assign account"]) expect(await drawer.getByRole("button", { name }).count()).toBe(0);
+    expect(await drawer.locator("button.dots").count()).toBe(0);
+    expect(await drawer.getByRole("checkbox").evaluateAll((boxes) => boxes.every((b) => (b as unknown as { disabled: boolean }).disabled))).toBe(true);
+    await shootBothThemes(page, "user-details-viewer");
+    await page.keyboard.press("Escape");
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/dealer`);
+    await page.locator("[data-field=dealer-status]").waitFor();
+    expect(await page.getByRole("switch", { name: "Security Professional Access" }).isDisabled()).toBe(true);
+    expect(await page.getByRole("button", { name: "SAVE" }).count()).toBe(0);
+    // The API refuses the call anyway, made from the viewer's own page with the session's CSRF token.
+    const refused = (await page.evaluate(`(async () => {
+      const s = await (await fetch("/api/v1/session")).json();
+      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/disable", { method: "POST", headers: { "x-csrf-token": s.csrfToken } });
+      return { status: r.status, body: await r.json() };
+    })()`)) as { status: number; body: { error: { code: string; detail: { permission: string } } } };
+    expect(refused).toMatchObject({ status: 403, body: { error: { code: "permission_denied", detail: { permission: "manage_panel_users" } } } });
+    const log = await rig.api.call<{ rows: { outcome: string; code?: string; actor: { name?: string } }[] }>("GET", `/action-log?panelId=${PANELS[0]}`);
+    expect(log.body.rows.some((r) => r.outcome === "refused" && r.code === "permission_denied" && r.actor.name === "Viewer")).toBe(true);
+
+    // An installer manages panel users but not accounts: the Assign account modal says what the API said.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn("installer@fleet.test", "a long viewer password");
+    await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("button", { name: "Assign account" }).click();
+    const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
+    await dialog.getByRole("combobox", { name: "Email" }).fill("ada");
+    await expect.poll(() => dialog.getByRole("alert").textContent()).toBe("Your role does not allow that.");
+    await page.keyboard.press("Escape");
+  }, 60_000);
+
+  it("a session ended on the server (signed out elsewhere, or expired) brings the console back to its sign-in, without a crash", async () => {
+    const cookie = (await rig.context.cookies()).find((c) => c.name === "fleet_session")!;
+    const other = new SessionClient(rig.url);
+    other.cookie = `fleet_session=${cookie.value}`;
+    other.csrf = ((await other.call<{ csrfToken: string }>("GET", "/session")).body).csrfToken;
+    expect((await other.call("DELETE", "/session")).status).toBe(204);
+    await page.getByRole("button", { name: "Next page" }).click();
+    await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor();
+    await signIn(rig.admin.email, rig.admin.password);
+    // signed in again, the console shows the page that was asked for
+    await page.getByRole("heading", { name: "Equipment users" }).waitFor();
+  });
+
   it("the codes used in this session are in no page, no URL, no local storage, and in no response but the one that generated a code", async () => {
     await remember();
     const traffic = await rig.settledTraffic();
@@ -422,5 +542,9 @@ describe("the console", () => {
     const storage = (await page.evaluate("JSON.stringify(Object.entries(localStorage))")) as string;
     expect(leaks(storage, all)).toEqual([]);
     expect(leaks(rig.log.lines.join("\n"), all)).toEqual([]);
+  });
+
+  it("every control on every screen photographed has a label", () => {
+    expect(unlabelled).toEqual([]);
   });
 });

@@ -181,7 +181,23 @@ export class ConsoleRig {
  * Screenshots of the page in both themes (test artifacts, not compared), then back to the theme it
  * was in. A code on screen (the generated one, shown once) is masked: no code in a test artifact.
  */
+/** Controls without an accessible name, per screen shot (every screen is checked where it is photographed). */
+export const unlabelled: string[] = [];
+
 export async function shootBothThemes(page: Page, name: string): Promise<void> {
+  const missing = (await page.evaluate(`(() => {
+    const named = (el) => {
+      if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return true;
+      if (el.closest("label")) return true;
+      if (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) return true;
+      if (el.tagName === "BUTTON" || el.tagName === "A") return (el.textContent || "").trim().length > 0;
+      return false;
+    };
+    return [...document.querySelectorAll("input, select, textarea, button, a[href], [role=switch], [role=combobox], [role=menuitem]")]
+      .filter((el) => el.getClientRects().length > 0 && !el.closest("[inert]") && !named(el))
+      .map((el) => el.outerHTML.slice(0, 120));
+  })()`)) as string[];
+  unlabelled.push(...missing.map((m) => `${name}: ${m}`));
   const before = await page.evaluate("document.documentElement.dataset.theme ?? ''");
   for (const theme of ["light", "dark"]) {
     await page.evaluate(`document.documentElement.dataset.theme = ${JSON.stringify(theme)}`);

@@ -119,10 +119,9 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
     });
     if (!ok) return;
     try {
-      await del(`/accounts/${enc(id)}`);
-      fate.note(`Account removal requested for ${email}.`);
-      followed([], `Remove ${email}`);
-      setTimeout(() => void load(), 800);
+      const out = await del<{ commands?: string[] }>(`/accounts/${enc(id)}`);
+      // The account goes from every panel it was assigned at: those are commands like any other.
+      mine(out?.commands ?? [], `Remove account ${email}`);
     } catch (e) {
       fail(e);
     }
