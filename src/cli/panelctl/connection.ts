@@ -14,7 +14,7 @@ import { TOPIC_PREFIX_PATTERN } from "../../../protocol/topics.js";
 import { CloudClient, CloudError, JsonFileSeqStore } from "../../cloud/index.js";
 import type { Actor } from "../../domain/index.js";
 import type { Out } from "./output.js";
-import { choiceOption, EXIT, repeatable, UsageError } from "./usage.js";
+import { choiceOption, EXIT, fileName, repeatable, UsageError } from "./usage.js";
 
 /** The actor kinds a cloud command may carry (protocol actorSchema; keypad_user and system are the panel's own). */
 export const ACTOR_KINDS = ["cloud", "master", "dealer"] as const;
@@ -123,7 +123,7 @@ function readKey(path: string): SigningKey {
   try {
     bytes = readFileSync(path);
   } catch {
-    throw new UsageError(`cannot read the key file ${path}`);
+    throw new UsageError(`cannot read the key file ${fileName(path, "--key")}`);
   }
   const text = bytes.toString("utf8").trim();
   try {
@@ -135,7 +135,7 @@ function readKey(path: string): SigningKey {
   } catch {
     /* not a key in that form: the sentence below says which forms are */
   }
-  throw new UsageError(`${path} is not an Ed25519 key (64 hex chars, base64 of 32 bytes, raw 32 bytes or PKCS#8 PEM)`);
+  throw new UsageError(`${fileName(path, "--key")} is not an Ed25519 key (64 hex chars, base64 of 32 bytes, raw 32 bytes or PKCS#8 PEM)`);
 }
 
 const PANEL_ID_RULE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit";
@@ -149,24 +149,24 @@ function readPanels(o: ConnectionOptions): string[] {
     try {
       text = readFileSync(o.panelsFile, "utf8");
     } catch {
-      throw new UsageError(`cannot read ${o.panelsFile}`);
+      throw new UsageError(`cannot read ${fileName(o.panelsFile, "--panels-file")}`);
     }
     for (const [i, line] of text.split(/\r?\n/).entries()) {
       const id = line.replace(/#.*/, "").trim();
       if (!id) continue;
-      if (!PANEL_ID_PATTERN.test(id)) throw new UsageError(`${o.panelsFile} line ${i + 1}: invalid panel id (${PANEL_ID_RULE})`);
+      if (!PANEL_ID_PATTERN.test(id)) throw new UsageError(`${fileName(o.panelsFile, "--panels-file")} line ${i + 1}: invalid panel id (${PANEL_ID_RULE})`);
       panels.push(id);
     }
   }
   return [...new Set(panels)];
 }
 
-function readFile(path: string | undefined): Buffer | undefined {
+function readFile(path: string | undefined, flag: string): Buffer | undefined {
   if (!path) return undefined;
   try {
     return readFileSync(path);
   } catch {
-    throw new UsageError(`cannot read ${path}`);
+    throw new UsageError(`cannot read ${fileName(path, flag)}`);
   }
 }
 
@@ -201,7 +201,7 @@ export async function withClient(cmd: Command, out: Out, needs: Needs, fn: (ctx:
   if (needs.signs && !o.key) throw new UsageError("give --key FILE (or set PANELCTL_KEY)");
   // A read-only subcommand signs nothing: a throwaway key keeps the client's constructor whole.
   const signingKey = needs.signs ? readKey(o.key!) : loadSigningKey(randomBytes(32));
-  const tls = o.ca || o.cert ? { ca: readFile(o.ca), cert: readFile(o.cert), key: readFile(o.certKey) } : undefined;
+  const tls = o.ca || o.cert ? { ca: readFile(o.ca, "--ca"), cert: readFile(o.cert, "--cert"), key: readFile(o.certKey, "--cert-key") } : undefined;
   const actor: Actor = { kind: o.actorKind, id: o.actor };
   const client = new CloudClient({
     url: o.broker,

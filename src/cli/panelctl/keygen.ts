@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { generateSigningKey, rawPrivateKey } from "../../../protocol/index.js";
 import { localAction, type Io } from "./action.js";
 import { jsonOption } from "./connection.js";
-import { EXIT, UsageError } from "./usage.js";
+import { EXIT, fileName, UsageError } from "./usage.js";
 
 interface KeygenOptions {
   out?: string;
@@ -31,7 +31,7 @@ and prints the public key in hex: put it in the agent's trustedCloudKeys. Withou
     const seed = rawPrivateKey(key.privateKey).toString("hex");
     const publicKey = key.publicRaw.toString("hex");
     if (file) {
-      if (existsSync(file) && force !== true) throw new UsageError(`${file} exists (use --force to replace it)`);
+      if (existsSync(file) && force !== true) throw new UsageError(`${fileName(file, "--out")} exists (use --force to replace it)`);
       writeFileSync(file, seed + "\n", { mode: 0o600 });
       chmodSync(file, 0o600);
       writeFileSync(file + ".pub", publicKey + "\n", { mode: 0o644 });

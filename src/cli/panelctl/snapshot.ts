@@ -5,7 +5,7 @@ import type { CommandInput } from "../../cloud/index.js";
 import { Secret } from "../../domain/index.js";
 import { panelAction, type Io } from "./action.js";
 import { sendAndReport } from "./send.js";
-import { nonEmpty, UsageError } from "./usage.js";
+import { fileName, nonEmpty, UsageError } from "./usage.js";
 
 /** The file's users, each code and tag in a Secret (sealed to each panel by the client, never printed). */
 function readUsers(file: string): unknown[] {
@@ -13,10 +13,10 @@ function readUsers(file: string): unknown[] {
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch {
-    throw new UsageError(`cannot read ${file} as JSON`);
+    throw new UsageError(`cannot read ${fileName(file, "--file")} as JSON`);
   }
   const list = Array.isArray(raw) ? raw : (raw as { users?: unknown } | null)?.users;
-  if (!Array.isArray(list)) throw new UsageError(`${file}: expected {"users": [...]}`);
+  if (!Array.isArray(list)) throw new UsageError(`${fileName(file, "--file")}: expected {"users": [...]}`);
   return list.map((u: Record<string, unknown>) => {
     const user: Record<string, unknown> = { ...u };
     user.code = u.code === "keep" ? "keep" : new Secret(String(u.code ?? ""));

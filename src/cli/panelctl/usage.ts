@@ -35,6 +35,14 @@ export function nonEmpty(flag: string): (text: string) => string {
   };
 }
 
+/**
+ * A file name for a usage error: the name as given, unless it is only digits (and spaces or
+ * dashes), which may be a code typed after the wrong flag (`--key 4821`); then the flag names it.
+ */
+export function fileName(path: string, flag: string): string {
+  return /^[0-9\s-]*$/.test(path) ? `the file given to ${flag}` : path;
+}
+
 export function wholeNumber(flag: string, min: number, max: number): (text: string) => number {
   return (text) => {
     if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max}`);
