@@ -87,6 +87,14 @@ describe.each(["aedes", "mosquitto"] as const)("sync over %s", (kind) => {
     expect(await s.peer.until(() => s.peer.outcome(skipped.id))).toMatchObject({ ok: false, error: { code: "sequence_gap" } });
     const req = await s.peer.until(() => s.peer.events.find((e) => e.type === "resync_request"));
     expect(req.data).toMatchObject({ lastSeq: 1, gotSeq: 5, reason: "sequence_gap" });
+    // Asked once per gap, not per gapped command (at most once per 5 s while lastSeq stays), and
+    // never at start: the first resync request is this one (protocol/README.md section 5).
+    const again = cmd({ kind: "set_label", slot: 2, label: "Gap2" });
+    await s.peer.send({ seq: 6, expiresAt: EXP(), command: again });
+    expect(await s.peer.until(() => s.peer.outcome(again.id))).toMatchObject({ ok: false, error: { code: "sequence_gap" } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.peer.events.filter((e) => e.type === "resync_request")).toHaveLength(1);
+    expect(s.peer.events[0]).toBe(req);
     const snap = cmd({ kind: "snapshot", users: [{ slot: 2, code: "keep", label: "Converged" }, { slot: 7, code: new Secret("7777") }] });
     await s.peer.send({ seq: 9, expiresAt: EXP(), command: snap });
     expect(await s.peer.until(() => s.peer.outcome(snap.id))).toMatchObject({ ok: true, result: { added: [7], changed: [2], removed: [] } });
