@@ -297,6 +297,8 @@ interface Panel {
   held: { channel: AgentChannel; payload: Buffer }[];
   /** The last state refused for its key: judged again when an identity is pinned or forgotten. */
   refusedState?: Buffer;
+  /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
+  pastEpochs?: Set<string>;
 }
 
 const DEFAULTS = {
@@ -1056,13 +1058,26 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
           if (payload) p.refusedState = payload;
           return this.#forged(p, channel, "identity_mismatch", p.identity.kid);
         }
+        if (this.#staleState(p, d.value)) return void this.emit("warning", { panelId: p.id, code: "stale_state" });
         return this.#onState(p, d.value);
       }
     }
   }
 
+  /**
+   * A signed state can be published again by whoever recorded it: one older than the state in
+   * hand (same database, lower lastSeq or tableVersion) or of a database the panel has left is
+   * not taken, so a replay can neither wind a panel back nor undo a reset.
+   */
+  #staleState(p: Panel, s: State): boolean {
+    if (s.epoch !== undefined && p.pastEpochs?.has(s.epoch)) return true;
+    const cur = p.state;
+    return cur !== undefined && cur.epoch === s.epoch && (s.lastSeq < cur.lastSeq || s.tableVersion < cur.tableVersion);
+  }
+
   #onState(p: Panel, state: State): void {
     const before = p.state;
+    if (before?.epoch !== undefined && before.epoch !== state.epoch) (p.pastEpochs ??= new Set()).add(before.epoch);
     p.state = state;
     // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
     if (p.lastAssigned !== undefined && p.epoch !== undefined && state.epoch !== undefined && state.epoch !== p.epoch) this.#reset(p, state, p.lastAssigned);

@@ -196,6 +196,22 @@ describe("agent messages are signed, and forgeries of each kind are refused thro
     expect(await (o as { later: Promise<Outcome> }).later).toMatchObject({ status: "applied", seq: 1 });
   });
 
+  it("state replay: an older state the panel really signed, published again, does not wind the client back", async () => {
+    const w = await world();
+    const captured: Buffer[] = [];
+    w.forger.on("message", (topic, payload) => topic === topics.state && captured.push(Buffer.from(payload)));
+    await w.forger.subscribeAsync(topics.state, { qos: 1 });
+    await waitFor(() => captured[0]);
+    expect((await w.client.send(PANEL, { kind: "set_code", slot: 2, code: new Secret("4711") })).status).toBe("applied");
+    await waitFor(() => captured.length >= 2); // the state after the command (lastSeq 1)
+    const warnings: string[] = [];
+    w.client.on("warning", (x) => warnings.push(x.code));
+    await w.forger.publishAsync(topics.state, captured[0]!, { qos: 1, retain: true });
+    await waitFor(() => warnings.includes("stale_state"));
+    expect((await w.client.panelState(PANEL))!.lastSeq).toBe(1);
+    expect(w.forged).toEqual([]); // it is the panel's own signature: not a forgery, only old
+  });
+
   it("provisioned: nothing is believed before the identity is pinned; pinning the installer's record of the key lets the state in", async () => {
     const w = await world({ trust: "provisioned", ackTimeoutMs: 1500 });
     const first = await w.client.send(PANEL, { kind: "set_code", slot: 1, code: new Secret("8264") });
