@@ -203,7 +203,9 @@ describe("agent messages are signed, and forgeries of each kind are refused thro
     await w.forger.subscribeAsync(topics.state, { qos: 1 });
     await waitFor(() => captured[0]);
     expect((await w.client.send(PANEL, { kind: "set_code", slot: 2, code: new Secret("4711") })).status).toBe("applied");
-    await waitFor(() => captured.length >= 2); // the state after the command (lastSeq 1)
+    let lastSeq = 0;
+    w.client.on("state", (_p, st) => (lastSeq = st.lastSeq));
+    await waitFor(() => lastSeq === 1); // the client holds the state after the command
     const warnings: string[] = [];
     w.client.on("warning", (x) => warnings.push(x.code));
     await w.forger.publishAsync(topics.state, captured[0]!, { qos: 1, retain: true });
