@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { CloudClient, CommandInput, Outcome, ResyncRequest, SeqStore } from "../cloud/index.js";
 import { commandSchema, ERROR_SENTENCES, Secret, type Actor } from "../domain/index.js";
 import type { State } from "../../protocol/index.js";
+import { desiredDigest } from "./digest.js";
 import type { FleetStore, JournalCommand } from "./store.js";
 
 export interface DispatcherOptions {
@@ -166,9 +167,37 @@ export class Dispatcher {
       await this.#store.recordPanelState(panelId, state);
       // A new epoch: the panel's database was made anew (reset, replaced): its table is gone.
       if (before?.epoch && state.epoch && before.epoch !== state.epoch) await this.#reconcile(panelId, "new_epoch");
+      else if (before) await this.#checkDigest(panelId, state);
     } catch (err) {
       this.#log.warn({ panelId, err: (err as Error).message }, "panel state not recorded");
     }
+  }
+
+  /**
+   * Reconcile on digest mismatch: once the panel has consumed every command of the journal (none
+   * pending, its lastSeq at the journal's last seq), its digest must be the desired table's. When
+   * it is not (a change made beside the fleet, a refused command, a table repaired by hand), ONE
+   * snapshot is written for that desired digest; `reconciled_digest` remembers it, so a panel that
+   * still differs afterwards (it refused the snapshot) is left in the drift report instead of
+   * being sent snapshots in a loop. Several workers hear the same state: the conditional UPDATE
+   * lets one of them write it.
+   */
+  async #checkDigest(panelId: string, state: State): Promise<void> {
+    const panel = await this.#store.panel(panelId);
+    if (!panel || state.lastSeq < panel.nextSeq - 1) return;
+    const pending = await this.#store.db.query("SELECT 1 FROM commands WHERE panel_id = $1 AND status = 'pending' LIMIT 1", [panelId]);
+    if (pending.rows.length > 0) return;
+    const desired = await desiredDigest(this.#store.db, panel);
+    if (desired === state.digest) {
+      if (panel.reconciledDigest !== null) await this.#store.db.query("UPDATE panels SET reconciled_digest = NULL WHERE id = $1", [panelId]);
+      return;
+    }
+    const mine = await this.#store.db.query("UPDATE panels SET reconciled_digest = $2 WHERE id = $1 AND reconciled_digest IS DISTINCT FROM $2 RETURNING id", [panelId, desired]);
+    if (mine.rows.length === 0) {
+      this.#log.warn({ panelId, reported: state.digest, desired }, "digest still differs after a reconcile for this desired table; left to the drift report");
+      return;
+    }
+    await this.#reconcile(panelId, "digest_mismatch");
   }
 
   #schedule(ms: number): void {

@@ -230,6 +230,14 @@ CREATE TABLE dealer_requests (
 );
 `,
   },
+  {
+    version: 3,
+    name: "reconcile on digest mismatch",
+    sql: `
+-- the desired digest a digest-mismatch snapshot was last written for: the same mismatch twice is reported, never looped on
+ALTER TABLE panels ADD COLUMN reconciled_digest text;
+`,
+  },
 ];
 
 /** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */

@@ -5,6 +5,7 @@ import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
 import { logAction } from "./action-log.js";
+import { nameLabel } from "./digest.js";
 
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type CommandStatus = "pending" | "applied" | "rejected" | "superseded";
@@ -28,6 +29,7 @@ export interface PanelRow {
   doorLocks: string[];
   dealerUntil: Date | null;
   dealerHours: number | null;
+  reconciledDigest: string | null;
 }
 
 export interface ContactInput {
@@ -157,6 +159,7 @@ function panelFromRow(r: Record<string, unknown>): PanelRow {
     doorLocks: (r.door_locks as string[] | null) ?? [],
     dealerUntil: (r.dealer_until as Date | null) ?? null,
     dealerHours: numOrNull(r.dealer_hours),
+    reconciledDigest: (r.reconciled_digest as string | null) ?? null,
   };
 }
 
@@ -396,12 +399,14 @@ export class FleetStore {
     if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
     const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ((person.access_period as Schedule | null) ?? ALWAYS));
     if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
-    const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))];
+    const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))].sort();
     // The panel's door locks are known when it was enrolled with them: an unknown one is refused here already.
     if (panel.doorLocks.length > 0) for (const d of doorLocks) if (!panel.doorLocks.includes(d)) throw new FleetError("unknown_door_lock", { doorLock: d });
     const label = input.label !== undefined ? input.label : ((cur?.label as string | null | undefined) ?? null);
-    if (label !== null && (label.trim() === "" || !/^[\x20-\x7e\u00a0-\uffff]+$/.test(label))) throw new FleetError("invalid_label");
-    if (label !== null && label.length > type.labelLength) throw new FleetError("label_too_long", { max: type.labelLength });
+    // The agent's label rules (domain/apply.ts validLabel): printable, at most the type's length in code points.
+    // eslint-disable-next-line no-control-regex
+    if (label !== null && (label.trim() === "" || /[\u0000-\u001f\u007f]/.test(label))) throw new FleetError("invalid_label");
+    if (label !== null && Array.from(label).length > type.labelLength) throw new FleetError("label_too_long", { max: type.labelLength });
     let tags: TagInput[] | undefined;
     if (input.tags !== undefined) {
       tags = input.tags;
@@ -498,7 +503,7 @@ export class FleetStore {
       const users = rows.rows.map((r) => {
         const slot = num(r.slot);
         codes[String(slot)] = this.vault.decrypt(r.code_ct as Uint8Array, `person:${String(r.person_id)}`).reveal();
-        const label = r.label ? String(r.label) : `${String(r.first_name)} ${String(r.last_name)}`.trim().slice(0, type.labelLength);
+        const label = r.label ? String(r.label) : nameLabel(String(r.first_name), String(r.last_name), type.labelLength);
         if (r.tags_ct) codes[`tags:${slot}`] = JSON.parse(this.vault.decrypt(r.tags_ct as Uint8Array, `tags:${String(r.person_id)}:${panelId}`).reveal()) as unknown;
         const user: Record<string, unknown> = { slot, label, schedule: r.schedule, doorLocks: r.door_locks ?? [] };
         user.account = r.account_id && r.account_status !== "Suspended" ? { id: String(r.account_id), email: String(r.account_email), createdAt: new Date(r.account_created as Date).getTime(), status: r.account_status } : null;

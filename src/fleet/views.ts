@@ -1,5 +1,6 @@
 import { PANEL_TYPES, pageWindow, type Page, type PageSize, type Role } from "../domain/index.js";
 import type { Queryable } from "./db.js";
+import { desiredDigest } from "./digest.js";
 import { FleetError } from "./errors.js";
 import type { FleetStore, PanelRow, Schedule } from "./store.js";
 
@@ -33,7 +34,7 @@ export interface SlotDetail extends GridRow {
 }
 
 /** Why a panel is not converged, or null: a stable reason code. */
-export type DriftReason = "never_reported" | "offline" | "pending_commands" | "rejected_commands" | null;
+export type DriftReason = "never_reported" | "offline" | "pending_commands" | "digest_mismatch" | null;
 
 export interface PanelSummary {
   id: string;
@@ -47,51 +48,63 @@ export interface PanelSummary {
 
 const num = (v: unknown): number => Number(v);
 
-/**
- * A panel is converged when the fleet has nothing left to tell it: no command without a fate, and
- * the last fate of each slot's commands was not a refusal (a refused change means the panel holds
- * something else than the desired table). Offline with commands waiting is reported as `offline`.
- */
-function drift(p: { state_at: unknown; online: unknown; pending: unknown; rejected: unknown }): DriftReason {
-  if (p.state_at === null) return "never_reported";
-  if (num(p.pending) > 0) return p.online === false ? "offline" : "pending_commands";
-  if (num(p.rejected) > 0) return "rejected_commands";
-  return null;
-}
-
 const SUMMARY_SQL = `
-  SELECT p.id, p.type, p.online, p.state_at,
+  SELECT p.*,
     (SELECT count(*) FROM person_panels a WHERE a.panel_id = p.id AND a.enabled) AS users,
-    (SELECT count(*) FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') AS pending,
-    (SELECT count(*) FROM commands c WHERE c.panel_id = p.id AND c.status = 'rejected'
-       AND c.seq > coalesce((SELECT max(s.seq) FROM commands s WHERE s.panel_id = p.id AND s.kind = 'snapshot' AND s.status = 'applied'), 0)
-       AND NOT EXISTS (SELECT 1 FROM commands l WHERE l.panel_id = p.id AND l.seq > c.seq AND l.status = 'applied' AND l.kind = c.kind AND l.body->>'slot' IS NOT DISTINCT FROM c.body->>'slot')) AS rejected
+    (SELECT count(*) FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') AS pending
   FROM panels p`;
 
-function summary(r: Record<string, unknown>): PanelSummary {
-  const d = drift(r as { state_at: unknown; online: unknown; pending: unknown; rejected: unknown });
+/**
+ * A panel is converged when the fleet has nothing left to tell it (no command without a fate) and
+ * the digest of its retained state is the digest of its desired table. Otherwise the reason:
+ * never reported, offline with commands waiting, commands pending, or a digest that differs.
+ */
+async function summary(store: FleetStore, r: Record<string, unknown>): Promise<PanelSummary> {
+  let drift: DriftReason = null;
+  if (r.state_at === null) drift = "never_reported";
+  else if (num(r.pending) > 0) drift = r.online === false ? "offline" : "pending_commands";
+  else {
+    const panel = (await store.panel(String(r.id)))!;
+    if (panel.digest !== (await desiredDigest(store.db, panel))) drift = "digest_mismatch";
+  }
   return {
     id: String(r.id),
     type: String(r.type),
     online: r.online === true,
     usersCount: num(r.users),
     lastReportAt: r.state_at ? (r.state_at as Date).toISOString() : null,
-    converged: d === null,
-    drift: d,
+    converged: drift === null,
+    drift,
   };
 }
 
-export async function listPanels(q: Queryable, filter: string | undefined, page: number, perPage: PageSize): Promise<Page<PanelSummary>> {
+export async function listPanels(store: FleetStore, filter: string | undefined, page: number, perPage: PageSize): Promise<Page<PanelSummary>> {
   const like = filter ? `%${filter.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : "%";
-  const total = num((await q.query<{ n: unknown }>("SELECT count(*) AS n FROM panels WHERE id LIKE $1", [like])).rows[0]!.n);
+  const total = num((await store.db.query<{ n: unknown }>("SELECT count(*) AS n FROM panels WHERE id LIKE $1", [like])).rows[0]!.n);
   const w = pageWindow(total, page, perPage);
-  const r = await q.query(`${SUMMARY_SQL} WHERE p.id LIKE $1 ORDER BY p.id LIMIT $2 OFFSET $3`, [like, w.perPage, w.offset]);
-  return w.withRows(r.rows.map(summary));
+  const r = await store.db.query(`${SUMMARY_SQL} WHERE p.id LIKE $1 ORDER BY p.id LIMIT $2 OFFSET $3`, [like, w.perPage, w.offset]);
+  const rows: PanelSummary[] = [];
+  for (const x of r.rows) rows.push(await summary(store, x));
+  return w.withRows(rows);
 }
 
-export async function panelSummary(q: Queryable, panelId: string): Promise<PanelSummary | undefined> {
-  const r = await q.query(`${SUMMARY_SQL} WHERE p.id = $1`, [panelId]);
-  return r.rows[0] ? summary(r.rows[0]) : undefined;
+export async function panelSummary(store: FleetStore, panelId: string): Promise<PanelSummary | undefined> {
+  const r = await store.db.query(`${SUMMARY_SQL} WHERE p.id = $1`, [panelId]);
+  return r.rows[0] ? summary(store, r.rows[0]) : undefined;
+}
+
+/** The drift report: every panel not converged, with why, a page at a time. */
+export async function driftReport(store: FleetStore, page: number, perPage: PageSize): Promise<Page<PanelSummary & { pending: number; reportedDigest: string | null; desiredDigest: string }>> {
+  const r = await store.db.query(`${SUMMARY_SQL} ORDER BY p.id`);
+  const out: (PanelSummary & { pending: number; reportedDigest: string | null; desiredDigest: string })[] = [];
+  for (const x of r.rows) {
+    const s = await summary(store, x);
+    if (s.converged) continue;
+    const panel = (await store.panel(s.id))!;
+    out.push({ ...s, pending: num(x.pending), reportedDigest: panel.digest, desiredDigest: await desiredDigest(store.db, panel) });
+  }
+  const w = pageWindow(out.length, page, perPage);
+  return w.withRows(out.slice(w.offset, w.offset + w.count));
 }
 
 /** Slots with a command that has no fate yet. */

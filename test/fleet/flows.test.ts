@@ -107,7 +107,8 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     const held = agents.agent(panelId).core!.table.slot(slot);
     expect([held.label, held.doorLocks, held.tags.length]).toEqual(["Ada L", ["front"], 1]);
     expect(await keypad(ada.code)).toBe("Access granted — Ada L");
-    expect((await api.get<{ converged: boolean }>(`/api/v1/panels/${panelId}`)).body.converged).toBe(true);
+    // converged once the panel's state after the last ack is recorded
+    await until(async () => (await api.get<{ converged: boolean }>(`/api/v1/panels/${panelId}`)).body.converged);
   });
 
   it("refuses early with the agent's rule codes and sentences, writing nothing; a Master cannot be disabled", async () => {
@@ -241,7 +242,10 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     const duress = await until(async () => hook.of("duress")[0], 20_000);
     expect(duress.body.data).toMatchObject({ panelId, personId: dan.id, point: { kind: "keypad" } });
     expect(hook.attempts.get(duress.body.id)).toBe(3);
-    const rows = (await db.query<{ status: string; attempts: unknown }>("SELECT status, attempts FROM webhook_deliveries WHERE event = 'duress'")).rows;
+    const rows = await until(async () => {
+      const r = (await db.query<{ status: string; attempts: unknown }>("SELECT status, attempts FROM webhook_deliveries WHERE event = 'duress'")).rows;
+      return r[0]?.status === "delivered" && r;
+    });
     expect(rows.map((r) => [r.status, Number(r.attempts)])).toEqual([["delivered", 3]]);
     hook.failFirst = 0;
 
@@ -252,6 +256,28 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(Number(dup.rows[0]!.n)).toBe(0);
     const types = new Set((await api.get<{ rows: { type: string }[] }>(`/api/v1/events?panelId=${panelId}&perPage=200`)).body.rows.map((e) => e.type));
     expect([...types]).toEqual(expect.arrayContaining(["access", "duress", "dealer_access"]));
+  });
+
+  it("is converged (its digest is the desired table's); a change made beside the fleet is reconciled by one snapshot and shows in the drift report meanwhile", async () => {
+    expect((await api.get<{ rows: unknown[] }>("/api/v1/drift")).body.rows).toEqual([]);
+    expect((await api.get(`/api/v1/panels/${panelId}`)).body).toMatchObject({ converged: true, drift: null });
+    const core = agents.agent(panelId).core!;
+    const before = core.table.slot(2).label;
+    expect(before).toBe("Ada L");
+    // A change beside the fleet: the panel's own table changes, its digest with it.
+    const [out] = core.execute([{ command: { id: `beside-${Date.now()}`, actor: { kind: "system", id: "test" }, kind: "set_label", slot: 2, label: "Mallory" } as never }]);
+    expect(out?.status).toBe("applied");
+    const snapshot = await until(async () => {
+      const all = (await api.get<{ commands: { kind: string; status: string }[] }>(`/api/v1/panels/${panelId}/commands`)).body.commands;
+      const last = all.at(-1);
+      return last?.kind === "snapshot" && last.status === "applied" && last;
+    });
+    expect(snapshot.status).toBe("applied");
+    expect(core.table.slot(2).label).toBe("Ada L");
+    await until(async () => (await api.get<{ converged: boolean }>(`/api/v1/panels/${panelId}`)).body.converged);
+    expect((await api.get<{ rows: unknown[] }>("/api/v1/drift")).body.rows).toEqual([]);
+    const snapshots = (await api.get<{ commands: { kind: string }[] }>(`/api/v1/panels/${panelId}/commands`)).body.commands.filter((c) => c.kind === "snapshot");
+    expect(snapshots).toHaveLength(1);
   });
 
   it("logs who changed what and each panel's acks, newest first; no code or tag id anywhere", async () => {

@@ -5,7 +5,7 @@ import type { Dispatcher } from "../dispatcher.js";
 import { enrolPanel } from "../enrol.js";
 import { FleetError } from "../errors.js";
 import type { FleetStore, PanelRow } from "../store.js";
-import { listPanels, panelSummary, slotDetail, usersGrid } from "../views.js";
+import { driftReport, listPanels, panelSummary, slotDetail, usersGrid } from "../views.js";
 import type { WebhookConfig, WebhookDeliverer } from "../webhooks.js";
 import { registerPeopleRoutes } from "./routes-people.js";
 import { registerSessionRoutes } from "./routes-session.js";
@@ -27,7 +27,7 @@ export interface RouteDeps {
 
 async function panelView(store: FleetStore, p: PanelRow) {
   const type = PANEL_TYPES[p.type];
-  const s = await panelSummary(store.db, p.id);
+  const s = await panelSummary(store, p.id);
   return {
     id: p.id,
     type: p.type,
@@ -61,7 +61,12 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
 
   api.route("GET", "/api/v1/panels", { access: "view_equipment", tag: "Equipment", summary: "The Equipment list: panels, online, users, last report, converged or why not", query: panelsQuery }, async (req) => {
     const q = parse(panelsQuery, Object.fromEntries(req.query));
-    return { body: await listPanels(store.db, q.q, q.page, q.perPage as PageSize) };
+    return { body: await listPanels(store, q.q, q.page, q.perPage as PageSize) };
+  });
+
+  api.route("GET", "/api/v1/drift", { access: "view_equipment", tag: "Equipment", summary: "The drift report: panels not converged and why (pending, offline, digest mismatch, never reported), with both digests", query: usersQuery }, async (req) => {
+    const q = parse(usersQuery, Object.fromEntries(req.query));
+    return { body: await driftReport(store, q.page, q.perPage as PageSize) };
   });
 
   api.route("GET", "/api/v1/panels/:panelId", { access: "view_equipment", tag: "Equipment", summary: "One panel: settings, features, what it last reported" }, async (req) => ({
