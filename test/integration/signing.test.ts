@@ -203,7 +203,7 @@ describe("agent messages are signed, and forgeries of each kind are refused thro
     await w.forger.subscribeAsync(topics.state, { qos: 1 });
     await waitFor(() => captured[0]);
     expect((await w.client.send(PANEL, { kind: "set_code", slot: 2, code: new Secret("4711") })).status).toBe("applied");
-    let lastSeq = 0;
+    let lastSeq = (await w.client.panelState(PANEL))!.lastSeq;
     w.client.on("state", (_p, st) => (lastSeq = st.lastSeq));
     await waitFor(() => lastSeq === 1); // the client holds the state after the command
     const warnings: string[] = [];
