@@ -133,7 +133,13 @@ export class WebhookDeliverer {
       }
     }
     if (error === null) {
-      await this.#db.query("UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1", [id]);
+      // A one-time link is a credential: once sent, the row keeps that there was one, not the link.
+      await this.#db.query(
+        `UPDATE webhook_deliveries SET status = 'delivered', delivered_at = now(), last_error = NULL,
+           payload = CASE WHEN payload->'data' ? 'link' THEN jsonb_set(payload, '{data,link}', '"[sent]"') ELSE payload END
+         WHERE id = $1`,
+        [id],
+      );
       this.#log.info({ delivery: id, hook, event: row.event, attempts }, "webhook delivered");
       return;
     }

@@ -220,6 +220,9 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     // the request keeps only the token's SHA-256 (the link itself is in the notification's delivery row, see README)
     const kept = (await db.query<{ token_hash: string }>("SELECT token_hash FROM dealer_requests WHERE id = $1", [req.body.id])).rows[0]!.token_hash;
     expect(kept).toBe(createHash("sha256").update(token).digest("hex"));
+    // once delivered, the link (a credential) is no longer in the database
+    await until(async () => (await db.query<{ status: string }>("SELECT status FROM webhook_deliveries WHERE event = 'dealer_access.requested'")).rows[0]?.status === "delivered");
+    expect(await logicalDump(db)).not.toContain(token);
     const granted = await until(async () => hook.of("dealer_access.granted").length === 2 && hook.of("dealer_access.revoked").length === 1 && hook.of("dealer_access.granted"));
     expect(granted.map((g) => g.body.data.hours)).toEqual([2, 24]);
   });
