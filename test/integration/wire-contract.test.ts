@@ -14,6 +14,7 @@ import { decodeState, encodeCommand, panelTopics, type State } from "../../proto
 import { Agent } from "../../src/agent.js";
 import { Secret } from "../../src/domain/index.js";
 import { AGENT_VERSION } from "../../src/version.js";
+import { CloudClient, type AppliedOutcome } from "../../src/cloud/index.js";
 import { agentConfig, CloudPeer } from "../helpers/agent-harness.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { tempDirs } from "../helpers/tmp.js";
@@ -74,5 +75,37 @@ describe("the wire contract as documented", () => {
     cleanups.push(() => agent.stop());
     const state = await Promise.race([got, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
     expect(state).toMatchObject({ panel: "panel-7", agent: `panel-agent/${AGENT_VERSION}` });
+  });
+
+  it("result shapes (section 4.2): list_users rows with their '-' placeholders, action-log rows, a snapshot's three lists only, a dealer grant's empty slots", async () => {
+    const m = await new Mosquitto().start();
+    cleanups.push(() => m.dispose());
+    const peer = new CloudPeer(m.url, "panel-1");
+    const agent = new Agent(agentConfig(dirs.make(), m.url, peer.signingKey), { logger: pino({ level: "silent" }) });
+    await agent.start();
+    cleanups.push(() => agent.stop());
+    const client = new CloudClient({ url: m.url, signingKey: peer.signingKey });
+    await client.connect();
+    cleanups.push(() => client.close());
+    const applied = async (input: Parameters<CloudClient["send"]>[1]) => {
+      const o = await client.send("panel-1", input);
+      expect(o.status).toBe("applied");
+      return (o as AppliedOutcome).result!;
+    };
+    await applied({ kind: "set_code", slot: 1, code: new Secret("8264") });
+    await applied({ kind: "assign_account", slot: 1, account: { id: "a1", email: "owner@example.com", createdAt: 1_700_000_000_000, status: "Active" } });
+    const users = (await applied({ kind: "list_users", page: 1, perPage: 10 })).page!;
+    expect({ ...users, rows: users.rows.length }).toEqual({ rows: 10, page: 1, perPage: 10, total: 1000, pages: 100, range: "1-10 of 1000" });
+    expect(users.rows[0]).toEqual({ number: 1, label: "User 1", role: "Master", codeSet: true, partitions: [1, 2, 3, 4, 5, 6, 7, 8], account: "owner@example.com", created: 1_700_000_000_000, status: "Active" });
+    expect(users.rows[1]).toEqual({ number: 2, label: "User 2", role: "-", codeSet: false, partitions: [], account: "-", created: "-", status: "Unknown" });
+    expect((await applied({ kind: "list_users", page: 9999, perPage: 10, onlyActive: true })).page).toMatchObject({ page: 1, pages: 1, total: 1, range: "1-1 of 1" });
+
+    const log = (await applied({ kind: "read_action_log", perPage: 10 })).page!;
+    expect(Object.keys(log.rows[0]!).sort()).toEqual(["action", "actor", "after", "at", "before", "commandId", "id", "result", "slot"]);
+    expect(log.rows[0]).toMatchObject({ action: "assign_account", slot: 1, result: "ok" });
+    expect(log.rows.every((r) => !JSON.stringify(r).includes("8264"))).toBe(true);
+
+    expect(Object.keys(await applied({ kind: "snapshot", users: [{ slot: 1, code: "keep" }, { slot: 3, code: new Secret("5938") }] })).sort()).toEqual(["added", "changed", "removed"]);
+    expect(await applied({ kind: "grant_dealer_access", actor: { kind: "master", id: "m", slot: 1 } })).toEqual({ slots: [] });
   });
 });
