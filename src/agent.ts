@@ -80,7 +80,7 @@ export class Agent {
     this.core = core;
     this.sealingKey = loadSealingKey(loadKeyFile(join(config.stateDir, SEAL_KEY_FILE), "sealing key").key);
     const identity = loadIdentityKey(config.stateDir, core);
-    if (identity.created) logger.info({ kid: identity.key.kid }, "panel identity key created (the cloud pins it on first use or at enrolment)");
+    if (identity.created) logger.info({ kid: identity.key.kid, publicKey: identity.key.publicRaw.toString("hex") }, "panel identity key created (the cloud pins it on first use or at enrolment)");
     const trustedKeys = new TrustedKeys(config.trustedCloudKeys.map(parseTrustedKey));
     this.link = new SyncLink({
       panelId: config.panelId,
