@@ -83,6 +83,8 @@ describe("panelctl usage errors", () => {
     expect((await run(["set-label", "--panel", "p1", "--label", "x", ...NOWHERE])).stderr).toContain("--slot is required (the user number, 1 for the Master)");
     expect((await run(["set-label", "--panel", "p1", "--slot", "2", "--label", "--json", ...NOWHERE])).stderr).toContain("--label needs a value");
     expect((await run(["set-label", "--panel", "p1", "--slot", "2", ...NOWHERE])).stderr).toContain("give --label or --first/--last");
+    // A value that starts with a dash is taken when it is attached with =, as util.parseArgs took it (here the key is what is missing).
+    expect((await run(["set-label", "--panel", "p1", "--slot", "2", "--label=-x", ...NOWHERE])).stderr).toContain("give --key FILE (or set PANELCTL_KEY)");
     expect((await run(["set-code", "--panel", "p1", "--slot", "2", "--cod", "1", ...NOWHERE])).stderr).toContain("unknown option --cod (did you mean --code?)");
     expect((await run(["set-code", "--panel", "p1", "--slot", "2", ...NOWHERE])).stderr).toContain("give exactly one of --code or --generate");
     expect((await run(["set-role", "--panel", "p1", "--slot", "2", ...NOWHERE])).stderr).toContain("--role is required");
