@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { PANEL_TYPES, pageWindow, type Page, type PageSize, type PanelTypeId, type Role, type scheduleSchema, Secret } from "../domain/index.js";
+import { PANEL_TYPES, ROLE_PERMISSIONS, pageWindow, type Page, type PageSize, type PanelTypeId, type Role, type scheduleSchema, Secret } from "../domain/index.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
@@ -393,8 +393,10 @@ export class FleetStore {
     }
     const isMaster = role === "Master";
     const all = allPartitions(panel.partitions);
-    if (isMaster && input.partitions && !sameNumbers([...new Set(input.partitions)].sort((a, b) => a - b), all)) throw new FleetError("master_all_partitions", { slot });
-    const partitions = isMaster ? all : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? all))].sort((a, b) => a - b);
+    // A role that holds every partition (the Master) cannot be given fewer (the agent's rule, domain ROLE_PERMISSIONS).
+    const allPartitionsRole = ROLE_PERMISSIONS[role].allPartitions;
+    if (allPartitionsRole && input.partitions && !sameNumbers([...new Set(input.partitions)].sort((a, b) => a - b), all)) throw new FleetError("master_all_partitions", { slot });
+    const partitions = allPartitionsRole ? all : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? all))].sort((a, b) => a - b);
     for (const p of partitions) if (p < 1 || p > panel.partitions) throw new FleetError("partition_out_of_range", { partition: p, partitions: panel.partitions });
     if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
     const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ((person.access_period as Schedule | null) ?? ALWAYS));

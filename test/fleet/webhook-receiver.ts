@@ -5,6 +5,8 @@ import type { AddressInfo } from "node:net";
 export class WebhookReceiver {
   readonly received: { event: string; delivery: string; signature: string | undefined; body: { id: string; event: string; data: Record<string, unknown> } }[] = [];
   readonly attempts = new Map<string, number>();
+  /** When each attempt of a delivery arrived (ms). */
+  readonly times = new Map<string, number[]>();
   failFirst = 0;
   #server: Server | undefined;
   url = "";
@@ -17,6 +19,7 @@ export class WebhookReceiver {
         const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as WebhookReceiver["received"][number]["body"];
         const n = (this.attempts.get(body.id) ?? 0) + 1;
         this.attempts.set(body.id, n);
+        this.times.set(body.id, [...(this.times.get(body.id) ?? []), Date.now()]);
         if (n <= this.failFirst) {
           res.writeHead(500).end("not yet");
           return;
