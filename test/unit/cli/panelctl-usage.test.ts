@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jsonView } from "../../../src/cli/panelctl/output.js";
 import { main } from "../../../src/cli/panelctl/program.js";
 import { parseWeekly } from "../../../src/cli/panelctl/usage.js";
@@ -27,6 +27,11 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
 const NOWHERE = ["--broker", "mqtt://127.0.0.1:1", "--timeout", "1"];
 
 const saved = { ...process.env };
+beforeEach(() => {
+  // The tests give what they mean on the command line: nothing from the environment panelctl reads.
+  for (const k of ["PANELCTL_BROKER", "PANELCTL_KEY", "PANELCTL_PASSWORD"]) delete process.env[k];
+  process.env.PANELCTL_SEQ_FILE = join(dirs.make("panelctl-seq-"), "seq.json");
+});
 afterEach(() => {
   for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
   Object.assign(process.env, saved);
