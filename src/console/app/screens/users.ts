@@ -39,14 +39,15 @@ export interface UserRow {
 export const displayLabel = (r: Pick<UserRow, "slot" | "label">) => r.label || `User ${r.slot}`;
 export const isMaster = (r: Pick<UserRow, "role">) => r.role === "Master";
 
-export function partitionsText(r: UserRow, panel: PanelDetails): string {
+/** A Master's partitions are all of the panel's (when the panel's details are in; until then what the API listed). */
+export function partitionsText(r: UserRow, panel: Pick<PanelDetails, "partitions"> | null): string {
   if (!r.codeSet) return "-";
-  const parts = isMaster(r) ? Array.from({ length: panel.partitions }, (_, i) => i + 1) : r.partitions;
+  const parts = isMaster(r) && panel ? Array.from({ length: panel.partitions }, (_, i) => i + 1) : r.partitions;
   return parts.length > 0 ? parts.join(", ") : "-";
 }
 
 /** Disable panel user and Unassign account, as the grid's three-dot menu and the details panel offer them. */
-export function rowActions(panel: PanelDetails, r: UserRow, after: (commands: string[], what: string) => void, fail: (e: unknown) => void): MenuItem[] {
+export function rowActions(panel: Pick<PanelDetails, "id">, r: UserRow, after: (commands: string[], what: string) => void, fail: (e: unknown) => void): MenuItem[] {
   if (!r.codeSet) return [];
   const items: MenuItem[] = [];
   if (can("manage_panel_users") && !isMaster(r)) {
@@ -103,8 +104,14 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
   const page = pageFrom(ctx.query);
   const perPage = pageSizeFrom(ctx.query);
   const here = (p: number, n: number) => `/panels/${enc(panelId)}/users${qs({ page: p === 1 ? undefined : p, perPage: n === 15 ? undefined : n })}`;
-  const [panel, list] = await Promise.all([loadPanel(panelId), get<Page<UserRow>>(`/panels/${enc(panelId)}/users${qs({ page, perPage })}`)]);
+  // The grid paints as soon as its page is in; the panel's details (hub header, a Master's
+  // partitions, what the details panel needs) follow on their own.
+  const panelLoad = loadPanel(panelId);
+  panelLoad.catch(() => undefined);
+  const list = await get<Page<UserRow>>(`/panels/${enc(panelId)}/users${qs({ page, perPage })}`);
   if (ctx.signal.aborted) return;
+  let panel: PanelDetails | null = null;
+  const hub = h("div", { class: "hub-slot" }, h("p", { class: "crumbs" }, h("a", { href: "/" }, "Equipment"), " / ", h("span", { class: "panel-id" }, panelId)));
 
   const fate = fateBox();
   const count = h("span", { class: "users-count" });
@@ -127,7 +134,7 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
   };
 
   const assignButton = can("manage_panel_users")
-    ? h("button", { type: "button", class: "button primary", onClick: () => openAssignAccount(panel, null, followed) }, "Assign account")
+    ? h("button", { type: "button", class: "button primary", onClick: () => void panelLoad.then((p) => openAssignAccount(p, null, followed), (e) => fate.fail(e)) }, "Assign account")
     : null;
 
   function paintGrid(): void {
@@ -149,9 +156,9 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
         h("td", null, r.account?.email ?? "-"),
         h("td", null, r.account ? formatCreated(r.createdAt) : "-"),
         h("td", null, h("span", { class: `status status-${r.status.replace(/\s+/g, "-").toLowerCase()}` }, r.status), r.pending ? h("span", { class: "badge warn pending" }, "Pending") : null),
-        h("td", { class: "row-menu" }, dotsMenu(`Actions for panel user ${r.slot}`, rowActions(panel, r, followed, (e) => fate.fail(e)))),
+        h("td", { class: "row-menu" }, dotsMenu(`Actions for panel user ${r.slot}`, rowActions({ id: panelId }, r, followed, (e) => fate.fail(e)))),
       );
-      const open = () => openUserDetails(panel, r.slot, followed);
+      const open = () => void panelLoad.then((p) => openUserDetails(p, r.slot, followed), (e) => fate.fail(e));
       tr.addEventListener("click", (ev) => {
         if ((ev.target as Element).closest(".row-menu")) return;
         open();
@@ -183,7 +190,7 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
     h(
       "section",
       { class: "page" },
-      panelHubHeader(panel, "users"),
+      hub,
       h("header", { class: "page-header" }, h("div", { class: "title-group" }, h("h1", null, "Equipment users"), count), assignButton),
       fate.root,
       gridHost,
@@ -191,6 +198,15 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
   );
   paintGrid();
   markPainted();
+  try {
+    panel = await panelLoad;
+  } catch (e) {
+    fate.fail(e);
+    return;
+  }
+  if (ctx.signal.aborted) return;
+  hub.replaceChildren(panelHubHeader(panel, "users"));
+  if (current.rows.some((r) => r.codeSet && isMaster(r))) paintGrid();
 }
 
 /** For console_users_first_paint_ms: the grid is in the DOM; the next frame is its first paint. */
