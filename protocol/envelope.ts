@@ -7,7 +7,7 @@ import {
 } from "../src/domain/index.js";
 import { decodeCbor, decodeWith, encodeCbor, schemaError, DEFAULT_MAX_BYTES, type Decoded, type DecodeLimits } from "./codec.js";
 import { isAck, isEpochMs, isSeq } from "./ack-fast.js";
-import { unverifiedBody } from "./signed.js";
+import { decodeContent } from "./signed.js";
 import { rawPublicKey, seal, signBytes, unseal, verifyBytes, type DeterministicRandom, type SealingKey, type SigningKey, type TrustedKeys } from "./crypto.js";
 import {
   ackSchema,
@@ -433,9 +433,7 @@ export function encodeEnvelopeFailure(panelId: string, at: number, failure: Open
  * against the panel's pinned identity before it believes an ack). Never throws.
  */
 export function decodeAck(bytes: Uint8Array, limits?: DecodeLimits): Decoded<AnyAck> {
-  const body = unverifiedBody(bytes, limits);
-  if (!body.ok) return body;
-  const raw = decodeCbor(body.value, limits);
+  const raw = decodeContent(bytes, limits);
   if (!raw.ok) return raw;
   // The hand-written check accepts exactly what the schema accepts, at a fraction of the cost;
   // whatever it does not accept goes to zod, which decides and names the path.
@@ -467,11 +465,17 @@ export function eventFromDomain(event: DomainEvent): { type: EventType; at: numb
   }
 }
 
+/** decodeWith for a payload that may be bare or in the signed form (the signature not checked). */
+function contentWith<S extends z.ZodType>(schema: S, bytes: Uint8Array, limits?: DecodeLimits): Decoded<z.output<S>> {
+  const raw = decodeContent(bytes, limits);
+  if (!raw.ok) return raw;
+  const parsed = schema.safeParse(raw.value);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, error: schemaError(parsed.error) };
+}
+
 /** An event, bare or signed; like decodeAck, the signature is not checked here. */
 export function decodeEvent(bytes: Uint8Array, limits?: DecodeLimits): Decoded<WireEvent> {
-  const body = unverifiedBody(bytes, limits);
-  if (!body.ok) return body;
-  return decodeWith(eventSchema, body.value, limits) as Decoded<WireEvent>;
+  return contentWith(eventSchema, bytes, limits) as Decoded<WireEvent>;
 }
 
 /** The event types this protocol version defines. */
@@ -488,9 +492,7 @@ export function encodeState(state: StateInput): Buffer {
 
 /** The retained state, bare or signed; like decodeAck, the signature is not checked here. */
 export function decodeState(bytes: Uint8Array, limits?: DecodeLimits): Decoded<State> {
-  const body = unverifiedBody(bytes, limits);
-  if (!body.ok) return body;
-  return decodeWith(stateSchema, body.value, limits);
+  return contentWith(stateSchema, bytes, limits);
 }
 
 export type StatusInput = Omit<Status, "v" | "t">;

@@ -44,6 +44,21 @@ export function agentPayload(bytes: Uint8Array, limits?: DecodeLimits): Decoded<
 }
 
 /**
+ * The decoded message of a payload, bare or signed, WITHOUT checking the signature (decoded once:
+ * a bare message is not decoded twice to learn that it is bare). For the decoders below; the
+ * cloud client verifies first (verifyAgentPayload) and hands them the verified body.
+ */
+export function decodeContent(bytes: Uint8Array, limits?: DecodeLimits): Decoded<unknown> {
+  const outer = decodeCbor(bytes, limits);
+  if (!outer.ok) return outer;
+  const v = outer.value;
+  if (!isRecord(v) || !("kid" in v || "body" in v || "sig" in v)) return outer;
+  const env = envelopeSchema.safeParse(v);
+  if (!env.success) return { ok: false, error: new RuleError("schema_violation", { path: "(root)", issue: "invalid_signed_form" }) };
+  return decodeCbor(env.data.body, limits);
+}
+
+/**
  * The message bytes inside a payload WITHOUT checking the signature: for reading what an agent
  * sent (tests, tools, the decoders below), never for deciding anything. The cloud client
  * authenticates with `verifyAgentPayload` before it believes a message.
