@@ -1,6 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  agentPayload, decodeAck, decodeEvent, encodeAck, encodeCbor, encodeEvent, loadSigningKey, panelIdentity, rejectedOutcome,
+  agentPayload, decodeAck, decodeEvent, decodeState, encodeAck, encodeCbor, encodeEvent, loadSigningKey, panelIdentity, rejectedOutcome,
   signAgentMessage, unverifiedBody, verifyAgentPayload,
 } from "../../../protocol/index.js";
 import { RuleError } from "../../../src/domain/index.js";
@@ -48,5 +49,16 @@ describe("the signed form of agent messages (protocol/README.md 4.1)", () => {
 
   it("refuses a key that is not 32 bytes as an identity", () => {
     expect(() => panelIdentity(Buffer.alloc(31))).toThrow(TypeError);
+  });
+
+  it("never throws and never believes bytes it was not given by the identity: random payloads, random signed forms", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.boolean(), (junk, sig, wrap) => {
+        const payload = wrap ? encodeCbor({ v: 1, kid: identity.kid, body: junk, sig }) : junk;
+        expect(verifyAgentPayload(payload, pinned).ok).toBe(false);
+        for (const decode of [decodeAck, decodeEvent, decodeState]) expect(typeof decode(payload).ok).toBe("boolean");
+      }),
+      { numRuns: 300 },
+    );
   });
 });
