@@ -95,7 +95,7 @@ describe("the console", () => {
     const rows = page.getByRole("table", { name: "Panel users" }).locator("tbody tr");
     expect(await rows.count()).toBe(15);
     expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
-    await shootBothThemes(page, "users-grid");
+    await shootBothThemes(page, "users-grid", { fullPage: true });
     await page.getByRole("button", { name: "Next page" }).click();
     await expect.poll(() => range.textContent()).toBe("16-30 of 1000");
     expect(await rows.first().getAttribute("data-slot")).toBe("16");
@@ -110,6 +110,7 @@ describe("the console", () => {
     }
     expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
     expect(await rows.last().getAttribute("data-slot")).toBe("1000");
+    await page.locator(".pager").scrollIntoViewIfNeeded();
     await shootBothThemes(page, "users-navigation");
   });
 
@@ -162,6 +163,21 @@ describe("the console", () => {
     const minutes = Number(part("hour")) * 60 + Number(part("minute"));
     const inWindow = ["Mon", "Wed", "Fri"].includes(part("weekday")) && minutes >= 480 && minutes < 1080;
     if (minutes % 60 !== 59) expect(await keypadAnswer(PANELS[0]!, code)).toMatch(inWindow ? /^Access granted/ : /^Access denied/);
+
+    // Temporary Access: from an hour ago to tomorrow (the browser runs in UTC).
+    const local = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+    const from = Date.now() - 3600_000;
+    const to = Date.now() + 86_400_000;
+    await page.getByRole("button", { name: /^Time/ }).click();
+    await dialog.getByLabel(/Temporary Access/).check();
+    await dialog.getByLabel("Starting at").fill(local(from));
+    await dialog.getByLabel("Ending at").fill(local(to));
+    await shootBothThemes(page, "access-period-temporary");
+    expect((await saved(() => dialog.getByRole("button", { name: "Save" }).click())).fate).toBe("applied");
+    expect(await page.locator("[data-field=access-period]").textContent()).toMatch(/^Temporary Access: .+ to .+$/);
+    const temporary = await rig.api.call<{ accessPeriod: { kind: string; from: number; to: number } }>("GET", `/people/${graceId}`);
+    expect(temporary.body.accessPeriod).toEqual({ kind: "temporary", from: Math.floor(from / 60_000) * 60_000, to: Math.floor(to / 60_000) * 60_000 });
+    expect(await keypadAnswer(PANELS[1]!, code)).toMatch(/^Access granted/);
 
     // ... and back to At All Times.
     await page.getByRole("button", { name: /^Time/ }).click();

@@ -184,7 +184,7 @@ export class ConsoleRig {
 /** Controls without an accessible name, per screen shot (every screen is checked where it is photographed). */
 export const unlabelled: string[] = [];
 
-export async function shootBothThemes(page: Page, name: string): Promise<void> {
+export async function shootBothThemes(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
   const missing = (await page.evaluate(`(() => {
     const named = (el) => {
       if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return true;
@@ -201,7 +201,7 @@ export async function shootBothThemes(page: Page, name: string): Promise<void> {
   const before = await page.evaluate("document.documentElement.dataset.theme ?? ''");
   for (const theme of ["light", "dark"]) {
     await page.evaluate(`document.documentElement.dataset.theme = ${JSON.stringify(theme)}`);
-    await page.screenshot({ path: join(ARTIFACTS, `${name}-${theme}.png`), fullPage: false, mask: [page.locator("[data-secret=generated]")] });
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${theme}.png`), fullPage: opts.fullPage ?? false, mask: [page.locator("[data-secret=generated]")] });
   }
   await page.evaluate(before ? `document.documentElement.dataset.theme = ${JSON.stringify(before)}` : "delete document.documentElement.dataset.theme");
 }
