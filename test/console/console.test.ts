@@ -45,10 +45,13 @@ async function saved(step: () => Promise<void>, scope: Page | ReturnType<Page["l
   const box = scope.locator(".fate").first();
   const before = (await box.count()) > 0 ? await box.getAttribute("data-seq") : null;
   await step();
-  await expect.poll(async () => box.getAttribute("data-seq")).not.toBe(before);
+  await eventually(async () => box.getAttribute("data-seq")).not.toBe(before);
   await expect.poll(async () => box.getAttribute("data-fate"), { timeout: 20_000 }).toMatch(/^(applied|rejected|mixed|superseded|none|error)$/);
   return { fate: (await box.getAttribute("data-fate"))!, text: (await box.textContent()) ?? "" };
 }
+
+/** expect.poll with room for a loaded CI machine (its default gives up after one second). */
+const eventually = <T>(probe: () => T | Promise<T>) => expect.poll(probe, { timeout: 10_000, interval: 100 });
 
 async function signIn(email: string, password: string): Promise<void> {
   await page.getByLabel("Email").fill(email);
@@ -60,10 +63,10 @@ describe("the console", () => {
   it("signs in with an HttpOnly SameSite=Strict session; the page has its CSP and loads nothing from elsewhere", async () => {
     const res = await page.goto(rig.url + "/");
     expect(res?.headers()["content-security-policy"]).toContain("default-src 'self'");
-    await expect.poll(() => page.getByRole("heading", { name: "Sign in to panel-fleet" }).isVisible()).toBe(true);
+    await eventually(() => page.getByRole("heading", { name: "Sign in to panel-fleet" }).isVisible()).toBe(true);
     await shootBothThemes(page, "sign-in");
     await signIn(rig.admin.email, "wrong password");
-    await expect.poll(() => page.getByRole("alert").textContent()).toMatch(/\w+/);
+    await eventually(() => page.getByRole("alert").textContent()).toMatch(/\w+/);
     await signIn(rig.admin.email, rig.admin.password);
     await page.getByRole("heading", { name: "Equipment" }).waitFor();
     const cookies = await rig.context.cookies();
@@ -76,11 +79,11 @@ describe("the console", () => {
 
   it("Equipment lists the fleet's panels, searchable, and opens a panel's Users tab", async () => {
     const grid = page.getByRole("table", { name: "Panels" });
-    await expect.poll(() => grid.getByRole("row").count()).toBe(1 + PANELS.length);
+    await eventually(() => grid.getByRole("row").count()).toBe(1 + PANELS.length);
     await shootBothThemes(page, "equipment");
     await page.getByLabel("Search panels").fill("0002");
     await page.getByRole("button", { name: "Search" }).click();
-    await expect.poll(() => grid.getByRole("row").count()).toBe(2);
+    await eventually(() => grid.getByRole("row").count()).toBe(2);
     await grid.getByRole("link", { name: PANELS[1]! }).click();
     await page.getByRole("heading", { name: "Equipment users" }).waitFor();
     expect(new URL(page.url()).pathname).toBe(`/panels/${PANELS[1]}/users`);
@@ -90,23 +93,23 @@ describe("the console", () => {
     await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
     await page.getByRole("heading", { name: "Equipment users" }).waitFor();
     const range = page.locator(".pager .range");
-    await expect.poll(() => range.textContent()).toBe("1-15 of 1000");
+    await eventually(() => range.textContent()).toBe("1-15 of 1000");
     expect(await page.locator(".users-count").textContent()).toBe("1000 users");
     const rows = page.getByRole("table", { name: "Panel users" }).locator("tbody tr");
     expect(await rows.count()).toBe(15);
     expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
     await shootBothThemes(page, "users-grid", { fullPage: true });
     await page.getByRole("button", { name: "Next page" }).click();
-    await expect.poll(() => range.textContent()).toBe("16-30 of 1000");
+    await eventually(() => range.textContent()).toBe("16-30 of 1000");
     expect(await rows.first().getAttribute("data-slot")).toBe("16");
     await page.getByRole("button", { name: "Previous page" }).click();
-    await expect.poll(() => range.textContent()).toBe("1-15 of 1000");
+    await eventually(() => range.textContent()).toBe("1-15 of 1000");
     expect(await page.getByLabel("Users per page").locator("option").allTextContents()).toEqual(["10", "15", "50", "100", "200"]);
     await page.getByLabel("Users per page").selectOption("200");
-    await expect.poll(() => range.textContent()).toBe("1-200 of 1000");
+    await eventually(() => range.textContent()).toBe("1-200 of 1000");
     for (const expected of ["201-400 of 1000", "401-600 of 1000", "601-800 of 1000", "801-1000 of 1000"]) {
       await page.getByRole("button", { name: "Next page" }).click();
-      await expect.poll(() => range.textContent()).toBe(expected);
+      await eventually(() => range.textContent()).toBe(expected);
     }
     expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
     expect(await rows.last().getAttribute("data-slot")).toBe("1000");
@@ -197,14 +200,14 @@ describe("the console", () => {
     await contact.getByRole("switch", { name: "Enable" }).first().check();
     await shootBothThemes(page, "contact-mobile");
     await contact.getByRole("button", { name: "Save" }).click();
-    await expect.poll(() => contact.count()).toBe(0);
+    await eventually(() => contact.count()).toBe(0);
     await page.getByRole("button", { name: "Add Contact" }).click();
     await contact.getByRole("radio", { name: "Email Address" }).check();
     await contact.getByRole("textbox", { name: "Email Address" }).fill("grace@example.com");
     await contact.getByRole("switch", { name: "Enable" }).last().check();
     await contact.getByRole("button", { name: "Save" }).click();
-    await expect.poll(() => contact.count()).toBe(0);
-    await expect.poll(() => page.locator(".contacts li").count()).toBe(2);
+    await eventually(() => contact.count()).toBe(0);
+    await eventually(() => page.locator(".contacts li").count()).toBe(2);
     await shootBothThemes(page, "user-profile");
     const withContacts = await rig.api.call<{ contacts: { kind: string; value: string; country: string | null; carrier: string | null; enabled: boolean }[] }>("GET", `/people/${graceId}`);
     expect(withContacts.body.contacts).toEqual([
@@ -232,23 +235,23 @@ describe("the console", () => {
     const email = dialog.getByRole("combobox", { name: "Email" });
     await email.fill("ada");
     const suggestions = dialog.getByRole("listbox", { name: "Matching accounts" });
-    await expect.poll(() => suggestions.getByRole("option").count()).toBe(2);
+    await eventually(() => suggestions.getByRole("option").count()).toBe(2);
     await shootBothThemes(page, "assign-account");
     await dialog.getByLabel("User").selectOption(String(graceSlot));
     await dialog.getByRole("button", { name: "Save" }).click();
     expect(await dialog.getByRole("alert").textContent()).toBe("Select the account from the suggestions.");
     await email.fill("ada.susp");
-    await expect.poll(() => suggestions.getByRole("option").allTextContents()).toEqual(["ada.suspended@example.com Suspended"]);
+    await eventually(() => suggestions.getByRole("option").allTextContents()).toEqual(["ada.suspended@example.com Suspended"]);
     // marked aria-disabled, but a person can still click it: the console says why it is refused
     await suggestions.getByRole("option", { name: /ada\.suspended@example\.com/ }).click({ force: true });
     expect(await dialog.getByRole("alert").textContent()).toBe("A suspended account cannot be assigned to a panel user.");
     await email.fill("ada@");
-    await expect.poll(() => suggestions.getByRole("option").count()).toBe(1);
+    await eventually(() => suggestions.getByRole("option").count()).toBe(1);
     await suggestions.getByRole("option", { name: /^ada@example\.com/ }).click();
     expect(await email.inputValue()).toBe("ada@example.com");
     expect((await saved(() => dialog.getByRole("button", { name: "Save" }).click())).fate).toBe("applied");
     expect(await dialog.count()).toBe(0);
-    await expect.poll(async () => (await cells(graceSlot))[4]).toBe("ada@example.com");
+    await eventually(async () => (await cells(graceSlot))[4]).toBe("ada@example.com");
     const [, , , , , created, status] = await cells(graceSlot);
     expect(created).toMatch(CREATED);
     expect(status).toMatch(/^Not confirmed|^Active/);
@@ -269,7 +272,7 @@ describe("the console", () => {
       expect(await page.evaluate("!!document.activeElement.closest('[role=dialog]')")).toBe(true);
     }
     await page.keyboard.press("Escape");
-    await expect.poll(() => drawer.count()).toBe(0);
+    await eventually(() => drawer.count()).toBe(0);
     expect(await page.evaluate("document.activeElement.dataset.slot")).toBe(String(graceSlot));
 
     await page.keyboard.press("Enter");
@@ -287,11 +290,11 @@ describe("the console", () => {
     await drawer.getByRole("button", { name: "Edit label" }).click();
     await drawer.getByRole("textbox", { name: "Label", exact: true }).fill("Front desk");
     expect((await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer)).fate).toBe("applied");
-    await expect.poll(() => drawer.locator("[data-field=label]").textContent()).toBe("Front desk");
+    await eventually(() => drawer.locator("[data-field=label]").textContent()).toBe("Front desk");
     for (let n = 1; n <= 8; n++) await drawer.getByLabel(`Partition ${n}`, { exact: true }).setChecked([1, 4, 6].includes(n));
     expect((await saved(() => drawer.getByRole("button", { name: "Save partitions" }).click(), drawer)).fate).toBe("applied");
     await page.keyboard.press("Escape");
-    await expect.poll(async () => (await cells(graceSlot))[1]).toMatch(/^Front desk/);
+    await eventually(async () => (await cells(graceSlot))[1]).toMatch(/^Front desk/);
     expect((await cells(graceSlot))[3]).toBe("1, 4, 6");
     await remember();
   }, 60_000);
@@ -302,7 +305,7 @@ describe("the console", () => {
     typedCodes.push("7395");
     expect((await rig.api.call("PUT", `/people/${mary.body.id}/panels/${PANELS[1]}`, { enabled: true, slot: 1, role: "Master" })).status).toBe(200);
     await page.goto(`${rig.url}/panels/${PANELS[1]}/users`);
-    await expect.poll(async () => (await cells(1))[1]).toMatch(/Master/);
+    await eventually(async () => (await cells(1))[1]).toMatch(/Master/);
     expect((await cells(1))[3]).toBe("1, 2, 3, 4, 5, 6, 7, 8");
     // a Master without an account: no Disable, so no menu at all
     expect(await page.getByRole("button", { name: "Actions for panel user 1" }).count()).toBe(0);
@@ -313,7 +316,7 @@ describe("the console", () => {
     const confirm = page.getByRole("dialog", { name: /^Disable/ });
     await shootBothThemes(page, "disable-confirm");
     expect((await saved(() => confirm.getByRole("button", { name: "Disable panel user" }).click())).fate).toBe("applied");
-    await expect.poll(() => row(graceSlot).locator(".code-unset").count()).toBe(1);
+    await eventually(() => row(graceSlot).locator(".code-unset").count()).toBe(1);
     expect(await keypadAnswer(PANELS[1]!, typedCodes[0]!)).toBe("Access denied");
     expect(await keypadAnswer(PANELS[0]!, typedCodes[0]!)).toMatch(/^Access granted/);
 
@@ -322,7 +325,7 @@ describe("the console", () => {
     expect(await page.getByRole("menuitem").allTextContents()).toEqual(["Disable panel user", "Unassign account"]);
     await page.getByRole("menuitem", { name: "Unassign account" }).click();
     expect((await saved(() => page.getByRole("dialog", { name: "Unassign account?" }).getByRole("button", { name: "Unassign account" }).click())).fate).toMatch(/^(applied|none)$/);
-    await expect.poll(async () => (await cells(graceSlot)).slice(4, 7)).toEqual(["-", "-", "Unknown"]);
+    await eventually(async () => (await cells(graceSlot)).slice(4, 7)).toEqual(["-", "-", "Unknown"]);
     const ada = await rig.api.call<{ rows: { email: string }[] }>("GET", "/accounts?q=ada%40");
     expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
   }, 60_000);
@@ -335,7 +338,7 @@ describe("the console", () => {
     const drawer = page.locator(".drawer[role=dialog]");
     await drawer.getByRole("button", { name: "Assign account" }).click();
     const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
-    await expect.poll(() => dialog.getByLabel("User").inputValue()).toBe(String(graceSlot));
+    await eventually(() => dialog.getByLabel("User").inputValue()).toBe(String(graceSlot));
     await dialog.getByRole("combobox", { name: "Email" }).fill("grace.app");
     await dialog.getByRole("option", { name: /^grace\.app@example\.com/ }).click();
     await dialog.getByRole("button", { name: "Save" }).click();
@@ -354,7 +357,7 @@ describe("the console", () => {
     await shootBothThemes(page, "remove-account-confirm");
     const fate = await saved(() => remove.getByRole("button", { name: "Remove account" }).click(), drawer);
     expect(fate.fate).toBe("applied");
-    await expect.poll(() => drawer.getByText("No account assigned.").count()).toBe(1);
+    await eventually(() => drawer.getByText("No account assigned.").count()).toBe(1);
     expect((await rig.api.call<{ rows: unknown[] }>("GET", "/accounts?q=grace.app")).body.rows).toEqual([]);
     await expect.poll(() => rig.hooks.deliveries.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /remove/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
     await page.keyboard.press("Escape");
@@ -378,7 +381,7 @@ describe("the console", () => {
     await confirm.waitFor();
     expect(await page.evaluate("document.activeElement.textContent")).toBe("Cancel");
     await page.keyboard.press("Enter");
-    await expect.poll(() => confirm.count()).toBe(0);
+    await eventually(() => confirm.count()).toBe(0);
     expect(await row(graceSlot).locator(".code-set").count()).toBe(1);
   });
 
@@ -394,17 +397,17 @@ describe("the console", () => {
     await shootBothThemes(page, "dealer-warning");
     await warning.getByRole("button", { name: "OK" }).click();
     expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
-    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 2 hours, until /);
+    await eventually(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 2 hours, until /);
     expect(await page.locator("[data-field=time-left]").textContent()).toMatch(/^Time left: 1 h 59 min \d+ s$/);
     await shootBothThemes(page, "dealer-on");
     await sw.uncheck();
     expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
-    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toBe("Off: the dealer has read-only access.");
+    await eventually(() => page.locator("[data-field=dealer-status]").textContent()).toBe("Off: the dealer has read-only access.");
     expect((await rig.api.call<{ open: boolean }>("GET", `/panels/${PANELS[0]}/dealer`)).body.open).toBe(false);
 
     // The dealer asks; the Master receives the link (the notification webhook) and confirms it.
     await page.getByRole("button", { name: "Request access (as the dealer)" }).click();
-    await expect.poll(() => page.locator("[data-field=pending-request]").count()).toBe(1);
+    await eventually(() => page.locator("[data-field=pending-request]").count()).toBe(1);
     const delivery = await expect
       .poll(() => rig.hooks.deliveries.find((d) => typeof d.body.data?.link === "string")?.body.data.link as string | undefined, { timeout: 15_000 })
       .toMatch(/\/dealer-requests\//)
@@ -421,16 +424,16 @@ describe("the console", () => {
       await mail.getByRole("button", { name: "Confirm" }).click();
       await expect.poll(() => box.getAttribute("data-fate"), { timeout: 20_000 }).toBe("applied");
       await mail.reload();
-      await expect.poll(() => mail.locator("[data-field=request-status]").textContent()).toMatch(/confirmed|already used/);
+      await eventually(() => mail.locator("[data-field=request-status]").textContent()).toMatch(/confirmed|already used/);
     } finally {
       await mail.close();
     }
     await page.reload();
-    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 24 hours, until /);
+    await eventually(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Enabled for 24 hours, until /);
     expect(await page.locator("[data-field=time-left]").textContent()).toMatch(/^Time left: 23 h 59 min \d+ s$/);
     await sw.uncheck();
     expect((await saved(() => page.getByRole("button", { name: "SAVE" }).click())).fate).toBe("applied");
-    await expect.poll(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Off/);
+    await eventually(() => page.locator("[data-field=dealer-status]").textContent()).toMatch(/^Off/);
   }, 60_000);
 
   it("the Action log lists every change made on these screens, the panels' acks and refusals; filterable by panel and user", async () => {
@@ -438,7 +441,7 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "Action Log" }).waitFor();
     await page.getByLabel("Panel").fill(PANELS[1]!);
     await page.getByRole("button", { name: "Filter" }).click();
-    await expect.poll(() => page.locator("tbody tr").count()).toBeGreaterThan(2);
+    await eventually(() => page.locator("tbody tr").count()).toBeGreaterThan(2);
     const rows = await page.locator("tbody tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? "")));
     expect(rows.every((r) => r[2] === PANELS[1])).toBe(true);
     expect(rows.some((r) => /disable/i.test(r[4]!) && r[5] === "requested" && r[1] === "Administrator")).toBe(true);
@@ -448,7 +451,7 @@ describe("the console", () => {
     await page.getByLabel("Panel").fill("");
     await page.getByLabel("User (person id)").fill(graceId);
     await page.getByRole("button", { name: "Filter" }).click();
-    await expect.poll(() => page.locator("tbody tr").count()).toBeGreaterThan(0);
+    await eventually(() => page.locator("tbody tr").count()).toBeGreaterThan(0);
     const mine = await page.locator("tbody tr td:nth-child(4)").allTextContents();
     expect(mine.length).toBeGreaterThan(0);
   });
@@ -488,7 +491,7 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
     await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
     await page.getByRole("heading", { name: "Equipment users" }).waitFor();
-    await expect.poll(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
     const nav = page.getByRole("navigation", { name: "Main" });
     expect(await nav.getByRole("link").allTextContents()).toEqual(["Equipment"]);
     expect(await page.getByRole("button", { name: "Assign account" }).count()).toBe(0);
@@ -524,7 +527,7 @@ describe("the console", () => {
     await page.getByRole("button", { name: "Assign account" }).click();
     const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
     await dialog.getByRole("combobox", { name: "Email" }).fill("ada");
-    await expect.poll(() => dialog.getByRole("alert").textContent()).toBe("Your role does not allow that.");
+    await eventually(() => dialog.getByRole("alert").textContent()).toBe("Your role does not allow that.");
     await page.keyboard.press("Escape");
   }, 60_000);
 

@@ -133,7 +133,7 @@ export class ConsoleRig {
       colorScheme: "light",
       timezoneId: "UTC",
     });
-    this.context.setDefaultTimeout(8_000);
+    this.context.setDefaultTimeout(15_000);
     this.context.on("request", (req) => this.#record(req));
     return this;
   }
