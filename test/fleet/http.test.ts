@@ -34,6 +34,10 @@ describe("HTTP API /api/v1", () => {
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ id: "http-1", type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", reported: { lastSeq: 0 } });
     expect(String(r.body.identity)).toMatch(/^[0-9a-f]{64}$/);
+    // the panel's Ed25519 identity key from its retained state, pinned at enrolment
+    const identityKey = String(r.body.identityKey);
+    expect(identityKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(identityKey).toBe(Buffer.from((await fleet.client.panelState("http-1", 2000))!.identityKey!).toString("hex"));
     expect((await api.post<ErrorBody>("/api/v1/panels", { id: "http-1" })).body.error.code).toBe("panel_exists");
     expect((await api.post<ErrorBody>("/api/v1/panels", { id: "bad id" })).body.error).toMatchObject({ code: "invalid_request", detail: { path: "id" } });
   });

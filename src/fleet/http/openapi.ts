@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PAGE_SIZES } from "../../domain/index.js";
 import { FLEET_ERRORS } from "../errors.js";
 import type { RouteInfo } from "./server.js";
 
@@ -31,7 +32,11 @@ export function openApiDocument(routes: RouteInfo[]): Record<string, unknown> {
     const params = [...r.path.matchAll(/:([A-Za-z]+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
     if (r.query) {
       const q = jsonSchema(r.query) as { properties?: Record<string, unknown>; required?: string[] };
-      for (const [name, schema] of Object.entries(q.properties ?? {})) params.push({ name, in: "query", required: (q.required ?? []).includes(name) && !(schema as { default?: unknown }).default, schema: schema as { type: string } });
+      for (const [name, schema] of Object.entries(q.properties ?? {})) {
+        // perPage is coerced from text, so its input schema says "number": the page sizes say more.
+        const shown = name === "perPage" ? { type: "integer", enum: [...PAGE_SIZES], default: 15 } : schema;
+        params.push({ name, in: "query", required: (q.required ?? []).includes(name) && (schema as { default?: unknown }).default === undefined, schema: shown as { type: string } });
+      }
     }
     const ok = String(r.status ?? 200);
     const op: Record<string, unknown> = {
