@@ -330,6 +330,32 @@ describe("the console", () => {
     expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
   }, 60_000);
 
+  it("a Save to a panel that is offline stays pending, never a success it has not seen, and turns applied when the panel is back; a refusal shows the API's sentence", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[1]}/users`);
+    await row(1).click();
+    const drawer = page.locator(".drawer[role=dialog]");
+    await drawer.getByRole("button", { name: "Edit label" }).click();
+    await drawer.getByRole("textbox", { name: "Label", exact: true }).fill("A label far too long for a DSC");
+    const refused = await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer);
+    expect(refused.fate).toBe("error");
+    expect(refused.text).toMatch(/label/i);
+    const box = drawer.locator(".fate");
+    await rig.agents.restart(PANELS[1]!, {
+      whileDown: async () => {
+        await drawer.getByRole("textbox", { name: "Label", exact: true }).fill("Owner");
+        await drawer.getByRole("button", { name: "Save", exact: true }).click();
+        await eventually(() => box.getAttribute("data-fate")).toBe("pending");
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(await box.getAttribute("data-fate")).toBe("pending");
+        expect(await box.textContent()).toMatch(/pending, 0 of 1 answered/);
+        await shootBothThemes(page, "fate-pending");
+      },
+    });
+    await expect.poll(() => box.getAttribute("data-fate"), { timeout: 30_000 }).toBe("applied");
+    await eventually(() => drawer.locator("[data-field=label]").textContent()).toBe("Owner");
+    await page.keyboard.press("Escape");
+  }, 90_000);
+
   it("Reset password and Remove account (001) from the details panel: each confirmed first; the account system is asked through its webhook, and a removed account is gone from the panel user", async () => {
     const created = await rig.api.call<{ id: string }>("POST", "/accounts", { email: "grace.app@example.com", status: "Active" });
     expect(created.status).toBe(201);
