@@ -1,15 +1,14 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { encodeCbor, loadSealingKey, TrustedKeys, type SealingKey } from "../protocol/index.js";
+import { loadSealingKey, TrustedKeys, type SealingKey } from "../protocol/index.js";
 import { parseTrustedKey, type AgentConfig } from "./config.js";
-import { PanelCore, type AgentEvent } from "./core.js";
+import { PanelCore } from "./core.js";
 import { Housekeeping } from "./housekeeping.js";
 import { KeypadServer } from "./keypad/server.js";
 import { loadKeyFile, SEAL_KEY_FILE } from "./store/device-key.js";
 import { loadIdentityKey } from "./store/identity-key.js";
-import { DEFAULT_RETENTION, type OutboxInsert, type RetentionPolicy } from "./store/store.js";
-import { wireEvent } from "./sync/events.js";
-import { OUTBOX_EVENT } from "./sync/engine.js";
+import { DEFAULT_RETENTION, type RetentionPolicy } from "./store/store.js";
+import { OutboxRows } from "./sync/outbox-rows.js";
 import { SyncLink } from "./sync/link.js";
 import { AGENT_VERSION } from "./version.js";
 
@@ -23,10 +22,6 @@ export function retentionOf(config: AgentConfig): RetentionPolicy {
   };
 }
 
-/** The outbox row an agent event becomes (the link encodes it for the wire when it publishes). */
-export function outboxEventRow(e: AgentEvent): OutboxInsert {
-  return { kind: OUTBOX_EVENT, body: encodeCbor(wireEvent(e)), numbered: true };
-}
 
 export interface AgentOptions {
   logger: Logger;
@@ -63,6 +58,8 @@ export class Agent {
     const { config } = this;
     const { logger } = this.#opts;
     const partitions = config.partitions;
+    // Acks and events are stored in their final signed form; the link gives the rows their signer.
+    const rows = new OutboxRows(config.panelId, (type, err) => logger.error({ type, err: err.message }, "event cannot be encoded; dropped"));
     const core = new PanelCore({
       stateDir: config.stateDir,
       config: { panelId: config.panelId, type: config.panelType, codeLength: config.codeLength, timeZone: config.timeZone, doorLocks: config.doorLocks, ...(partitions ? { partitions } : {}) },
@@ -74,7 +71,7 @@ export class Agent {
         panelMaxAttempts: config.lockout.panelMaxAttempts,
         panelLockMs: config.lockout.panelLockSeconds * 1000,
       },
-      encodeEvent: outboxEventRow,
+      encodeEvent: (e) => rows.agentEvent(e),
       now: this.#opts.now,
     });
     this.core = core;
@@ -89,6 +86,7 @@ export class Agent {
       trustedKeys,
       sealingKey: this.sealingKey,
       identityKey: identity.key,
+      rows,
       signMessages: this.#opts.signMessages ?? true,
       maxPayloadBytes: config.maxPayloadBytes,
       agentVersion: AGENT_VERSION,
@@ -97,7 +95,7 @@ export class Agent {
     });
     this.keypad = new KeypadServer({ path: config.keypadSocket, backend: core, codeLength: config.codeLength, logger: logger.child({ part: "keypad" }), now: this.#opts.now });
     await this.keypad.start();
-    this.#housekeeping = new Housekeeping(core, retentionOf(config), logger.child({ part: "housekeeping" }));
+    this.#housekeeping = new Housekeeping(core, rows, retentionOf(config), logger.child({ part: "housekeeping" }));
     this.#housekeeping.start();
     await this.link.start();
     logger.info({ panel: config.panelId, type: config.panelType, users: core.table.activeSlotNumbers().length, socket: config.keypadSocket }, "agent ready");

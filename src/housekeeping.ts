@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { PanelCore } from "./core.js";
 import { DEALER_KEY, dealerWindow, makeCommand, windowElapsed } from "./domain/index.js";
 import type { RetentionPolicy } from "./store/store.js";
-import { eventRow } from "./sync/engine.js";
+import type { OutboxRows } from "./sync/outbox-rows.js";
 
 const EXPIRY_REPORTED = "temporary_expiry_reported";
 
@@ -17,9 +17,11 @@ export class Housekeeping {
   readonly #retention: RetentionPolicy;
   readonly #logger: Logger;
   readonly #tasks: ScheduledTask[] = [];
+  readonly #rows: OutboxRows;
 
-  constructor(core: PanelCore, retention: RetentionPolicy, logger: Logger) {
+  constructor(core: PanelCore, rows: OutboxRows, retention: RetentionPolicy, logger: Logger) {
     this.#core = core;
+    this.#rows = rows;
     this.#retention = retention;
     this.#logger = logger;
   }
@@ -69,7 +71,7 @@ export class Housekeeping {
       const s = slot.schedule;
       if (s.kind !== "temporary" || slot.codeDigest === null || s.to > now || reported[slot.number] === s.to) continue;
       reported[slot.number] = s.to;
-      rows.push(eventRow("temporary_access_expired", now, { slot: slot.number, until: s.to }));
+      rows.push(this.#rows.event("temporary_access_expired", now, { slot: slot.number, until: s.to }));
     }
     if (rows.length === 0) return;
     this.#core.enqueue(rows, { [EXPIRY_REPORTED]: JSON.stringify(reported) }, now);

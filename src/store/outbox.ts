@@ -1,12 +1,14 @@
 import type Database from "better-sqlite3";
 import type { CountersRepo, TxParticipant } from "./repositories.js";
 
-export interface OutboxInsert {
-  kind: string;
-  body: Uint8Array;
-  /** Events get the next number of the gapless event sequence (`OutboxRow.n`). */
-  numbered?: boolean;
-}
+/**
+ * A row to add: its final bytes, or (for an event) the function that makes them from the event's
+ * number, called inside the transaction that numbers it, so what is stored is what is published.
+ * `encode` giving null drops the row without using a number (an event no encoder accepts).
+ */
+export type OutboxInsert =
+  | { kind: string; body: Uint8Array; /** Events get the next number of the gapless event sequence (`OutboxRow.n`). */ numbered?: boolean }
+  | { kind: string; encode: (n: number) => Uint8Array | null };
 
 export interface OutboxRow {
   id: number;
@@ -51,8 +53,19 @@ export class OutboxRepo implements TxParticipant {
   /** Inside a transaction: inserts rows, numbering events with the counters (persisted by the transaction). */
   add(rows: readonly OutboxInsert[], at: number): void {
     for (const row of rows) {
-      const n = row.numbered ? ++this.#counters.eventSeq : null;
-      const body = Buffer.from(row.body);
+      let n: number | null = null;
+      let bytes: Uint8Array;
+      if ("encode" in row) {
+        const made = row.encode(this.#counters.eventSeq + 1);
+        if (made === null) continue;
+        n = ++this.#counters.eventSeq;
+        bytes = made;
+      } else {
+        if (row.numbered) n = ++this.#counters.eventSeq;
+        bytes = row.body;
+      }
+      // A copy: an encoder may hand out a view of a buffer it reuses.
+      const body = Buffer.from(bytes);
       const { lastInsertRowid } = this.#insert.run(row.kind, n, body, at);
       this.#staged.push({ id: Number(lastInsertRowid), kind: row.kind, n, body, at });
     }

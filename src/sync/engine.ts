@@ -1,20 +1,12 @@
 import {
-  appliedOutcome, encodeAck, encodeBatchAck, encodeCbor, encodeEnvelopeFailure, openEnvelope, rejectedOutcome,
-  type EventData, type EventType, type OpenedCommand, type Outcome, type SealingKey, type TrustedKeys,
+  appliedOutcome, encodeAck, encodeBatchAck, encodeEnvelopeFailure, openEnvelope, rejectedOutcome, type OpenedCommand, type Outcome, type SealingKey, type TrustedKeys,
 } from "../../protocol/index.js";
 import type { ExecuteItem, PanelCore, PreRefusal } from "../core.js";
 import { RuleError, type ErrorCode } from "../domain/errors.js";
 import type { Refusal } from "../domain/apply.js";
 import type { OutboxInsert, StoredOutcome } from "../store/store.js";
 import { sequence } from "./ordering.js";
-
-/** Outbox row kinds: `ack` rows hold the final bytes for the ack topic; `evt` rows the CBOR of { type, at, data }. */
-export const OUTBOX_ACK = "ack";
-export const OUTBOX_EVENT = "evt";
-
-export function eventRow<T extends EventType>(type: T, at: number, data: EventData<T>): OutboxInsert {
-  return { kind: OUTBOX_EVENT, body: encodeCbor({ type, at, data }), numbered: true };
-}
+import type { OutboxRows } from "./outbox-rows.js";
 
 export interface EngineOptions {
   panelId: string;
@@ -22,6 +14,8 @@ export interface EngineOptions {
   trustedKeys: TrustedKeys;
   sealingKey: SealingKey;
   maxPayloadBytes: number;
+  /** Makes the ack and event rows in their final (signed) form. */
+  rows: OutboxRows;
   /** How often a resync may be asked for while the gap persists. */
   resyncIntervalMs?: number;
 }
@@ -77,7 +71,7 @@ export class CommandEngine {
       core.refuseMessage(
         { actor: { kind: "cloud", id: "unverified" }, action: "envelope", slot: null, commandId: opened.id ?? opened.batchId ?? "-" },
         opened.error.code,
-        [{ kind: OUTBOX_ACK, body: safeAck(() => encodeEnvelopeFailure(panelId, now, opened), panelId, now) }],
+        [this.#o.rows.ack(safeAck(() => encodeEnvelopeFailure(panelId, now, opened), panelId, now))],
       );
       return { applied: 0, rejected: 1, duplicates: 0, envelopeError: opened.error.code, resyncRequested: false };
     }
@@ -125,9 +119,9 @@ export class CommandEngine {
         return stored(o.outcome, p.cmd.id, p.cmd.seq, false);
       });
       const rows: OutboxInsert[] = [];
-      if (resync) rows.push(eventRow("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
+      if (resync) rows.push(this.#o.rows.event("resync_request", now, { lastSeq: last, gotSeq: gapAt!, reason: "sequence_gap" }));
       const batchId = opened.batchId;
-      rows.push({ kind: OUTBOX_ACK, body: safeAck(() => (batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, batchId, outcomes)), panelId, now) });
+      rows.push(this.#o.rows.ack(safeAck(() => (batchId === null ? encodeAck(panelId, now, outcomes[0]!) : encodeBatchAck(panelId, now, batchId, outcomes)), panelId, now)));
       return rows;
     }, refusals);
     return { applied, rejected: plan.length - applied - duplicates, duplicates, resyncRequested: resync };

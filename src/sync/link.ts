@@ -10,7 +10,8 @@ import type { PanelCore } from "../core.js";
 import { DEALER_KEY, dealerWindow, isWindowOpen } from "../domain/dealer.js";
 import type { OutboxRow } from "../store/store.js";
 import { TableDigest } from "./digest.js";
-import { CommandEngine, OUTBOX_ACK } from "./engine.js";
+import { CommandEngine } from "./engine.js";
+import { LEGACY_OUTBOX_ACK, LEGACY_OUTBOX_EVENT, OUTBOX_ACK, OUTBOX_EVENT, type OutboxRows } from "./outbox-rows.js";
 import { MQTT_LOG } from "../mqtt-log.js";
 import { DEFAULT_BACKOFF, ReconnectBackoff } from "./reconnect.js";
 
@@ -33,6 +34,8 @@ export interface LinkOptions {
   sealingKey: SealingKey;
   /** The panel's identity: signs every ack, event and state (protocol/README.md 4.1); its public key is in the state. */
   identityKey: SigningKey;
+  /** The agent's outbox rows; the link gives them their signer (the identity key). */
+  rows: OutboxRows;
   /** false: publish unsigned (a benchmark's baseline only; a verifying cloud drops everything). Default true. */
   signMessages?: boolean;
   maxPayloadBytes: number;
@@ -72,7 +75,8 @@ export class SyncLink {
   constructor(options: LinkOptions) {
     this.#o = options;
     this.topics = panelTopics(options.panelId, options.broker.topicPrefix);
-    this.engine = new CommandEngine({ panelId: options.panelId, core: options.core, trustedKeys: options.trustedKeys, sealingKey: options.sealingKey, maxPayloadBytes: options.maxPayloadBytes });
+    options.rows.setFinish((body) => this.#signed(body));
+    this.engine = new CommandEngine({ panelId: options.panelId, core: options.core, trustedKeys: options.trustedKeys, sealingKey: options.sealingKey, maxPayloadBytes: options.maxPayloadBytes, rows: options.rows });
   }
 
   get connected(): boolean {
@@ -176,30 +180,48 @@ export class SyncLink {
 
   #publishRow(client: MqttClient, row: OutboxRow): void {
     this.#sentUpTo = row.id;
-    let topic = this.topics.ack;
-    let payload: Uint8Array = row.body;
-    if (row.kind !== OUTBOX_ACK) {
-      topic = this.topics.evt;
-      try {
-        const decoded = decodeCbor(row.body);
-        const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
-        payload = encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data);
-      } catch (err) {
-        // A row no encoder accepts can never be published; holding it would stop every row after
-        // it, and throwing here would crash the daemon on every start. Say so, and let it go.
-        this.#o.logger.error({ outboxId: row.id, kind: row.kind, err: (err as Error).message }, "outbox row cannot be encoded as an event; dropped");
-        this.#done(row.id);
-        return;
-      }
+    const out = this.#wireForm(row);
+    if (!out) {
+      this.#done(row.id);
+      return;
     }
     this.#inFlight++;
-    // Signed as it leaves (outbox rows hold the bare message): one signature per ack or batch ack.
-    client.publish(topic, this.#signed(payload), { qos: 1 }, (err) => {
+    client.publish(out.topic, out.payload, { qos: 1 }, (err) => {
       this.#inFlight--;
       if (err) return; // left in the outbox: sent again after reconnect or restart
       this.#done(row.id);
       if (this.#inFlight < OUTBOX_WINDOW / 2) this.flushOutbox();
     });
+  }
+
+  /**
+   * What a row goes out as. Rows of this agent hold their final signed bytes (made in the
+   * transaction that committed them) and go as stored; rows an older agent left before an upgrade
+   * (a bare ack, a bare event) are finished here, once.
+   */
+  #wireForm(row: OutboxRow): { topic: string; payload: Buffer } | undefined {
+    switch (row.kind) {
+      case OUTBOX_ACK:
+        return { topic: this.topics.ack, payload: row.body };
+      case OUTBOX_EVENT:
+        return { topic: this.topics.evt, payload: row.body };
+      case LEGACY_OUTBOX_ACK:
+        return { topic: this.topics.ack, payload: this.#signed(row.body) };
+      case LEGACY_OUTBOX_EVENT:
+        try {
+          const decoded = decodeCbor(row.body);
+          const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
+          return { topic: this.topics.evt, payload: this.#signed(encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data)) };
+        } catch (err) {
+          // A row no encoder accepts can never be published; holding it would stop every row after
+          // it, and throwing here would crash the daemon on every start. Say so, and let it go.
+          this.#o.logger.error({ outboxId: row.id, kind: row.kind, err: (err as Error).message }, "outbox row cannot be encoded as an event; dropped");
+          return undefined;
+        }
+      default:
+        this.#o.logger.error({ outboxId: row.id, kind: row.kind }, "outbox row of an unknown kind; dropped");
+        return undefined;
+    }
   }
 
   #signed(body: Uint8Array): Buffer {

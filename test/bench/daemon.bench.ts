@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { generateSigningKey } from "../../protocol/index.js";
 import { CloudClient } from "../../src/cloud/index.js";
-import { outboxEventRow } from "../../src/agent.js";
+import { legacyEventRow } from "../../src/sync/outbox-rows.js";
 import { PanelCore } from "../../src/core.js";
 import { Secret, type Command, type PanelConfig } from "../../src/domain/index.js";
 import { installDevice, type DeviceInstall } from "../helpers/device-install.js";
@@ -39,7 +39,7 @@ const BLOCK = 25;
 const BUSY_MS = 30_000;
 
 function seed(install: DeviceInstall, config: PanelConfig): void {
-  const core = new PanelCore({ stateDir: install.stateDir, config, encodeEvent: outboxEventRow });
+  const core = new PanelCore({ stateDir: install.stateDir, config, encodeEvent: legacyEventRow });
   const now = Date.now();
   const users = Array.from({ length: USERS }, (_, i) => ({
     slot: i + 1,

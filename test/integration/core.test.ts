@@ -6,6 +6,7 @@ import { Housekeeping } from "../../src/housekeeping.js";
 import { DEFAULT_RETENTION } from "../../src/store/store.js";
 import type { SteadyClockSources } from "../../src/store/steady-clock.js";
 import { pino } from "pino";
+import { OutboxRows } from "../../src/sync/outbox-rows.js";
 
 const dirs = tempDirs();
 const cores: PanelCore[] = [];
@@ -155,7 +156,9 @@ describe("dealer window across a restart and clock jumps", () => {
     kernel.uptime += 31 * 60_000;
     const late = run(again, { actor: dealer, kind: "set_label", slot: 2, label: "Too late" });
     expect(late.outcome).toMatchObject({ status: "rejected", error: { code: "dealer_access_expired" } });
-    new Housekeeping(again, DEFAULT_RETENTION, pino({ level: "silent" })).expireDealerWindow();
+    const rows = new OutboxRows("panel-1", () => {});
+    rows.setFinish((b) => b);
+    new Housekeeping(again, rows, DEFAULT_RETENTION, pino({ level: "silent" })).expireDealerWindow();
     expect(events(again).filter((e) => e.type.startsWith("dealer")).map((e) => e.type)).toEqual(["dealer_access_granted", "dealer_session_started", "dealer_access_expired"]);
   });
 });

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { decodeAck, encodeBatch, encodeCbor, encodeCommand, TrustedKeys, type CommandToSend, type Outcome } from "../../protocol/index.js";
 import { PanelCore } from "../../src/core.js";
 import { Secret, type PanelConfig } from "../../src/domain/index.js";
-import { CommandEngine, OUTBOX_ACK } from "../../src/sync/engine.js";
+import { CommandEngine } from "../../src/sync/engine.js";
+import { OUTBOX_ACK, OutboxRows } from "../../src/sync/outbox-rows.js";
 import { agent, keys, signer } from "../unit/protocol/helpers.js";
 import { tempDirs } from "../helpers/tmp.js";
 
@@ -17,7 +18,10 @@ const actor = { kind: "cloud" as const, id: "svc" };
 
 function rig(dir = dirs.make()) {
   const core = new PanelCore({ stateDir: dir, config, encodeEvent: (e) => ({ kind: "evt", body: encodeCbor({ type: e.type, at: e.at }), numbered: true }) });
-  const engine = new CommandEngine({ panelId: PANEL, core, trustedKeys: new TrustedKeys([signer.publicRaw]), sealingKey: agent, maxPayloadBytes: 256 * 1024 });
+  // Rows left bare (no identity signature) so the test reads the acks as the engine wrote them.
+  const rows = new OutboxRows(PANEL, () => {});
+  rows.setFinish((b) => b);
+  const engine = new CommandEngine({ panelId: PANEL, core, trustedKeys: new TrustedKeys([signer.publicRaw]), sealingKey: agent, maxPayloadBytes: 256 * 1024, rows });
   /** The outcomes of the last ack in the outbox. */
   const lastAck = (): Outcome[] => {
     const rows = core.outboxPeek(10_000).filter((r) => r.kind === OUTBOX_ACK);

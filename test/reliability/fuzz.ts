@@ -20,6 +20,7 @@ import {
 import { PanelCore } from "../../src/core.js";
 import { Secret } from "../../src/domain/index.js";
 import { CommandEngine } from "../../src/sync/engine.js";
+import { OutboxRows } from "../../src/sync/outbox-rows.js";
 import { logSource, PANEL_ID, peekCommandIds, removeTempDir, rng, secretHits, sleep, stateFiles, tempDir, waitFor, type Rng } from "./harness.js";
 import { cloudActor } from "./verify.js";
 import { SuiteRig } from "./rig.js";
@@ -257,7 +258,9 @@ export function engineRig(): EngineRig {
     config: { panelId: PANEL_ID, type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", doorLocks: ["front"] },
     encodeEvent: (e) => ({ kind: "evt", body: encodeCbor({ type: e.type, at: e.at }) }),
   });
-  const engine = new CommandEngine({ panelId: PANEL_ID, core, trustedKeys: new TrustedKeys([key.publicRaw]), sealingKey: sealing, maxPayloadBytes: 256 * 1024 });
+  const rows = new OutboxRows(PANEL_ID, () => {});
+  rows.setFinish((b) => b);
+  const engine = new CommandEngine({ panelId: PANEL_ID, core, trustedKeys: new TrustedKeys([key.publicRaw]), sealingKey: sealing, maxPayloadBytes: 256 * 1024, rows });
   return {
     core, engine, key, sealing, dir,
     close() {
