@@ -9,8 +9,6 @@ import {
   decodeState,
   decodeStatus,
   encodeParsedBatch,
-  panelIdentity,
-  type PanelIdentity,
   encodeParsedCommand,
   fleetFilter,
   LIMITS,
@@ -30,7 +28,8 @@ import {
 } from "../../protocol/index.js";
 import { commandSchema, RuleError, type Actor } from "../domain/index.js";
 import { MQTT_LOG } from "../mqtt-log.js";
-import { judge, type AgentChannel, type ForgedMessage, type IdentityPinned, type TrustMode } from "./authenticity.js";
+import type { AgentChannel, ForgedMessage, IdentityPinned, TrustMode } from "./authenticity.js";
+import { IdentityGate } from "./identity-gate.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
 
 // =============================================================================================
@@ -287,15 +286,6 @@ interface Panel {
   epoch?: string;
   /** Sending waits while a re-sequencing re-reads the panel's state. */
   hold?: boolean;
-  /** The pinned identity: only what it signed is believed. */
-  identity?: PanelIdentity;
-  /** The SeqStore was asked for a pinned identity (or one was pinned explicitly). */
-  identityLoaded: boolean;
-  identityLoading?: boolean;
-  /** Payloads waiting for the identity to be known, in arrival order. */
-  held: { channel: AgentChannel; payload: Buffer }[];
-  /** The last state refused for its key: judged again when an identity is pinned or forgotten. */
-  refusedState?: Buffer;
   /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
   pastEpochs?: Set<string>;
 }
@@ -311,8 +301,6 @@ const MAX_RETRY_MS = 60_000;
 /** Commands parsed per event-loop turn in the background (~1 ms). */
 const SCREEN_CHUNK = 256;
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
-/** Messages kept per panel while its identity is not yet known. */
-const MAX_HELD = 1000;
 
 function final(job: Job, o: Outcome): void {
   if (!job.firstDone) {
@@ -366,6 +354,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger">> &
     Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger">;
   readonly #seqStore: SeqStore;
+  readonly #gate: IdentityGate;
   readonly #now: () => number;
   readonly #panels = new Map<string, Panel>();
   #client: MqttClient | undefined;
@@ -400,6 +389,18 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     };
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
+    this.#gate = new IdentityGate({
+      trust: this.#o.trust,
+      store: this.#seqStore,
+      ...(options.logger ? { logger: options.logger } : {}),
+      deliver: (panelId, channel, body, payload) => {
+        const p = this.#panels.get(panelId);
+        if (p) this.#deliver(p, channel, body, payload);
+      },
+      forged: (info) => this.emit("forged", info),
+      identity: (info) => this.emit("identity", info),
+      warning: (panelId, code) => this.emit("warning", { panelId, code }),
+    });
   }
 
   get connected(): boolean {
@@ -511,7 +512,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       } catch {
         throw new CloudError("invalid_panel_id", "invalid panel id");
       }
-      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0, identityLoaded: false, held: [] };
+      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0 };
       this.#panels.set(panelId, p);
     }
     return p;
@@ -902,87 +903,11 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (!p) return;
     // Not verifying (a benchmark's baseline only): the decoders read either form as it is.
     if (!this.#o.verify) return this.#deliver(p, t.channel, payload);
-    if (!p.identityLoaded) {
-      this.#hold(p, t.channel, payload);
-      void this.#loadIdentity(p);
-      return;
-    }
-    this.#authenticate(p, t.channel, payload);
+    this.#gate.receive(p.id, t.channel, payload);
   }
 
   // -------------------------------------------------------------------------------------------
   // authenticity: every ack, event and state must be signed by the panel's pinned identity
-
-  /** Judges a payload; believes it, pins a first-use identity, holds it, or drops and reports it. */
-  #authenticate(p: Panel, channel: AgentChannel, payload: Buffer): void {
-    const verdict = judge(channel, payload, p.identity, this.#o.trust);
-    switch (verdict.kind) {
-      case "accept":
-        return this.#deliver(p, channel, verdict.body, payload);
-      case "hold":
-        return this.#hold(p, channel, payload);
-      case "pin":
-        this.#pin(p, verdict.identity, "first_use");
-        this.#deliver(p, channel, verdict.body, payload);
-        return this.#releaseHeld(p);
-      case "refuse":
-        // A state refused for its key is kept: once an operator pins (or forgets) an identity, it is judged again.
-        if (channel === "state") p.refusedState = payload;
-        return this.#forged(p, channel, verdict.reason, verdict.kid);
-    }
-  }
-
-  #forged(p: Panel, channel: AgentChannel, reason: ForgedMessage["reason"], kid?: string): void {
-    const info: ForgedMessage = { panelId: p.id, channel, reason, ...(kid ? { kid } : {}) };
-    this.#o.logger?.warn(info, `dropped a ${channel} message for panel ${p.id} that is not signed by its pinned identity (${reason})`);
-    this.emit("forged", info);
-  }
-
-  /** Kept until the panel's identity is known (loaded from the SeqStore, or pinned by its first state). */
-  #hold(p: Panel, channel: AgentChannel, payload: Buffer): void {
-    p.held.push({ channel, payload });
-    if (p.held.length > MAX_HELD) {
-      p.held.shift();
-      this.emit("warning", { panelId: p.id, code: "held_overflow" });
-    }
-  }
-
-  #releaseHeld(p: Panel): void {
-    const held = p.held;
-    p.held = [];
-    for (const h of held) this.#authenticate(p, h.channel, h.payload);
-  }
-
-  async #loadIdentity(p: Panel): Promise<void> {
-    if (p.identityLoading) return;
-    p.identityLoading = true;
-    let stored: string | undefined;
-    try {
-      stored = this.#seqStore.loadIdentity ? await this.#seqStore.loadIdentity(p.id) : undefined;
-    } catch {
-      stored = undefined;
-      this.emit("warning", { panelId: p.id, code: "identity_store_failed" });
-    }
-    if (p.identityLoaded) return; // pinned explicitly meanwhile
-    p.identityLoaded = true;
-    if (stored !== undefined) {
-      try {
-        p.identity = panelIdentity(stored);
-        this.emit("identity", { panelId: p.id, kid: p.identity.kid, publicKey: p.identity.publicRaw, how: "stored" });
-      } catch {
-        this.emit("warning", { panelId: p.id, code: "identity_store_invalid" });
-      }
-    }
-    this.#releaseHeld(p);
-  }
-
-  #pin(p: Panel, identity: PanelIdentity, how: IdentityPinned["how"]): void {
-    p.identity = identity;
-    p.identityLoaded = true;
-    if (how !== "stored") void Promise.resolve(this.#seqStore.saveIdentity?.(p.id, identity.publicRaw.toString("hex"))).catch(() => this.emit("warning", { panelId: p.id, code: "identity_store_failed" }));
-    if (how === "first_use") this.#o.logger?.info({ panelId: p.id, kid: identity.kid }, `panel ${p.id}: identity ${identity.kid} pinned on first use (trust on first use: check it out of band, e.g. against the installer's record)`);
-    this.emit("identity", { panelId: p.id, kid: identity.kid, publicKey: identity.publicRaw, how });
-  }
 
   /**
    * Pins a panel's identity (its Ed25519 public key: raw 32 bytes or hex, e.g. the `identityKey`
@@ -990,9 +915,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    * it are believed. A state that was refused (a replaced panel's new key) is judged again.
    */
   pinIdentity(panelId: string, publicKey: Uint8Array | string): void {
-    const p = this.#panel(panelId);
-    this.#pin(p, panelIdentity(publicKey), "provisioned");
-    this.#rejudge(p);
+    this.#panel(panelId);
+    this.#gate.pin(panelId, publicKey);
   }
 
   /**
@@ -1000,24 +924,14 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    * next signed state pins a new one (the last refused state, if any, at once).
    */
   forgetIdentity(panelId: string): void {
-    const p = this.#panel(panelId);
-    p.identity = undefined;
-    p.identityLoaded = true;
-    void Promise.resolve(this.#seqStore.saveIdentity?.(p.id, undefined)).catch(() => this.emit("warning", { panelId: p.id, code: "identity_store_failed" }));
-    this.#rejudge(p);
+    this.#panel(panelId);
+    this.#gate.forget(panelId);
   }
 
   /** The identity this client believes for a panel (undefined until pinned). */
   identityOf(panelId: string): { kid: string; publicKey: Buffer } | undefined {
-    const id = this.#panels.get(panelId)?.identity;
+    const id = this.#gate.identityOf(panelId);
     return id ? { kid: id.kid, publicKey: id.publicRaw } : undefined;
-  }
-
-  #rejudge(p: Panel): void {
-    const refused = p.refusedState;
-    p.refusedState = undefined;
-    if (refused) this.#authenticate(p, "state", refused);
-    this.#releaseHeld(p);
   }
 
   /** A message believed (or, with `verify: false`, taken as it is): decode and act on it. */
@@ -1026,7 +940,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       case "ack": {
         const d = decodeAck(body);
         if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
+        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
         this.#onAck(p, d.value);
         this.#trimWaiting(p);
         return;
@@ -1034,7 +948,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       case "evt": {
         const d = decodeEvent(body);
         if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
+        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
         if (d.value.n <= p.highestN) return;
         p.highestN = d.value.n;
         this.emit("event", p.id, d.value);
@@ -1049,10 +963,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       case "state": {
         const d = decodeState(body);
         if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#forged(p, channel, "wrong_panel");
-        if (this.#o.verify && p.identity && d.value.identityKey && !p.identity.publicRaw.equals(Buffer.from(d.value.identityKey))) {
-          if (payload) p.refusedState = payload;
-          return this.#forged(p, channel, "identity_mismatch", p.identity.kid);
+        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
+        const pinned = this.#gate.identityOf(p.id);
+        if (this.#o.verify && pinned && d.value.identityKey && !pinned.publicRaw.equals(Buffer.from(d.value.identityKey))) {
+          return this.#gate.refuse(p.id, channel, "identity_mismatch", payload);
         }
         if (this.#staleState(p, d.value)) return void this.emit("warning", { panelId: p.id, code: "stale_state" });
         return this.#onState(p, d.value);
