@@ -3,3 +3,4 @@ export * from "./client.js";
 export * from "./seq-store.js";
 export * from "./codes.js";
 export * from "./authenticity.js";
+export * from "./identity-gate.js";
