@@ -25,6 +25,8 @@ afterAll(async () => {
 
 /** Every code the session used: a typed one never leaves the request that set it; a generated one is in the generating response only. */
 const typedCodes: string[] = [];
+/** the ones typed in the browser (the rest went through the API from node) */
+const typedInBrowser: string[] = [];
 const generatedCodes: string[] = [];
 const domSnapshots: string[] = [];
 const remember = async () => domSnapshots.push(await pageText(page));
@@ -279,6 +281,7 @@ describe("the console", () => {
     await drawer.waitFor();
     const typed = "4821";
     typedCodes.push(typed);
+    typedInBrowser.push(typed);
     await drawer.getByRole("button", { name: "Edit code" }).click();
     await drawer.getByLabel(/New code/).fill(typed);
     expect((await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer)).fate).toBe("applied");
@@ -328,6 +331,30 @@ describe("the console", () => {
     await eventually(async () => (await cells(graceSlot)).slice(4, 7)).toEqual(["-", "-", "Unknown"]);
     const ada = await rig.api.call<{ rows: { email: string }[] }>("GET", "/accounts?q=ada%40");
     expect(ada.body.rows.map((r) => r.email)).toEqual(["ada@example.com"]);
+  }, 60_000);
+
+  it("a grey minus row (001 troubleshooting): select it, set the code in the details panel, and the grid shows the green check", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    expect(await row(5).locator(".code-unset").count()).toBe(1);
+    await row(5).click();
+    await page.getByRole("dialog", { name: "# 5" }).waitFor();
+    const drawer = page.locator(".drawer[role=dialog]");
+    expect(await drawer.locator("[data-field=code]").textContent()).toBe("No code");
+    expect(await drawer.getByRole("button", { name: "Edit label" }).count()).toBe(0);
+    expect(await drawer.getByText("You cannot change the label until a PIN/code is set for the panel user.").count()).toBe(1);
+    expect(await drawer.getByLabel("Partition 1", { exact: true }).isDisabled()).toBe(true);
+    await shootBothThemes(page, "user-details-no-code");
+    const typed = "5306";
+    typedCodes.push(typed);
+    typedInBrowser.push(typed);
+    await drawer.getByRole("button", { name: "Set code" }).click();
+    await drawer.getByLabel(/New code/).fill(typed);
+    expect((await saved(() => drawer.getByRole("button", { name: "Save", exact: true }).click(), drawer)).fate).toBe("applied");
+    await remember();
+    await eventually(() => drawer.locator("[data-field=code]").textContent()).toBe("Set");
+    await page.keyboard.press("Escape");
+    await eventually(() => row(5).locator(".code-set").count()).toBe(1);
+    expect(await keypadAnswer(PANELS[0]!, typed)).toMatch(/^Access granted/);
   }, 60_000);
 
   it("a Save to a panel that is offline stays pending, never a success it has not seen, and turns applied when the panel is back; a refusal shows the API's sentence", async () => {
@@ -575,12 +602,16 @@ describe("the console", () => {
     const traffic = await rig.settledTraffic();
     expect(traffic.length).toBeGreaterThan(50);
     const all = [...typedCodes, ...generatedCodes];
-    expect(all.length).toBe(3);
+    expect(all.length).toBe(4);
     for (const snapshot of domSnapshots) expect(leaks(snapshot, all)).toEqual([]);
     expect(leaks(traffic.map((t) => t.url).join("\n"), all)).toEqual([]);
     // a typed code: only in the body of the one request that set it, never in any response
-    const typedByBrowser = typedCodes[0]!;
-    expect(traffic.filter((t) => leaks(t.requestBody, [typedByBrowser]).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`)).toEqual([`PUT /api/v1/people/${graceId}/code`]);
+    expect(typedInBrowser.length).toBe(2);
+    for (const typed of typedInBrowser) {
+      const carriers = traffic.filter((t) => leaks(t.requestBody, [typed]).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`);
+      expect(carriers).toHaveLength(1);
+      expect(carriers[0]).toMatch(/^PUT \/api\/v1\/people\/[^/]+\/code$/);
+    }
     for (const code of all) {
       const inResponses = traffic.filter((t) => leaks(t.responseBody, [code]).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`);
       expect(inResponses).toEqual(generatedCodes.includes(code) ? [`PUT /api/v1/people/${graceId}/code`] : []);
