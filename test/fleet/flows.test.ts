@@ -33,6 +33,8 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
   let fleet: RunningFleet;
   let api: ApiClient;
   const codes: string[] = [];
+  /** Every client of this file: their traffic is checked against the routes' response schemas. */
+  const clients: ApiClient[] = [];
 
   const start = () =>
     startFleet({
@@ -71,6 +73,7 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     ({ db, close: closeDb } = await database.open());
     fleet = await start();
     api = await adminClient(fleet.url);
+    clients.push(api);
     expect((await api.post("/api/v1/panels", { id: panelId, doorLocks: ["front"] })).status).toBe(201);
   }, 90_000);
 
@@ -206,6 +209,7 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(link).toMatch(/^https:\/\/console\.example\/dealer-requests\/[A-Za-z0-9_-]{43}$/);
     const token = link.split("/").at(-1)!;
     const anonymous = new (api.constructor as typeof import("./http-client.js").ApiClient)(fleet.url);
+    clients.push(anonymous);
     expect((await anonymous.get(`/api/v1/dealer-requests/${token}`)).body).toMatchObject({ panelId, hours: 24, status: "pending" });
     const confirmed = await anonymous.post<{ commands: string[] }>(`/api/v1/dealer-requests/${token}/confirm`);
     expect((await settled(confirmed.body.commands)).map((f) => f.status)).toEqual(["applied"]);
@@ -242,6 +246,7 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(waiting.rows.map((r) => r.status)).toEqual(["pending"]);
     fleet = await start();
     api = await adminClient(fleet.url);
+    clients.push(api);
     const duress = await until(async () => hook.of("duress")[0], 20_000);
     expect(duress.body.data).toMatchObject({ panelId, personId: dan.id, point: { kind: "keypad" } });
     expect(hook.attempts.get(duress.body.id)).toBe(3);
@@ -296,5 +301,23 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     const responses = api.traffic.filter((t) => !(t.method === "PUT" && t.path.endsWith("/code")));
     expect(leaks(responses.map((t) => t.text).join("\n"), codes)).toEqual([]);
     expect(hook.received.map((r) => JSON.stringify(r.body)).join("\n")).not.toContain("TAG-0042");
+  });
+  it("answered every successful request with the body its route's response schema (the OpenAPI document's) describes", async () => {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const t of clients.flatMap((c) => c.traffic)) {
+      if (t.status >= 300) continue;
+      const route = fleet.api.matchRoute(t.method, t.path.split("?")[0]!);
+      if (!route?.response) {
+        if (t.text !== "") wrong.push(`${t.method} ${t.path}: a body but no response schema`);
+        continue;
+      }
+      const r = route.response.safeParse(JSON.parse(t.text));
+      checked++;
+      if (!r.success) wrong.push(`${t.method} ${route.path}: ${r.error.issues[0]?.path.join(".")} ${r.error.issues[0]?.message}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+    expect(new Set(clients.flatMap((c) => c.traffic).map((t) => fleet.api.matchRoute(t.method, t.path.split("?")[0]!)?.path)).size).toBeGreaterThan(25);
   });
 });

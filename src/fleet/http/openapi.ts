@@ -7,8 +7,8 @@ import type { RouteInfo } from "./server.js";
  * The OpenAPI 3.1 document, made from the route table itself (each route's access rule, summary
  * and zod schemas), so it cannot list a route the server does not have or miss one it has.
  */
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const s = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+function jsonSchema(schema: z.ZodType, io: "input" | "output" = "input"): Record<string, unknown> {
+  const s = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
   delete s.$schema;
   return s;
 }
@@ -47,7 +47,7 @@ export function openApiDocument(routes: RouteInfo[]): Record<string, unknown> {
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } } : {}),
       responses: {
-        [ok]: { description: "Success" },
+        [ok]: r.response ? { description: "Success", content: { "application/json": { schema: jsonSchema(r.response, "output") } } } : { description: "Success (no body)" },
         default: { description: "A refusal with a stable code", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
       },
     };

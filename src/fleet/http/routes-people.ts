@@ -5,6 +5,7 @@ import { FleetError } from "../errors.js";
 import { accessPeriod, setAccessPeriod, setContacts } from "../people.js";
 import { listPeople, panelsOfPersonView } from "../views.js";
 import type { RouteDeps } from "./routes.js";
+import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
 import { accessPeriodBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
 
@@ -26,23 +27,23 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     return out;
   };
 
-  api.route("POST", "/api/v1/people", { access: "manage_panel_users", tag: "People", summary: "Create a person (first and last name, contacts)", body: createPersonBody, status: 201 }, async (req) => {
+  api.route("POST", "/api/v1/people", { response: R.person, access: "manage_panel_users", tag: "People", summary: "Create a person (first and last name, contacts)", body: createPersonBody, status: 201 }, async (req) => {
     const p = await store.createPerson(parse(createPersonBody, req.body));
     return { status: 201, body: p, audit: [{ personId: p.id, action: "create_person" }] };
   });
 
-  api.route("GET", "/api/v1/people", { access: "view_panel_users", tag: "People", summary: "People, paged, `q` matching the name", query: peopleQuery }, async (req) => {
+  api.route("GET", "/api/v1/people", { response: R.pageOf(R.personSummary), access: "view_panel_users", tag: "People", summary: "People, paged, `q` matching the name", query: peopleQuery }, async (req) => {
     const q = parse(peopleQuery, Object.fromEntries(req.query));
     return { body: await listPeople(store.db, q.q, q.page, q.perPage as PageSize) };
   });
 
-  api.route("GET", "/api/v1/people/:personId", { access: "view_panel_users", tag: "People", summary: "A person with contacts, accounts, access period and panels" }, async (req) => {
+  api.route("GET", "/api/v1/people/:personId", { response: R.personDetail, access: "view_panel_users", tag: "People", summary: "A person with contacts, accounts, access period and panels" }, async (req) => {
     const id = req.params.personId!;
     const p = await person(id);
     return { body: { ...p, accessPeriod: await accessPeriod(store, id), panels: await panelsOfPersonView(store.db, id) } };
   });
 
-  api.route("PUT", "/api/v1/people/:personId/code", { access: "manage_panel_users", tag: "People", summary: "Set the code (typed) or generate one (shown in this response only); sent to every panel the person is on", body: setCodeBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/code", { response: R.codeSet, access: "manage_panel_users", tag: "People", summary: "Set the code (typed) or generate one (shown in this response only); sent to every panel the person is on", body: setCodeBody }, async (req) => {
     const body = parse(setCodeBody, req.body);
     const id = req.params.personId!;
     await person(id);
@@ -67,13 +68,13 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     }
   });
 
-  api.route("PUT", "/api/v1/people/:personId/panels/:panelId", { access: "manage_panel_users", tag: "People", summary: "Switch a person on or off at a panel; slot, role, partitions, schedule, door locks, label, tags, account there", body: setAccessBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/panels/:panelId", { response: R.access, access: "manage_panel_users", tag: "People", summary: "Switch a person on or off at a panel; slot, role, partitions, schedule, door locks, label, tags, account there", body: setAccessBody }, async (req) => {
     const body = parse(setAccessBody, req.body);
     const out = kicked(await store.setAccess(req.params.personId!, req.params.panelId!, body));
     return { body: out, audit: [{ panelId: out.access.panelId, slot: out.access.slot, personId: out.access.personId, action: body.enabled ? "set_access" : "switch_off" }] };
   });
 
-  api.route("POST", "/api/v1/panels/:panelId/users/:slot/disable", { access: "manage_panel_users", tag: "Panel users", summary: "Disable a panel user (refused for the Master)" }, async (req) => {
+  api.route("POST", "/api/v1/panels/:panelId/users/:slot/disable", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Disable a panel user (refused for the Master)" }, async (req) => {
     const panelId = req.params.panelId!;
     const slot = slotOf(req.params.slot!);
     const at = (await store.db.query<{ person_id: string; role: string; enabled: boolean }>("SELECT person_id, role, enabled FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot])).rows[0];
@@ -84,48 +85,48 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     return { body: { commands }, audit: [{ panelId, slot, personId: at.person_id, action: "disable_user" }] };
   });
 
-  api.route("PUT", "/api/v1/panels/:panelId/users/:slot/account", { access: "manage_panel_users", tag: "Panel users", summary: "Assign an account to a panel user (refused for a suspended account)", body: assignAccountBody }, async (req) => {
+  api.route("PUT", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Assign an account to a panel user (refused for a suspended account)", body: assignAccountBody }, async (req) => {
     const body = parse(assignAccountBody, req.body);
     const slot = slotOf(req.params.slot!);
     const out = kicked(await assignAccountToSlot(store, req.params.panelId!, slot, body.accountId));
     return { body: { commands: out.commands }, audit: [{ panelId: req.params.panelId!, slot, personId: out.personId, action: "assign_account" }] };
   });
 
-  api.route("DELETE", "/api/v1/panels/:panelId/users/:slot/account", { access: "manage_panel_users", tag: "Panel users", summary: "Unassign the panel user's account" }, async (req) => {
+  api.route("DELETE", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Unassign the panel user's account" }, async (req) => {
     const slot = slotOf(req.params.slot!);
     const out = kicked(await unassignAccountFromSlot(store, req.params.panelId!, slot));
     return { body: { commands: out.commands }, audit: [{ panelId: req.params.panelId!, slot, personId: out.personId, action: "unassign_account" }] };
   });
 
-  api.route("PUT", "/api/v1/people/:personId/access-period", { access: "manage_panel_users", tag: "People", summary: "The access period (always, weekly windows, temporary from..to) at every panel the person is on", body: accessPeriodBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/access-period", { response: R.commandIds, access: "manage_panel_users", tag: "People", summary: "The access period (always, weekly windows, temporary from..to) at every panel the person is on", body: accessPeriodBody }, async (req) => {
     const body = parse(accessPeriodBody, req.body);
     const out = kicked(await setAccessPeriod(store, req.params.personId!, body));
     return { body: { commands: out.commands }, audit: [{ personId: req.params.personId!, action: "set_access_period" }] };
   });
 
-  api.route("PUT", "/api/v1/people/:personId/contacts", { access: "manage_panel_users", tag: "People", summary: "Replace the person's contacts (mobile with country and carrier, email; each on or off)", body: contactsBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/contacts", { response: R.contacts, access: "manage_panel_users", tag: "People", summary: "Replace the person's contacts (mobile with country and carrier, email; each on or off)", body: contactsBody }, async (req) => {
     const body = parse(contactsBody, req.body);
     await setContacts(store, req.params.personId!, body);
     return { body: (await store.person(req.params.personId!))!.contacts, audit: [{ personId: req.params.personId!, action: "set_contacts" }] };
   });
 
-  api.route("GET", "/api/v1/accounts", { access: "manage_accounts", tag: "Accounts", summary: "Account suggestions for the Assign account modal (email contains q)", query: accountsQuery }, async (req) => {
+  api.route("GET", "/api/v1/accounts", { response: R.accountRows, access: "manage_accounts", tag: "Accounts", summary: "Account suggestions for the Assign account modal (email contains q)", query: accountsQuery }, async (req) => {
     const q = parse(accountsQuery, Object.fromEntries(req.query));
     return { body: { rows: await suggestAccounts(store, q.q) } };
   });
 
-  api.route("POST", "/api/v1/accounts", { access: "manage_accounts", tag: "Accounts", summary: "Register an account of the customer application (id, email, status)", body: createAccountBody, status: 201 }, async (req) => {
+  api.route("POST", "/api/v1/accounts", { response: R.account, access: "manage_accounts", tag: "Accounts", summary: "Register an account of the customer application (id, email, status)", body: createAccountBody, status: 201 }, async (req) => {
     const a = await createAccount(store, parse(createAccountBody, req.body));
     return { status: 201, body: a, audit: [{ action: "create_account" }] };
   });
 
-  api.route("POST", "/api/v1/accounts/:accountId/reset-password", { access: "manage_accounts", tag: "Accounts", summary: "Ask the account system (account webhook) to send the OTP email", status: 202 }, async (req) => {
+  api.route("POST", "/api/v1/accounts/:accountId/reset-password", { response: R.delivery, access: "manage_accounts", tag: "Accounts", summary: "Ask the account system (account webhook) to send the OTP email", status: 202 }, async (req) => {
     const out = await resetPassword(store, hooks, req.params.accountId!);
     deliverer.kick();
     return { status: 202, body: out, audit: [{ action: "reset_password" }] };
   });
 
-  api.route("DELETE", "/api/v1/accounts/:accountId", { access: "manage_accounts", tag: "Accounts", summary: "Remove an account: unassigned at every panel, removed through the account webhook", status: 202 }, async (req) => {
+  api.route("DELETE", "/api/v1/accounts/:accountId", { response: R.accountRemoved, access: "manage_accounts", tag: "Accounts", summary: "Remove an account: unassigned at every panel, removed through the account webhook", status: 202 }, async (req) => {
     const out = kicked(await removeAccount(store, hooks, req.params.accountId!));
     deliverer.kick();
     return { status: 202, body: { commands: out.commands, delivery: out.delivery }, audit: [{ action: "remove_account" }, ...out.panels.map((panelId) => ({ panelId, action: "remove_account" }))] };

@@ -9,6 +9,7 @@ import { driftReport, listPanels, panelSummary, slotDetail, usersGrid } from "..
 import type { WebhookConfig, WebhookDeliverer } from "../webhooks.js";
 import { registerPeopleRoutes } from "./routes-people.js";
 import { registerSessionRoutes } from "./routes-session.js";
+import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
 import { commandsQuery, createPanelBody, panelsQuery, usersQuery } from "./schemas.js";
 
@@ -53,48 +54,48 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
     return p;
   };
 
-  api.route("POST", "/api/v1/panels", { access: "manage_panel_users", tag: "Equipment", summary: "Enrol a panel from its retained state (type, code length, capacity, time zone; its keys pinned)", body: createPanelBody, status: 201 }, async (req) => {
+  api.route("POST", "/api/v1/panels", { response: R.panelDetail, access: "manage_panel_users", tag: "Equipment", summary: "Enrol a panel from its retained state (type, code length, capacity, time zone; its keys pinned)", body: createPanelBody, status: 201 }, async (req) => {
     const body = parse(createPanelBody, req.body);
     const p = await enrolPanel(store, client, body);
     return { status: 201, body: await panelView(store, p), audit: [{ panelId: p.id, action: "enrol_panel" }] };
   });
 
-  api.route("GET", "/api/v1/panels", { access: "view_equipment", tag: "Equipment", summary: "The Equipment list: panels, online, users, last report, converged or why not", query: panelsQuery }, async (req) => {
+  api.route("GET", "/api/v1/panels", { response: R.pageOf(R.panelSummary), access: "view_equipment", tag: "Equipment", summary: "The Equipment list: panels, online, users, last report, converged or why not", query: panelsQuery }, async (req) => {
     const q = parse(panelsQuery, Object.fromEntries(req.query));
     return { body: await listPanels(store, q.q, q.page, q.perPage as PageSize) };
   });
 
-  api.route("GET", "/api/v1/drift", { access: "view_equipment", tag: "Equipment", summary: "The drift report: panels not converged and why (pending, offline, digest mismatch, never reported), with both digests", query: usersQuery }, async (req) => {
+  api.route("GET", "/api/v1/drift", { response: R.pageOf(R.driftRow), access: "view_equipment", tag: "Equipment", summary: "The drift report: panels not converged and why (pending, offline, digest mismatch, never reported), with both digests", query: usersQuery }, async (req) => {
     const q = parse(usersQuery, Object.fromEntries(req.query));
     return { body: await driftReport(store, q.page, q.perPage as PageSize) };
   });
 
-  api.route("GET", "/api/v1/panels/:panelId", { access: "view_equipment", tag: "Equipment", summary: "One panel: settings, features, what it last reported" }, async (req) => ({
+  api.route("GET", "/api/v1/panels/:panelId", { response: R.panelDetail, access: "view_equipment", tag: "Equipment", summary: "One panel: settings, features, what it last reported" }, async (req) => ({
     body: await panelView(store, await panel(req.params.panelId!)),
   }));
 
-  api.route("GET", "/api/v1/panels/:panelId/commands", { access: "view_equipment", tag: "Commands", summary: "Every command of a panel's journal, in seq order, with its fate" }, async (req) => {
+  api.route("GET", "/api/v1/panels/:panelId/commands", { response: R.commandsOfPanel, access: "view_equipment", tag: "Commands", summary: "Every command of a panel's journal, in seq order, with its fate" }, async (req) => {
     await panel(req.params.panelId!);
     return { body: { commands: await store.commandsOfPanel(req.params.panelId!) } };
   });
 
-  api.route("GET", "/api/v1/panels/:panelId/users", { access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200)", query: usersQuery }, async (req) => {
+  api.route("GET", "/api/v1/panels/:panelId/users", { response: R.pageOf(R.gridRow), access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200)", query: usersQuery }, async (req) => {
     const q = parse(usersQuery, Object.fromEntries(req.query));
     return { body: await usersGrid(store, req.params.panelId!, q.page, q.perPage as PageSize) };
   });
 
-  api.route("GET", "/api/v1/panels/:panelId/users/:slot", { access: "view_panel_users", tag: "Panel users", summary: "One slot: the grid's row with schedule, door locks, tag kinds, person and version" }, async (req) => {
+  api.route("GET", "/api/v1/panels/:panelId/users/:slot", { response: R.slotDetail, access: "view_panel_users", tag: "Panel users", summary: "One slot: the grid's row with schedule, door locks, tag kinds, person and version" }, async (req) => {
     const slot = Number(req.params.slot);
     return { body: await slotDetail(store, req.params.panelId!, slot) };
   });
 
-  api.route("GET", "/api/v1/commands/:commandId", { access: "view_panel_users", tag: "Commands", summary: "One command's fate: pending, applied, rejected (code and sentence) or superseded" }, async (req) => {
+  api.route("GET", "/api/v1/commands/:commandId", { response: R.commandFate, access: "view_panel_users", tag: "Commands", summary: "One command's fate: pending, applied, rejected (code and sentence) or superseded" }, async (req) => {
     const c = await store.command(req.params.commandId!);
     if (!c) throw new FleetError("command_not_found", { commandId: req.params.commandId! });
     return { body: c };
   });
 
-  api.route("GET", "/api/v1/commands", { access: "view_panel_users", tag: "Commands", summary: "Several commands' fates: ?ids=a,b,c (at most 100)", query: commandsQuery }, async (req) => {
+  api.route("GET", "/api/v1/commands", { response: R.commandRows, access: "view_panel_users", tag: "Commands", summary: "Several commands' fates: ?ids=a,b,c (at most 100)", query: commandsQuery }, async (req) => {
     const q = parse(commandsQuery, Object.fromEntries(req.query));
     const ids = [...new Set(q.ids.split(",").filter(Boolean))];
     if (ids.length > 100) throw new FleetError("invalid_request", { path: "ids", issue: "too_big" });

@@ -40,6 +40,8 @@ export interface RouteMeta {
   query?: z.ZodType;
   /** The success status (default 200). */
   status?: number;
+  /** The success body (http/responses.ts). */
+  response?: z.ZodType;
 }
 
 export interface RouteInfo extends RouteMeta {
@@ -107,6 +109,14 @@ export class HttpApi {
   fallback(handler: (req: IncomingMessage, res: ServerResponse) => boolean): this {
     this.#fallback = handler;
     return this;
+  }
+
+  /** The route a request goes to, or undefined (for tests that check answers against `response`). */
+  matchRoute(method: string, pathname: string): RouteInfo | undefined {
+    const m = this.#match(method, pathname);
+    if (m instanceof FleetError) return undefined;
+    const { parts: _p, handler: _h, ...info } = m.route;
+    return info;
   }
 
   async listen(port: number, host = "127.0.0.1"): Promise<{ port: number; url: string }> {
