@@ -76,7 +76,7 @@ function renameOldDuressUser(agent: Agent): void {
 /** First start: the demo users go to the panel through panel-fleet (people with codes, switched on), so the fleet's desired table is the panel's. */
 async function seed(agent: Agent, demo: DemoFleet): Promise<string[]> {
   const core = agent.core!;
-  if (core.table.activeSlotNumbers().length > 0 || demo.hasPeople) {
+  if (core.table.activeSlotNumbers().length > 0 || demo.hasPeople || !demo.enrolled) {
     renameOldDuressUser(agent);
     return [];
   }
@@ -121,7 +121,10 @@ async function main(): Promise<void> {
   const logger = pino({ level: "info" }, pino.destination({ dest: logFd, sync: false }));
   const agent = new Agent(config, { logger });
   await agent.start();
-  const demo = await startDemoFleet({ dir, brokerUrl: b.url, signingKey: key, panelId, port: Number(process.env.DEMO_FLEET_PORT ?? 8080), logFile: join(dir, "fleet.log"), doorLocks: config.doorLocks, partitions: config.partitions ?? 2 });
+  // A .data/ seeded before npm start ran panel-fleet: the fleet would bring the panel to its own
+  // (empty) table, so that panel is not enrolled; deleting .data/ starts over with both.
+  const fromBeforeTheFleet = agent.core!.table.activeSlotNumbers().length > 0 && !existsSync(join(dir, "fleet", "pgdata"));
+  const demo = await startDemoFleet({ dir, brokerUrl: b.url, signingKey: key, panelId, port: Number(process.env.DEMO_FLEET_PORT ?? 8080), logFile: join(dir, "fleet.log"), doorLocks: config.doorLocks, partitions: config.partitions ?? 2, enrol: !fromBeforeTheFleet });
   const seeded = await seed(agent, demo);
   const api = demo.fleet.url;
 
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
     "",
     `panel-fleet API: ${api}/api/v1  (log: ${join(dir, "fleet.log")}; OpenAPI: ${api}/api/v1/openapi.json; console: ${api}/)`,
     `  admin: ${demo.admin.email}  password: ${demo.admin.password}`,
+    ...(demo.enrolled ? [] : ["  (this .data/ was seeded before npm start ran panel-fleet: the demo panel is not enrolled in it; delete .data/ to start over with both)"]),
     `  curl -c /tmp/fleet.jar -H 'content-type: application/json' -d '{"email":"${demo.admin.email}","password":"${demo.admin.password}"}' ${api}/api/v1/session`,
     `  curl -b /tmp/fleet.jar ${api}/api/v1/panels/${panelId}/users?perPage=10`,
   );

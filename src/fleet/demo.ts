@@ -32,6 +32,8 @@ export interface DemoFleet {
   admin: { email: string; password: string };
   /** The fleet has people already (seeded on an earlier start). */
   hasPeople: boolean;
+  /** The demo panel is enrolled in the fleet. */
+  enrolled: boolean;
   stop(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ function adminPassword(dir: string): string {
   return password;
 }
 
-export async function startDemoFleet(o: { dir: string; brokerUrl: string; signingKey: SigningKey; panelId: string; port: number; logFile: string; doorLocks: string[]; partitions: number }): Promise<DemoFleet> {
+export async function startDemoFleet(o: { dir: string; brokerUrl: string; signingKey: SigningKey; panelId: string; port: number; logFile: string; doorLocks: string[]; partitions: number; enrol: boolean }): Promise<DemoFleet> {
   const dir = join(o.dir, "fleet");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const admin = { email: DEMO_ADMIN_EMAIL, password: adminPassword(dir) };
@@ -58,13 +60,14 @@ export async function startDemoFleet(o: { dir: string; brokerUrl: string; signin
   } catch {
     fleet = await startFleet({ ...common, port: 0 });
   }
-  if (!(await fleet.store.panel(o.panelId))) await enrolPanel(fleet.store, fleet.client, { id: o.panelId, doorLocks: o.doorLocks, partitions: o.partitions }, 10_000);
+  if (o.enrol && !(await fleet.store.panel(o.panelId))) await enrolPanel(fleet.store, fleet.client, { id: o.panelId, doorLocks: o.doorLocks, partitions: o.partitions }, 10_000);
   const people = await db.query("SELECT 1 FROM people LIMIT 1");
   return {
     fleet,
     db,
     admin,
     hasPeople: people.rows.length > 0,
+    enrolled: (await fleet.store.panel(o.panelId)) !== undefined,
     async stop() {
       await fleet.stop();
       await db.close();
