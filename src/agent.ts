@@ -76,7 +76,15 @@ export class Agent {
     });
     this.core = core;
     this.sealingKey = loadSealingKey(loadKeyFile(join(config.stateDir, SEAL_KEY_FILE), "sealing key").key);
-    const identity = loadIdentityKey(config.stateDir, core);
+    let identity: ReturnType<typeof loadIdentityKey>;
+    try {
+      identity = loadIdentityKey(config.stateDir, core);
+    } catch (err) {
+      // Refused (missing or replaced key over its database): nothing else was started.
+      core.close();
+      this.core = undefined;
+      throw err;
+    }
     if (identity.created) logger.info({ kid: identity.key.kid, publicKey: identity.key.publicRaw.toString("hex") }, "panel identity key created (the cloud pins it on first use or at enrolment)");
     const trustedKeys = new TrustedKeys(config.trustedCloudKeys.map(parseTrustedKey));
     this.link = new SyncLink({
