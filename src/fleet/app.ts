@@ -86,7 +86,10 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   dispatcher.start();
   deliverer.start();
   const retention = o.eventRetentionMs ?? 90 * 24 * 3600_000;
-  const prune = () => void pruneEvents(o.db, retention).catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "event retention failed"));
+  const prune = () => {
+    pruneEvents(o.db, retention).catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "event retention failed"));
+    auth.purgeEndedSessions().catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "ended sessions not purged"));
+  };
   prune();
   const pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
   pruneTimer.unref();

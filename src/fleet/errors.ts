@@ -47,6 +47,7 @@ export const FLEET_ERRORS = {
   permission_denied: [403, "Your role does not allow that."],
   api_user_exists: [409, "An API user with that email already exists."],
   api_user_not_found: [404, "No API user has that id."],
+  api_token_not_found: [404, "No API token has that id."],
   // dealer requests and webhooks
   dealer_request_not_found: [404, "That dealer access link is not valid."],
   dealer_request_expired: [410, "That dealer access link has expired; the dealer must ask again."],

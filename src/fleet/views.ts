@@ -1,6 +1,6 @@
 import { PANEL_TYPES, pageWindow, type Page, type PageSize, type Role } from "../domain/index.js";
 import type { Queryable } from "./db.js";
-import { desiredDigest } from "./digest.js";
+import { desiredDigest, nameLabel } from "./digest.js";
 import { FleetError } from "./errors.js";
 import type { FleetStore, PanelRow, Schedule } from "./store.js";
 
@@ -130,13 +130,14 @@ function emptyRow(panel: PanelRow, slot: number, pending: boolean): GridRow {
   return { slot, personId: null, label: null, role: type.masterSlots.includes(slot) ? "Master" : type.defaultRole, codeSet: false, partitions: [], account: null, createdAt: null, status: "Unknown", enabled: false, pending };
 }
 
-function gridRow(x: Record<string, unknown>, pending: boolean): GridRow {
+function gridRow(panel: PanelRow, x: Record<string, unknown>, pending: boolean): GridRow {
   const enabled = x.enabled === true;
   const account = x.account_id ? { id: String(x.account_id), email: String(x.account_email), status: x.account_status as AccountStatus } : null;
   return {
     slot: num(x.slot),
     personId: String(x.person_id),
-    label: x.label ? String(x.label) : `${String(x.first_name)} ${String(x.last_name)}`.trim(),
+    // the label as the panel shows it: the one set for this panel, or the name cut to the type's length
+    label: x.label ? String(x.label) : nameLabel(String(x.first_name), String(x.last_name), PANEL_TYPES[panel.type].labelLength),
     role: x.role as Role,
     codeSet: enabled && x.code_set === true,
     partitions: enabled ? (x.partitions as unknown[]).map(num) : [],
@@ -161,7 +162,7 @@ export async function usersGrid(store: FleetStore, panelId: string, page: number
   const rows: GridRow[] = [];
   for (let s = from; s <= to; s++) {
     const x = bySlot.get(s);
-    rows.push(x ? gridRow(x, pending.has(s)) : emptyRow(panel, s, pending.has(s)));
+    rows.push(x ? gridRow(panel, x, pending.has(s)) : emptyRow(panel, s, pending.has(s)));
   }
   return w.withRows(rows);
 }
@@ -174,7 +175,7 @@ export async function slotDetail(store: FleetStore, panelId: string, slot: numbe
   const x = (await store.db.query(`${ROW_SQL} WHERE a.panel_id = $1 AND a.slot = $2`, [panelId, slot])).rows[0];
   if (!x) return { ...emptyRow(panel, slot, pending), schedule: { kind: "always" }, doorLocks: [], tags: [], person: null, version: 0 };
   return {
-    ...gridRow(x, pending),
+    ...gridRow(panel, x, pending),
     schedule: x.schedule as Schedule,
     doorLocks: (x.door_locks as string[] | null) ?? [],
     tags: ((x.tags as { kind: string }[] | null) ?? []).map((t) => ({ kind: t.kind })),

@@ -96,6 +96,13 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
     const b = new ApiClient(fleet.url);
     b.bearer = tokens.installer!;
     expect((await b.post("/api/v1/people", { firstName: "Bearer", lastName: "Ok" })).status).toBe(201);
+    // a revoked token opens nothing
+    const extra = await admin.post<{ id: string; token: string }>(`/api/v1/api-users/${(await admin.get<{ user: { id: string } }>("/api/v1/session")).body.user.id}/tokens`, { name: "short-lived" });
+    b.bearer = extra.body.token;
+    expect((await b.get("/api/v1/panels")).status).toBe(200);
+    expect((await admin.delete(`/api/v1/api-tokens/${extra.body.id}`)).status).toBe(204);
+    expect((await b.get<ErrorBody>("/api/v1/panels")).body.error.code).toBe("not_signed_in");
+    expect((await admin.delete<ErrorBody>(`/api/v1/api-tokens/${extra.body.id}`)).body.error.code).toBe("api_token_not_found");
     b.bearer = "ft_not-a-token";
     expect((await b.get<ErrorBody>("/api/v1/panels")).body.error.code).toBe("not_signed_in");
   });
@@ -115,6 +122,12 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
       expect([r.status, r.body.error.code]).toEqual([401, "session_expired"]);
       expect((await c.get<ErrorBody>("/api/v1/panels")).body.error.code).toBe("not_signed_in");
     }
+    // one that ended and is never presented again is purged (hourly, with the event retention)
+    const forgotten = new ApiClient(fleet.url);
+    await forgotten.signIn("viewer@roles.test", passwords.viewer!);
+    await db.query("UPDATE api_sessions SET last_seen_at = now() - interval '2 hours' WHERE token_hash = $1", [await hash(forgotten)]);
+    expect(await fleet.auth.purgeEndedSessions()).toBe(1);
+    expect((await db.query("SELECT 1 FROM api_sessions WHERE token_hash = $1", [await hash(forgotten)])).rows).toEqual([]);
   });
 
   it("keeps passwords as scrypt hashes and tokens as SHA-256 only", async () => {

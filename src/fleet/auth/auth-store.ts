@@ -107,6 +107,12 @@ export class AuthStore {
     return principalOf(userFromRow(row), "session");
   }
 
+  /** Removes sessions that ended (idle or past their lifetime) without being presented again. */
+  async purgeEndedSessions(): Promise<number> {
+    const r = await this.db.query("DELETE FROM api_sessions WHERE expires_at < now() OR last_seen_at < now() - ($1::bigint * interval '1 millisecond')", [this.policy.idleMs]);
+    return r.rowCount;
+  }
+
   async endSession(token: string): Promise<void> {
     await this.db.query("DELETE FROM api_sessions WHERE token_hash = $1", [tokenHash(token)]);
   }
@@ -118,6 +124,11 @@ export class AuthStore {
     const token = newToken("ft");
     await this.db.query("INSERT INTO api_tokens (id, token_hash, user_id, name) VALUES ($1, $2, $3, $4)", [id, tokenHash(token), userId, name]);
     return { id, token, name };
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    const r = await this.db.query("DELETE FROM api_tokens WHERE id = $1", [id]);
+    if (r.rowCount === 0) throw new FleetError("api_token_not_found", { tokenId: id });
   }
 
   async tokenPrincipal(token: string): Promise<Principal> {

@@ -51,6 +51,11 @@ export function registerSessionRoutes(api: HttpApi, { store, auth, dispatcher, d
     return { status: 201, body: await auth.createToken(req.params.userId!, body.name), audit: [{ action: "create_api_token" }] };
   });
 
+  api.route("DELETE", "/api/v1/api-tokens/:tokenId", { access: "manage_api_users", tag: "Administration", summary: "Revoke an API client's bearer token" }, async (req) => {
+    await auth.revokeToken(req.params.tokenId!);
+    return { audit: [{ action: "revoke_api_token" }] };
+  });
+
   api.route("GET", "/api/v1/panels/:panelId/dealer", { response: R.dealer, access: "view_equipment", tag: "Dealer access", summary: "Whether dealer access is open, until when, time left, a pending request" }, async (req) => ({
     body: await dealerView(store, req.params.panelId!),
   }));
