@@ -4,6 +4,7 @@ import { h, replaceChildren } from "../dom.js";
 import { fateBox } from "../fate.js";
 import { formatCreated } from "../format.js";
 import type { ScreenContext } from "../router.js";
+import { signedIn } from "../session.js";
 
 interface DealerRequest {
   panelId: string;
@@ -39,7 +40,12 @@ export async function dealerRequestScreen(ctx: ScreenContext): Promise<void> {
   confirm.addEventListener("click", () => {
     confirm.disabled = true;
     post<{ commands: string[] }>(`/dealer-requests/${enc(token)}/confirm`)
-      .then((out) => fate.follow(out.commands, `Security Professional Access for ${r.hours} hours`))
+      .then(async (out) => {
+        // Signed in, the page follows the command to the panel's answer; the Master who only has
+        // the link is told it was sent, not that the panel applied it (that is not known here).
+        if (signedIn()) await fate.follow(out.commands, `Security Professional Access for ${r.hours} hours`);
+        else fate.note(`Confirmed: Security Professional Access for ${r.hours} hours has been sent to the panel. The panel's page shows it once the panel has applied it.`);
+      })
       .catch((e) => {
         fate.fail(e);
         confirm.disabled = false;
