@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
 import { API_ROLE_NAMES, roleAllows, type ApiRole } from "../../src/fleet/auth/permissions.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
+import { FLEET_ERRORS } from "../../src/fleet/errors.js";
 import type { Db } from "../../src/fleet/db.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { generateSigningKey } from "../../protocol/index.js";
@@ -174,6 +175,27 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
     expect(Number(logged.rows[0]!.n)).toBe(seen.length);
     const page = await admin.get<{ rows: { actor: { kind: string; name: string }; action: string; outcome: string; code: string }[] }>("/api/v1/action-log?perPage=10");
     expect(page.body.rows[0]).toMatchObject({ actor: { kind: "api_user" }, outcome: "refused", code: "permission_denied" });
+  });
+
+  it("answers malformed input on every route with a stable code, never internal_error", async () => {
+    const c = new ApiClient(fleet.url);
+    c.bearer = tokens.admin!;
+    const bodies: unknown[] = ["{not json", "[]", "null", "42", '"text"', { enabled: "yes", slot: -1, tags: "x" }, { email: 7, firstName: { a: 1 }, code: ["1", "2"] }, { hours: 24, kind: "weekly", windows: [{ days: [9] }] }];
+    const known = new Set(Object.keys(FLEET_ERRORS));
+    const bad: string[] = [];
+    for (const r of fleet.api.routes()) {
+      if (r.method === "GET" || r.path === "/api/v1/session") continue;
+      for (const path of [r.path.replace(/:slot\b/, "1").replace(/:[A-Za-z]+/g, "nope"), r.path.replace(/:slot\b/, "abc").replace(/:[A-Za-z]+/g, "%E0%A4%A")]) {
+        for (const body of bodies) {
+          const res = await c.call<ErrorBody | undefined>(r.method, path, body);
+          // a 503 webhook_not_configured is a stable answer (this fleet has no account webhook); internal_error never is
+          const code = res.body?.error?.code ?? "";
+          if (res.status >= 400 && (!known.has(code) || code === "internal_error" || (res.status >= 500 && code !== "webhook_not_configured"))) bad.push(`${r.method} ${path} ${JSON.stringify(body)} -> ${res.status} ${res.body?.error.code}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(log.lines.some((l) => l.includes('"request failed"'))).toBe(false);
   });
 
   it("serves an OpenAPI 3.1 document listing every route with its permission", async () => {
