@@ -99,3 +99,29 @@ export async function removeAccount(store: FleetStore, hooks: WebhookConfig, acc
     return { commands, delivery, panels: at.rows.map((r) => r.panel_id) };
   });
 }
+
+/**
+ * The account system reports a new status (confirmed, suspended, active again). In ONE
+ * transaction, every panel where the account is assigned gets the account as it now is
+ * (`assign_account`), or, once suspended, loses it (`unassign_account`: the agent holds no
+ * suspended account, and a snapshot would not send one either).
+ */
+export async function setAccountStatus(store: FleetStore, accountId: string, status: AccountStatus): Promise<{ commands: string[]; panels: string[] }> {
+  return store.db.transaction(async (tx) => {
+    const a = await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1 FOR UPDATE", [accountId]);
+    const row = a.rows[0];
+    if (!row) throw new FleetError("account_not_found", { accountId });
+    const commands: string[] = [];
+    const at = await tx.query<{ panel_id: string; person_id: string; slot: unknown }>("SELECT panel_id, person_id, slot FROM person_panels WHERE account_id = $1 AND enabled ORDER BY panel_id", [accountId]);
+    if (row.status !== status) {
+      await tx.query("UPDATE accounts SET status = $2 WHERE id = $1", [accountId, status]);
+      const account = { id: accountId, email: String(row.email), createdAt: (row.created_at as Date).getTime(), status };
+      for (const r of at.rows) {
+        await tx.query("SELECT 1 FROM panels WHERE id = $1 FOR UPDATE", [r.panel_id]);
+        const slot = Number(r.slot);
+        commands.push(await store.writeCommand(tx, r.panel_id, r.person_id, status === "Suspended" ? { kind: "unassign_account", slot } : { kind: "assign_account", slot, account }));
+      }
+    }
+    return { commands, panels: at.rows.map((r) => r.panel_id) };
+  });
+}

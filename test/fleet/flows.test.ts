@@ -159,6 +159,15 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect((await api.delete<ErrorBody>(`/api/v1/panels/${panelId}/users/${slot}/account`)).body.error.code).toBe("account_not_assigned");
     await settled((await api.put<{ commands: string[] }>(`/api/v1/panels/${panelId}/users/${slot}/account`, { accountId: active.body.id })).body.commands);
 
+    // the account system reports a suspension: the panel loses the account; active again: it gets it back
+    const suspend = await api.put<{ commands: string[] }>(`/api/v1/accounts/${active.body.id}/status`, { status: "Suspended" });
+    expect((await settled(suspend.body.commands)).map((f) => [f.kind, f.status])).toEqual([["unassign_account", "applied"]]);
+    expect(agents.agent(panelId).core!.table.slot(slot).account).toBeNull();
+    expect((await api.get(`/api/v1/panels/${panelId}/users/${slot}`)).body).toMatchObject({ status: "Suspended" });
+    const back = await api.put<{ commands: string[] }>(`/api/v1/accounts/${active.body.id}/status`, { status: "Active" });
+    expect((await settled(back.body.commands)).map((f) => [f.kind, f.status])).toEqual([["assign_account", "applied"]]);
+    expect(agents.agent(panelId).core!.table.slot(slot).account).toMatchObject({ id: active.body.id, status: "Active" });
+
     expect((await api.post(`/api/v1/accounts/${active.body.id}/reset-password`)).status).toBe(202);
     const removed = await api.delete<{ commands: string[] }>(`/api/v1/accounts/${active.body.id}`);
     expect(removed.status).toBe(202);

@@ -1,13 +1,13 @@
 import { generateCode } from "../../cloud/index.js";
 import { PANEL_TYPES, Secret, type PageSize } from "../../domain/index.js";
-import { assignAccountToSlot, createAccount, removeAccount, resetPassword, suggestAccounts, unassignAccountFromSlot } from "../accounts.js";
+import { assignAccountToSlot, createAccount, removeAccount, resetPassword, setAccountStatus, suggestAccounts, unassignAccountFromSlot } from "../accounts.js";
 import { FleetError } from "../errors.js";
 import { accessPeriod, setAccessPeriod, setContacts } from "../people.js";
 import { listPeople, panelsOfPersonView } from "../views.js";
 import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { accessPeriodBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
+import { accessPeriodBody, accountStatusBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
 
 const slotOf = (text: string): number => {
   const n = Number(text);
@@ -118,6 +118,12 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
   api.route("POST", "/api/v1/accounts", { response: R.account, access: "manage_accounts", tag: "Accounts", summary: "Register an account of the customer application (id, email, status)", body: createAccountBody, status: 201 }, async (req) => {
     const a = await createAccount(store, parse(createAccountBody, req.body));
     return { status: 201, body: a, audit: [{ action: "create_account" }] };
+  });
+
+  api.route("PUT", "/api/v1/accounts/:accountId/status", { access: "manage_accounts", tag: "Accounts", summary: "The account system reports a status; panels holding the account get it (a suspended one is unassigned there)", body: accountStatusBody, response: R.commandIds }, async (req) => {
+    const body = parse(accountStatusBody, req.body);
+    const out = kicked(await setAccountStatus(store, req.params.accountId!, body.status));
+    return { body: { commands: out.commands }, audit: [{ action: `account_status:${body.status}` }, ...out.panels.map((panelId) => ({ panelId, action: "account_status" }))] };
   });
 
   api.route("POST", "/api/v1/accounts/:accountId/reset-password", { response: R.delivery, access: "manage_accounts", tag: "Accounts", summary: "Ask the account system (account webhook) to send the OTP email", status: 202 }, async (req) => {

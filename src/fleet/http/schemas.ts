@@ -63,6 +63,7 @@ export const commandsQuery = z.strictObject({ ids: z.string().min(1).max(100 * 4
 export const accessPeriodBody = scheduleSchema;
 export const assignAccountBody = z.strictObject({ accountId: id });
 export const createAccountBody = z.strictObject({ id: id.optional(), email, status: z.enum(["Not confirmed", "Active", "Suspended"]).optional(), personId: id.optional() });
+export const accountStatusBody = z.strictObject({ status: z.enum(["Not confirmed", "Active", "Suspended"]) });
 export const dealerGrantBody = z.strictObject({ hours: z.literal(2) });
 
 export const signInBody = z.strictObject({ email: z.string().min(1).max(254), password: z.string().min(1).max(1024) });
