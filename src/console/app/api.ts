@@ -54,7 +54,26 @@ export async function api<T>(method: string, path: string, body?: unknown, opts:
   return parsed as T;
 }
 
-export const get = <T>(path: string, opts?: { quietAuth?: boolean }) => api<T>("GET", path, undefined, opts);
+/**
+ * GETs started before they are asked for: at start-up the first screen's data is fetched while the
+ * session is being checked, instead of after it. Each is used once, within a few seconds; a
+ * failed one (not signed in) is forgotten and the screen asks again itself.
+ */
+const prefetched = new Map<string, { at: number; promise: Promise<unknown> }>();
+export function prefetch(path: string): void {
+  const promise = api("GET", path, undefined, { quietAuth: true });
+  promise.catch(() => prefetched.delete(path));
+  prefetched.set(path, { at: Date.now(), promise });
+}
+
+export function get<T>(path: string, opts?: { quietAuth?: boolean }): Promise<T> {
+  const early = prefetched.get(path);
+  if (early) {
+    prefetched.delete(path);
+    if (Date.now() - early.at < 5_000) return (early.promise as Promise<T>).catch(() => api<T>("GET", path, undefined, opts));
+  }
+  return api<T>("GET", path, undefined, opts);
+}
 export const post = <T>(path: string, body?: unknown) => api<T>("POST", path, body ?? {});
 export const put = <T>(path: string, body: unknown) => api<T>("PUT", path, body);
 export const del = <T>(path: string) => api<T>("DELETE", path);

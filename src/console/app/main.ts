@@ -2,7 +2,7 @@
  * The console's shell: sign-in, the navigation bar (by permission), the theme toggle, and the
  * screens by path. Every screen shows the API's own sentence when a call is refused.
  */
-import { ApiError, del, get, post, sentence, setCsrfToken, whenSignedOut } from "./api.js";
+import { ApiError, del, get, post, prefetch, sentence, setCsrfToken, whenSignedOut } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
 import { closeAllModals } from "./modal.js";
 import { linkHandler, match, navigate, onNavigate, route } from "./router.js";
@@ -14,7 +14,7 @@ import { dealerScreen } from "./screens/dealer.js";
 import { equipmentScreen } from "./screens/equipment.js";
 import { newPersonScreen } from "./screens/person-new.js";
 import { personScreen } from "./screens/person.js";
-import { usersScreen } from "./screens/users.js";
+import { usersPagePath, usersScreen } from "./screens/users.js";
 
 applyStoredTheme();
 
@@ -153,6 +153,12 @@ whenSignedOut((e) => {
 onNavigate((path) => void renderPath(path));
 
 async function start(): Promise<void> {
+  // Opened on a Users tab (a bookmark, a reload): its data is fetched while the session is checked.
+  const users = match(location.pathname);
+  if (users?.screen === usersScreen) {
+    prefetch(usersPagePath(users.params.id!, new URLSearchParams(location.search)));
+    prefetch(`/panels/${encodeURIComponent(users.params.id!)}`);
+  }
   try {
     const s = await get<SessionBody>("/session", { quietAuth: true });
     setUser(s.user);

@@ -99,16 +99,19 @@ export function rowActions(panel: Pick<PanelDetails, "id">, r: UserRow, after: (
   return items;
 }
 
+/** The API path of the page of users a Users tab URL shows (also prefetched at start-up). */
+export function usersPagePath(panelId: string, query: URLSearchParams): string {
+  return `/panels/${enc(panelId)}/users${qs({ page: pageFrom(query), perPage: pageSizeFrom(query) })}`;
+}
+
 export async function usersScreen(ctx: ScreenContext): Promise<void> {
   const panelId = ctx.params.id!;
-  const page = pageFrom(ctx.query);
-  const perPage = pageSizeFrom(ctx.query);
   const here = (p: number, n: number) => `/panels/${enc(panelId)}/users${qs({ page: p === 1 ? undefined : p, perPage: n === 15 ? undefined : n })}`;
   // The grid paints as soon as its page is in; the panel's details (hub header, a Master's
   // partitions, what the details panel needs) follow on their own.
   const panelLoad = loadPanel(panelId);
   panelLoad.catch(() => undefined);
-  const list = await get<Page<UserRow>>(`/panels/${enc(panelId)}/users${qs({ page, perPage })}`);
+  const list = await get<Page<UserRow>>(usersPagePath(panelId, ctx.query));
   if (ctx.signal.aborted) return;
   let panel: PanelDetails | null = null;
   const hub = h("div", { class: "hub-slot" }, h("p", { class: "crumbs" }, h("a", { href: "/" }, "Equipment"), " / ", h("span", { class: "panel-id" }, panelId)));
