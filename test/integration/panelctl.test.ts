@@ -183,7 +183,7 @@ describe("panelctl", () => {
     expect(status.dealerAccess).toMatchObject({ hours: 2 });
   });
 
-  it("after the agent's data is deleted and it restarts, the next command is applied and the reset is said once", async () => {
+  it("after the agent's state is wiped it refuses the panel's new identity until `panelctl trust`; then the next command is applied and the reset is said once", async () => {
     const signingKey = loadSigningKey(Buffer.from(readFileSync(keyFile, "utf8").trim(), "hex"));
     const config = cloudAgentConfig(join(dir, "agent-r1"), mosq.url, "r1", signingKey);
     let r1 = await runAgent(config);
@@ -193,17 +193,27 @@ describe("panelctl", () => {
         expect(o.code).toBe(0);
         expect((await panelctl(["set-label", "--panel", "r1", "--slot", "2", "--label", label, ...common()])).code).toBe(0);
       }
-      const seqs = JSON.parse(readFileSync(join(dir, "seq.json"), "utf8")) as Record<string, { seq: number; epoch: string }>;
-      expect(seqs.r1).toMatchObject({ seq: 4, epoch: expect.stringMatching(/^[0-9a-f]{16}$/) });
+      const seqs = JSON.parse(readFileSync(join(dir, "seq.json"), "utf8")) as Record<string, { seq: number; epoch: string; identity: string }>;
+      expect(seqs.r1).toMatchObject({ seq: 4, epoch: expect.stringMatching(/^[0-9a-f]{16}$/), identity: expect.stringMatching(/^[0-9a-f]{64}$/) });
       const oldEpoch = seqs.r1!.epoch;
 
+      // The whole state directory goes: a new database and a new identity key. A new key cannot
+      // be told from a forger's, so the panel is refused, and the sentence says what to run.
       await r1.stop();
       rmSync(join(dir, "agent-r1", "state"), { recursive: true, force: true });
       r1 = await runAgent(config);
+      const refused = await panelctl(["set-label", "--panel", "r1", "--slot", "2", "--label", "Three", ...common(), "--timeout", "3"]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toMatch(/panel r1: dropped a state message not signed by its pinned identity .*run `panelctl trust --panel r1`/);
+
+      const trust = await panelctl(["trust", "--panel", "r1", "--seq-file", join(dir, "seq.json")]);
+      expect(trust.code).toBe(0);
+      expect(trust.stdout).toMatch(/panel r1: identity [0-9a-f]{16} forgotten/);
 
       const next = await panelctl(["set-code", "--panel", "r1", "--slot", "3", "--generate", "--json", ...common()]);
       expect(next.code).toBe(0);
       expect(JSON.parse(next.stdout)).toMatchObject({ panel: "r1", status: "applied", seq: 1 });
+      expect(next.stderr).toMatch(/panel r1: identity [0-9a-f]{16} trusted on first use/);
       expect(next.stderr).toMatch(/panel r1 was reset \(new database epoch [0-9a-f]{16}\): its sequence restarts at 1; its table must be sent again with `panelctl snapshot`/);
       expect(next.stderr).not.toContain(oldEpoch);
       const again = await panelctl(["users", "--panel", "r1", ...common()]);

@@ -114,7 +114,7 @@ export function addConnectionOptions(cmd: Command): Command {
   return cmd.addOption(jsonOption());
 }
 
-function defaultSeqFile(): string {
+export function defaultSeqFile(): string {
   return join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "panelctl", "seq.json");
 }
 
@@ -238,7 +238,7 @@ export async function withClient(cmd: Command, out: Out, needs: Needs, fn: (ctx:
       if (forgedSaid.has(`${f.panelId} ${f.reason}`)) return;
       forgedSaid.add(`${f.panelId} ${f.reason}`);
       out.error(
-        `panelctl: panel ${f.panelId}: dropped a ${f.channel} message not signed by its pinned identity (${f.reason}); if the panel was wiped or replaced on purpose, its pinned "identity" in ${o.seqFile} must be removed`,
+        `panelctl: panel ${f.panelId}: dropped a ${f.channel} message not signed by its pinned identity (${f.reason}); if the panel was wiped or replaced on purpose, run \`panelctl trust --panel ${f.panelId}\` (or with --identity HEX, the key the installer recorded)`,
       );
     });
     try {

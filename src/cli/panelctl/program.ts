@@ -18,6 +18,7 @@ import { setPartitionsCommand } from "./set-partitions.js";
 import { setRoleCommand } from "./set-role.js";
 import { setScheduleCommand } from "./set-schedule.js";
 import { snapshotCommand } from "./snapshot.js";
+import { trustCommand } from "./trust.js";
 import { unassignAccountCommand } from "./unassign-account.js";
 import { EXIT, refuseFlagLikeValues, UsageError } from "./usage.js";
 import { usersCommand } from "./users.js";
@@ -46,6 +47,7 @@ export function buildProgram(io: Io): Command {
     .addCommand(snapshotCommand(io))
     .addCommand(dealerCommand(io))
     .addCommand(watchCommand(io))
+    .addCommand(trustCommand(io))
     .addHelpText("after", EXIT_HELP);
   // addCommand does not pass settings down: give every command the same output and error handling.
   const output = {

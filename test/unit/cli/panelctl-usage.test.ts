@@ -58,6 +58,9 @@ describe("panelctl usage errors", () => {
     ["users", "--panel", "p1", "--per-page", PIN],
     ["users", "--panel", "p1", "--page", `-${PIN}`],
     ["users", "--panel", "p1", "--mqtt", PIN],
+    ["trust", "--panel", "p1", "--identity", PIN],
+    ["trust", "--panel", PIN + "!"],
+    ["trust", PIN],
     ["users", "--panel", "p1", "--timeout", `${PIN}x`],
     ["users", "--panel", "p1", "--actor-kind", PIN],
     ["users", "--panel", `-${PIN}`],
@@ -178,5 +181,26 @@ describe("panelctl value parsers", () => {
       createdIso: "1970-01-01T00:00:00.000Z",
       rows: [{ at: 1_764_633_600_000, atIso: "2025-12-02T00:00:00.000Z", label: "x" }],
     });
+  });
+});
+
+describe("panelctl trust", () => {
+  const KEY = "ab".repeat(32);
+  it("pins the identity given, then forgets it, in the seq file, naming the key ids only", async () => {
+    const pin = await run(["trust", "--panel", "p1", "--identity", KEY]);
+    expect(pin.code).toBe(0);
+    expect(pin.stdout).toMatch(/^panel p1: identity [0-9a-f]{16} pinned$/);
+    const file = JSON.parse(readFileSync(process.env.PANELCTL_SEQ_FILE!, "utf8")) as Record<string, { identity?: string }>;
+    expect(file.p1?.identity).toBe(KEY);
+    const forget = await run(["trust", "--panel", "p1", "--json"]);
+    expect(forget.code).toBe(0);
+    expect(JSON.parse(forget.stdout)).toMatchObject({ panel: "p1", was: expect.stringMatching(/^[0-9a-f]{16}$/), pinned: null });
+    expect((JSON.parse(readFileSync(process.env.PANELCTL_SEQ_FILE!, "utf8")) as Record<string, { identity?: string }>).p1?.identity).toBeUndefined();
+  });
+
+  it("needs a panel", async () => {
+    const r = await run(["trust"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/trust needs --panel ID/);
   });
 });
