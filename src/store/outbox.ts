@@ -43,7 +43,7 @@ export class OutboxRepo implements TxParticipant {
   constructor(db: Database.Database, counters: CountersRepo) {
     this.#db = db;
     this.#counters = counters;
-    this.#insert = db.prepare<[string, number | null, Buffer, number]>("INSERT INTO outbox (kind, n, body, at) VALUES (?, ?, ?, ?)");
+    this.#insert = db.prepare<[number, string, number | null, Buffer, number]>("INSERT INTO outbox (id, kind, n, body, at) VALUES (?, ?, ?, ?, ?)");
     this.#peek = db.prepare<[number, number], OutboxRow>("SELECT id, kind, n, body, at FROM outbox WHERE id > ? ORDER BY id LIMIT ?");
     this.#count = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM outbox");
     this.#delete = db.prepare<[number]>("DELETE FROM outbox WHERE id = ?");
@@ -66,8 +66,9 @@ export class OutboxRepo implements TxParticipant {
       }
       // A copy: an encoder may hand out a view of a buffer it reuses.
       const body = Buffer.from(bytes);
-      const { lastInsertRowid } = this.#insert.run(row.kind, n, body, at);
-      this.#staged.push({ id: Number(lastInsertRowid), kind: row.kind, n, body, at });
+      const id = ++this.#counters.outboxId;
+      this.#insert.run(id, row.kind, n, body, at);
+      this.#staged.push({ id, kind: row.kind, n, body, at });
     }
   }
 

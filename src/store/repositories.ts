@@ -36,40 +36,52 @@ export class AgentStateRepo {
   }
 }
 
+const COUNTER_KEYS = ["last_seq", "table_version", "event_seq", "log_id", "outbox_id"] as const;
+
 /**
- * The three counters every commit may move: the last consumed cloud seq, the table version and the
- * event number. Kept in memory (read on every command) and written once per transaction that moved
- * them; a rollback restores them.
+ * The counters every commit may move: the last consumed cloud seq, the table version, the event
+ * number and the last ids of the action log and the outbox (ids are never used twice, not even
+ * after their rows were deleted). Kept in memory (read on every command) and written in one
+ * statement per transaction that moved them; a rollback restores them.
  */
 export class CountersRepo implements TxParticipant {
   readonly #write;
   lastSeq: number;
   tableVersion: number;
   eventSeq: number;
-  #saved: [number, number, number] = [0, 0, 0];
+  logId: number;
+  outboxId: number;
+  #saved: number[] = [];
 
   constructor(db: Database.Database, state: AgentStateRepo) {
-    this.#write = db.prepare<[string, string, string]>(
-      "INSERT INTO agent_state (key, value) VALUES ('last_seq', ?), ('table_version', ?), ('event_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    this.#write = db.prepare<string[]>(
+      `INSERT INTO agent_state (key, value) VALUES ${COUNTER_KEYS.map((k) => `('${k}', ?)`).join(", ")} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
     );
-    this.lastSeq = Number(state.get("last_seq") ?? 0);
-    this.tableVersion = Number(state.get("table_version") ?? 0);
-    this.eventSeq = Number(state.get("event_seq") ?? 0);
+    const read = (key: (typeof COUNTER_KEYS)[number]) => Number(state.get(key) ?? 0);
+    this.lastSeq = read("last_seq");
+    this.tableVersion = read("table_version");
+    this.eventSeq = read("event_seq");
+    this.logId = read("log_id");
+    this.outboxId = read("outbox_id");
+  }
+
+  #values(): number[] {
+    return [this.lastSeq, this.tableVersion, this.eventSeq, this.logId, this.outboxId];
   }
 
   begin(): void {
-    this.#saved = [this.lastSeq, this.tableVersion, this.eventSeq];
+    this.#saved = this.#values();
   }
 
   flush(): void {
-    const [s, v, e] = this.#saved;
-    if (s !== this.lastSeq || v !== this.tableVersion || e !== this.eventSeq) this.#write.run(String(this.lastSeq), String(this.tableVersion), String(this.eventSeq));
+    const now = this.#values();
+    if (now.some((v, i) => v !== this.#saved[i])) this.#write.run(...now.map(String));
   }
 
   committed(): void {}
 
   rolledBack(): void {
-    [this.lastSeq, this.tableVersion, this.eventSeq] = this.#saved;
+    [this.lastSeq, this.tableVersion, this.eventSeq, this.logId, this.outboxId] = this.#saved as [number, number, number, number, number];
   }
 }
 
@@ -154,21 +166,24 @@ export interface StoredLogEntry extends ActionLogEntry {
 /** The action log: who changed what, and every refusal. */
 export class ActionLogRepo {
   readonly #db: Database.Database;
+  readonly #counters: CountersRepo;
   readonly #insert;
   readonly #page;
   readonly #count;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, counters: CountersRepo) {
     this.#db = db;
-    this.#insert = db.prepare<[number, string, string, number | null, string | null, string | null, string, string]>(
-      "INSERT INTO action_log (at, actor, action, slot, before, after, command_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    this.#counters = counters;
+    this.#insert = db.prepare<[number, number, string, string, number | null, string | null, string | null, string, string]>(
+      "INSERT INTO action_log (id, at, actor, action, slot, before, after, command_id, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.#page = db.prepare<[number, number], LogRow>("SELECT * FROM action_log ORDER BY id DESC LIMIT ? OFFSET ?");
     this.#count = db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM action_log");
   }
 
+  /** Inside a transaction (it moves the id counter, which the transaction persists). */
   add(e: ActionLogEntry): void {
-    this.#insert.run(e.at, JSON.stringify(e.actor), e.action, e.slot, e.before ? JSON.stringify(e.before) : null, e.after ? JSON.stringify(e.after) : null, e.commandId, e.result);
+    this.#insert.run(++this.#counters.logId, e.at, JSON.stringify(e.actor), e.action, e.slot, e.before ? JSON.stringify(e.before) : null, e.after ? JSON.stringify(e.after) : null, e.commandId, e.result);
   }
 
   /** Newest first, in pages of the Users grid's sizes. */

@@ -51,7 +51,7 @@ export class Store {
     this.counters = new CountersRepo(db, this.state);
     this.slots = new SlotRepo(db);
     this.applied = new AppliedRepo(db);
-    this.actionLog = new ActionLogRepo(db);
+    this.actionLog = new ActionLogRepo(db, this.counters);
     this.outbox = new OutboxRepo(db, this.counters);
     this.#participants = [this.counters, this.outbox];
   }

@@ -186,6 +186,54 @@ describe("store", () => {
     );
   });
 
+  it("never hands out an outbox or action-log id twice, across deletes and restarts, and writes no sqlite_sequence page", () => {
+    const dir = dirs.make();
+    let store = open(dir);
+    execute(store, [{ command: cmd({ kind: "set_code", slot: 2, code: new Secret("222222") }), seq: 1 }], NOW, (outs) => outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) })));
+    const first = store.outboxPeek(10).map((r) => r.id);
+    store.outboxDelete(first);
+    store.prune({ actionLogMaxAgeMs: 0, actionLogMaxRows: 0, appliedMaxAgeMs: 1e12 });
+    store.close();
+    store = open(dir);
+    execute(store, [{ command: cmd({ kind: "set_label", slot: 2, label: "Again" }), seq: 2 }], NOW + 1, (outs) => outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) })));
+    const second = store.outboxPeek(10).map((r) => r.id);
+    expect(Math.min(...second)).toBeGreaterThan(Math.max(...first));
+    expect(store.actionLog().rows[0]!.id).toBeGreaterThan(1);
+    store.close();
+    const db = new Database(join(dir, "panel-agent.db"), { readonly: true });
+    const seqRows = db.prepare("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'").all() as { name: string }[];
+    const used = seqRows.length > 0 ? (db.prepare("SELECT COUNT(*) AS n FROM sqlite_sequence").get() as { n: number }).n : 0;
+    db.close();
+    expect(used).toBe(0);
+  });
+
+  it("migrates a database written with AUTOINCREMENT ids: the next ids continue past every id it ever used", () => {
+    const dir = dirs.make();
+    const store = open(dir);
+    store.close();
+    // The shape schema version 2 left: AUTOINCREMENT tables whose sequence ran past rows since deleted.
+    const db = new Database(join(dir, "panel-agent.db"));
+    db.exec(`
+      DROP TABLE outbox; DROP TABLE action_log;
+      CREATE TABLE action_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, slot INTEGER, before TEXT, after TEXT, command_id TEXT NOT NULL, result TEXT NOT NULL) STRICT;
+      CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, n INTEGER, body BLOB NOT NULL, at INTEGER NOT NULL) STRICT;
+      INSERT INTO action_log (id, at, actor, action, slot, before, after, command_id, result) VALUES (40, 1, '{"kind":"cloud","id":"svc"}', 'set_label', 2, NULL, NULL, 'old', 'ok');
+      INSERT INTO outbox (id, kind, n, body, at) VALUES (70, 'evt', 5, x'a0', 1);
+      UPDATE sqlite_sequence SET seq = 57 WHERE name = 'action_log';
+      UPDATE sqlite_sequence SET seq = 90 WHERE name = 'outbox';
+      DELETE FROM agent_state WHERE key IN ('log_id', 'outbox_id');
+    `);
+    db.pragma("user_version = 2");
+    db.close();
+    const again = open(dir);
+    expect(again.actionLog().rows.map((r) => r.id)).toEqual([40]);
+    expect(again.outboxPeek(10).map((r) => r.id)).toEqual([70]);
+    execute(again, [{ command: cmd({ kind: "set_code", slot: 3, code: new Secret("333333") }), seq: 1 }], NOW, (outs) => outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) })));
+    expect(again.actionLog().rows[0]!.id).toBe(58);
+    expect(again.outboxPeek(10).map((r) => r.id)).toEqual([70, 91]);
+    again.close();
+  });
+
   it("changes slots loaded with shared values (no locks, no tags, always, the same partitions) without touching the others", () => {
     const dir = dirs.make();
     const a = open(dir);
