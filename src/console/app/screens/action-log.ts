@@ -24,9 +24,21 @@ export async function actionLogScreen(ctx: ScreenContext): Promise<void> {
   const perPage = pageSizeFrom(ctx.query);
   const here = (o: { panelId: string; personId: string; page?: number; perPage?: number }) =>
     `/action-log${qs({ panelId: o.panelId, personId: o.personId, page: o.page && o.page > 1 ? o.page : undefined, perPage: o.perPage && o.perPage !== 15 ? o.perPage : undefined })}`;
-  const panelInput = h("input", { type: "text", value: panelId, autocomplete: "off" });
+  const panelInput = h("input", { type: "text", value: panelId, autocomplete: "off", list: "action-log-panels" });
+  const panelList = h("datalist", { id: "action-log-panels" });
   const personInput = h("input", { type: "text", value: personId, autocomplete: "off" });
-  const filters = h("form", { class: "filters", role: "search", "aria-label": "Filter the action log" }, field("Panel", panelInput), field("User (person id)", personInput), h("button", { type: "submit", class: "button" }, "Filter"));
+  const personName = h("p", { class: "hint", "aria-live": "polite" });
+  const filters = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter the action log" },
+    field("Panel", panelInput),
+    panelList,
+    h("div", null, field("User (person id)", personInput), personName),
+    h("button", { type: "submit", class: "button" }, "Filter"),
+  );
+  // The panels to pick from, and whose log this is when a user is chosen (both only helpers: the filter works without them).
+  void get<Page<{ id: string }>>(`/panels${qs({ perPage: 200 })}`).then((p) => panelList.replaceChildren(...p.rows.map((r) => h("option", { value: r.id }))), () => undefined);
+  if (personId) void get<{ firstName: string; lastName: string }>(`/people/${encodeURIComponent(personId)}`).then((p) => (personName.textContent = `${p.firstName} ${p.lastName}`), () => undefined);
   filters.addEventListener("submit", (ev) => {
     ev.preventDefault();
     navigate(here({ panelId: panelInput.value.trim(), personId: personInput.value.trim(), perPage }));

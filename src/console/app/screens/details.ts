@@ -56,7 +56,11 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       h("p", { class: "details-role" }, h("span", { class: "muted" }, "Role: "), d.codeSet ? d.role : "-"),
       dotsMenu(`Actions for ${displayLabel(d)}`, rowActions(panel, d, mine, fail)),
     );
-    replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), partitionsSection(d, manage), doorLocksSection(d), tagSections(d));
+    const audit =
+      can("view_action_log") && d.personId
+        ? h("p", { class: "details-audit" }, h("a", { href: `/action-log?panelId=${enc(panel.id)}&personId=${enc(d.personId)}` }, "This user in the Action log"))
+        : null;
+    replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), partitionsSection(d, manage), doorLocksSection(d), tagSections(d), audit);
   }
 
   function accountSection(d: UserDetails): HTMLElement {
