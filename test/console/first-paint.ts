@@ -26,7 +26,7 @@ async function markedAt(page: Page, url: string, mark: string): Promise<number> 
   await page.goto(url);
   // a function, not a string: the console's CSP forbids eval, which a string predicate needs
   await page.waitForFunction((name) => performance.getEntriesByName(name).length > 0, mark, { timeout: 15_000 });
-  return (await page.evaluate(`performance.getEntriesByName(${JSON.stringify(mark)})[0].startTime`)) as number;
+  return await page.evaluate<number>(`performance.getEntriesByName(${JSON.stringify(mark)})[0].startTime`);
 }
 
 const EMPTY_PAGE = "data:text/html,<!doctype html><title>floor</title><p>.</p><script>requestAnimationFrame(() => setTimeout(() => performance.mark('floor-painted'), 0))</script>";

@@ -33,7 +33,7 @@ export class HookReceiver {
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
         try {
-          this.deliveries.push({ path: req.url ?? "/", body: JSON.parse(Buffer.concat(chunks).toString("utf8")) });
+          this.deliveries.push({ path: req.url ?? "/", body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as HookReceiver["deliveries"][number]["body"] });
         } catch {
           // not JSON: not ours to keep
         }
@@ -185,7 +185,7 @@ export class ConsoleRig {
 export const unlabelled: string[] = [];
 
 export async function shootBothThemes(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
-  const missing = (await page.evaluate(`(() => {
+  const missing = await page.evaluate<string[]>(`(() => {
     const named = (el) => {
       if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return true;
       if (el.closest("label")) return true;
@@ -196,7 +196,7 @@ export async function shootBothThemes(page: Page, name: string, opts: { fullPage
     return [...document.querySelectorAll("input, select, textarea, button, a[href], [role=switch], [role=combobox], [role=menuitem]")]
       .filter((el) => el.getClientRects().length > 0 && !el.closest("[inert]") && !named(el))
       .map((el) => el.outerHTML.slice(0, 120));
-  })()`)) as string[];
+  })()`);
   unlabelled.push(...missing.map((m) => `${name}: ${m}`));
   const before = await page.evaluate("document.documentElement.dataset.theme ?? ''");
   for (const theme of ["light", "dark"]) {
@@ -208,9 +208,9 @@ export async function shootBothThemes(page: Page, name: string, opts: { fullPage
 
 /** Everything a page holds that a code could hide in: the markup, every field's live value, localStorage, the URL. */
 export async function pageText(page: Page): Promise<string> {
-  return (await page.evaluate(`(() => {
+  return await page.evaluate<string>(`(() => {
     const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
     const storage = Object.keys(localStorage).map((k) => k + "=" + localStorage.getItem(k)).join("\\n");
     return document.documentElement.outerHTML + "\\n" + values + "\\n" + storage + "\\n" + location.href + "\\n" + document.title;
-  })()`)) as string;
+  })()`);
 }
