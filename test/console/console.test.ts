@@ -646,6 +646,9 @@ describe("the console", () => {
     await remember();
     const traffic = await rig.settledTraffic();
     expect(traffic.length).toBeGreaterThan(50);
+    // and the whole session fetched nothing from anywhere but panel-fleet
+    const origin = new URL(rig.url).origin;
+    expect(traffic.filter((t) => !t.url.startsWith("data:") && new URL(t.url).origin !== origin).map((t) => t.url)).toEqual([]);
     const all = [...typedCodes, ...generatedCodes];
     expect(all.length).toBe(5);
     for (const snapshot of domSnapshots) expect(leaks(snapshot, all)).toEqual([]);
