@@ -475,7 +475,7 @@ function contentWith<S extends z.ZodType>(schema: S, bytes: Uint8Array, limits?:
 
 /** An event, bare or signed; like decodeAck, the signature is not checked here. */
 export function decodeEvent(bytes: Uint8Array, limits?: DecodeLimits): Decoded<WireEvent> {
-  return contentWith(eventSchema, bytes, limits) as Decoded<WireEvent>;
+  return contentWith(eventSchema, bytes, limits);
 }
 
 /** The event types this protocol version defines. */

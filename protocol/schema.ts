@@ -150,7 +150,7 @@ export interface WireKindSpec {
 /** A kind whose wire form is its domain form plus seq and exp: nothing secret in it. */
 function plain<K extends CommandKind>(kind: K): WireKindSpec {
   return {
-    schema: domainOption(kind).extend(wireExtras) as unknown as z.ZodType<Record<string, unknown>>,
+    schema: domainOption(kind).extend(wireExtras),
     sealed: false,
     split: (cmd) => ({ fields: { ...cmd }, secrets: null }),
     join: (fields) => fields,

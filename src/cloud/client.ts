@@ -807,7 +807,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
           }
           const job = p.queue.shift()!;
           const e = err instanceof RuleError ? err : new RuleError("schema_violation");
-          final(job, rejectedLocally(p.id, job.id, e.code, e.detail as ErrorDetail | undefined));
+          final(job, rejectedLocally(p.id, job.id, e.code, e.detail));
           encoded = undefined;
           break;
         }
@@ -1142,7 +1142,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    * Decoded events of one panel, or of every panel with "+", as an async iterator (break out of
    * the loop to stop). Events are deduplicated by their outbox number `n` per panel.
    */
-  events(panelId: string | "+"): AsyncIterableIterator<{ panelId: string; event: WireEvent }> {
+  /** `panelId` "+" for every panel. */
+  events(panelId: string): AsyncIterableIterator<{ panelId: string; event: WireEvent }> {
     const buffer: { panelId: string; event: WireEvent }[] = [];
     let wake: (() => void) | undefined;
     let done = false;

@@ -85,7 +85,7 @@ function diffViews(before: Slot, after: Slot): { before: Partial<SlotView>; afte
     outA.codeSet = true;
     outA.codeChanged = true;
   }
-  return { before: outB as Partial<SlotView>, after: outA as Partial<SlotView> };
+  return { before: outB, after: outA };
 }
 
 /** Who was refused what: everything the action log keeps of a refusal besides its time and code. */

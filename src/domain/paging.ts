@@ -14,7 +14,8 @@ export type UserRow = {
   role: Role | "-";
   codeSet: boolean;
   partitions: number[];
-  account: string | "-";
+  /** The assigned account's email, or "-". */
+  account: string;
   /** Account creation time (epoch ms) or "-". */
   created: number | "-";
   status: AccountStatus | "Unknown";

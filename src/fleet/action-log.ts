@@ -1,5 +1,6 @@
 import { pageWindow, type Page, type PageSize } from "../domain/index.js";
 import type { Queryable } from "./db.js";
+import { text } from "./row.js";
 
 export type Outcome = "requested" | "applied" | "rejected" | "refused";
 
@@ -49,15 +50,15 @@ export async function readActionLog(q: Queryable, filter: { panelId?: string; pe
   return w.withRows(
     r.rows.map((x) => ({
       at: (x.at as Date).toISOString(),
-      actor: { kind: String(x.actor_kind), id: String(x.actor_id), ...(x.actor_name ? { name: String(x.actor_name) } : {}) },
+      actor: { kind: text(x.actor_kind), id: text(x.actor_id), ...(x.actor_name ? { name: text(x.actor_name) } : {}) },
       panelId: (x.panel_id as string | null) ?? null,
       slot: x.slot === null ? null : Number(x.slot),
       personId: (x.person_id as string | null) ?? null,
       action: String(x.action),
       outcome: x.outcome as Outcome,
-      ...(x.code ? { code: String(x.code) } : {}),
-      ...(x.sentence ? { sentence: String(x.sentence) } : {}),
-      ...(x.command_id ? { commandId: String(x.command_id) } : {}),
+      ...(x.code ? { code: text(x.code) } : {}),
+      ...(x.sentence ? { sentence: text(x.sentence) } : {}),
+      ...(x.command_id ? { commandId: text(x.command_id) } : {}),
     })),
   );
 }

@@ -10,7 +10,8 @@ export interface QueryResult<T> {
 
 /** One SQL statement with `$1, $2, ...` parameters: the only way the fleet talks to its database. */
 export interface Queryable {
-  query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
+  // Properties, not methods: implementations are closures, safe to pass around unbound.
+  query: <T = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<QueryResult<T>>;
 }
 
 /**
@@ -21,8 +22,8 @@ export interface Queryable {
 export interface Db extends Queryable {
   readonly kind: "pglite" | "postgres";
   /** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
+  transaction: <T>(fn: (tx: Queryable) => Promise<T>) => Promise<T>;
+  close: () => Promise<void>;
   /** PGlite only: a tarball of its data directory (a backup, or a template for `pgliteDb(…, { loadDataDir })`). */
   dumpDataDir?: () => Promise<Blob>;
 }
@@ -45,6 +46,13 @@ export function postgresDb(connectionString: string, max = 10): Db {
     async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       const client = await pool.connect();
       let broken = false;
+      // pg-pool drops its idle error listener while a client is checked out: without this one, the
+      // server restarting mid-transaction emits an unhandled 'error' and kills the worker. The query
+      // in flight rejects anyway; the client is then discarded instead of returned to the pool.
+      const onError = () => {
+        broken = true;
+      };
+      client.on("error", onError);
       try {
         await client.query("BEGIN");
         const out = await fn(wrap(client));
@@ -58,6 +66,7 @@ export function postgresDb(connectionString: string, max = 10): Db {
         }
         throw err;
       } finally {
+        client.removeListener("error", onError);
         client.release(broken);
       }
     },

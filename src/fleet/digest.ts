@@ -2,6 +2,7 @@ import { tableDigest, type SlotContent } from "../../protocol/index.js";
 import { PANEL_TYPES, ROLE_PERMISSIONS, type Role } from "../domain/index.js";
 import type { Queryable } from "./db.js";
 import type { PanelRow, Schedule } from "./store.js";
+import { text } from "./row.js";
 
 /**
  * The digest of a panel's DESIRED table (protocol/README.md section 7.1, `tableDigest`): the view
@@ -35,11 +36,11 @@ export async function desiredViews(q: Queryable, panel: PanelRow): Promise<SlotC
     const role = x.role as Role;
     const account =
       x.account_id && x.account_status !== "Suspended"
-        ? { id: String(x.account_id), email: String(x.account_email), createdAt: (x.account_created as Date).getTime(), status: x.account_status as "Active" }
+        ? { id: text(x.account_id), email: text(x.account_email), createdAt: (x.account_created as Date).getTime(), status: x.account_status as "Active" }
         : null;
     return {
       number: Number(x.slot),
-      label: x.label ? String(x.label) : nameLabel(String(x.first_name), String(x.last_name), type.labelLength),
+      label: x.label ? text(x.label) : nameLabel(text(x.first_name), text(x.last_name), type.labelLength),
       role,
       codeSet: true,
       partitions: ROLE_PERMISSIONS[role].allPartitions ? all : [...new Set((x.partitions as unknown[]).map(Number))].sort((a, b) => a - b),

@@ -4,6 +4,7 @@ import { commandSchema, ERROR_SENTENCES, Secret, type Actor } from "../domain/in
 import type { State } from "../../protocol/index.js";
 import { desiredDigest } from "./digest.js";
 import type { FleetStore, JournalCommand } from "./store.js";
+import { text } from "./row.js";
 
 export interface DispatcherOptions {
   store: FleetStore;
@@ -310,7 +311,7 @@ export class Dispatcher {
         const codes = JSON.parse(secret.reveal()) as Record<string, unknown>;
         input.users = (c.body.users as { slot: number }[]).map((u) => {
           const tags = codes[`tags:${u.slot}`];
-          return { ...u, code: new Secret(String(codes[String(u.slot)] ?? "")), ...(tags !== undefined ? { tags: tagsOf(tags) } : {}) };
+          return { ...u, code: new Secret(text(codes[String(u.slot)] ?? "")), ...(tags !== undefined ? { tags: tagsOf(tags) } : {}) };
         });
       } else if (c.kind === "set_proximity_tags") input.tags = tagsOf(JSON.parse(secret.reveal()));
       else input.code = secret;
@@ -324,7 +325,7 @@ export class Dispatcher {
     if (!refusal) return input as unknown as CommandInput;
     this.#fillers.set(c.id, refusal);
     this.#log.warn({ panelId: c.panelId, seq: c.seq, kind: c.kind, ...refusal }, "command the client would refuse goes as a filler read to keep the seq");
-    return { kind: "list_users", id: c.id, page: 1, perPage: 10 } as CommandInput;
+    return { kind: "list_users", id: c.id, page: 1, perPage: 10 };
   }
 
   /** Records an outcome; a pending one is recorded when its ack finally arrives. */

@@ -6,6 +6,7 @@ import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
 import { logAction } from "./action-log.js";
 import { nameLabel } from "./digest.js";
+import { text } from "./row.js";
 
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type CommandStatus = "pending" | "applied" | "rejected" | "superseded";
@@ -171,12 +172,12 @@ function commandFromRow(r: Record<string, unknown>): CommandView {
     kind: String(r.kind),
     personId: (r.person_id as string | null) ?? null,
     status: r.status as CommandStatus,
-    error: r.error_code ? { code: String(r.error_code), message: String(r.error_sentence ?? "") } : null,
+    error: r.error_code ? { code: text(r.error_code), message: text(r.error_sentence ?? "") } : null,
     wireSeq: numOrNull(r.wire_seq),
     createdAt: iso(r.created_at),
     sentAt: isoOrNull(r.sent_at),
     ackedAt: isoOrNull(r.acked_at),
-    ...(r.error_code ? { code: String(r.error_code), sentence: String(r.error_sentence ?? "") } : {}),
+    ...(r.error_code ? { code: text(r.error_code), sentence: text(r.error_sentence ?? "") } : {}),
     ...(r.status !== "pending" && r.acked_at ? { decidedAt: iso(r.acked_at) } : {}),
   };
 }
@@ -450,7 +451,7 @@ export class FleetStore {
     const labelCommand = () => write(label !== null ? { kind: "set_label", slot, label } : { kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
     const tagsSecret = () => new Secret(tagsCt ? this.vault.decrypt(tagsCt, tagsAad).reveal() : "[]");
     // Moving a switched-on person to another slot clears the old slot first.
-    if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur!.slot) });
+    if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur.slot) });
     if (input.enabled && (!wasOn || slotMoved)) {
       const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
       this.#checkCodeFits(panel, code);
@@ -465,13 +466,13 @@ export class FleetStore {
       if (tagsCt) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
       if (account && account.status !== "Suspended") await write({ kind: "assign_account", slot, account });
     } else if (input.enabled && wasOn) {
-      if (label !== ((cur!.label as string | null) ?? null)) await labelCommand();
-      if (!isMaster && role !== cur!.role) await write({ kind: "set_role", slot, role });
-      if (!isMaster && !sameNumbers(partitions, cur!.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
-      if (JSON.stringify(schedule) !== JSON.stringify(cur!.schedule)) await write({ kind: "set_schedule", slot, schedule });
-      if (JSON.stringify(doorLocks) !== JSON.stringify(cur!.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
+      if (label !== ((cur.label as string | null) ?? null)) await labelCommand();
+      if (!isMaster && role !== cur.role) await write({ kind: "set_role", slot, role });
+      if (!isMaster && !sameNumbers(partitions, cur.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
+      if (JSON.stringify(schedule) !== JSON.stringify(cur.schedule)) await write({ kind: "set_schedule", slot, schedule });
+      if (JSON.stringify(doorLocks) !== JSON.stringify(cur.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
       if (tags !== undefined) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
-      if (accountId !== ((cur!.account_id as string | null) ?? null)) {
+      if (accountId !== ((cur.account_id as string | null) ?? null)) {
         if (account) await write({ kind: "assign_account", slot, account });
         else await write({ kind: "unassign_account", slot });
       }
@@ -505,10 +506,10 @@ export class FleetStore {
       const users = rows.rows.map((r) => {
         const slot = num(r.slot);
         codes[String(slot)] = this.vault.decrypt(r.code_ct as Uint8Array, `person:${String(r.person_id)}`).reveal();
-        const label = r.label ? String(r.label) : nameLabel(String(r.first_name), String(r.last_name), type.labelLength);
+        const label = r.label ? text(r.label) : nameLabel(text(r.first_name), text(r.last_name), type.labelLength);
         if (r.tags_ct) codes[`tags:${slot}`] = JSON.parse(this.vault.decrypt(r.tags_ct as Uint8Array, `tags:${String(r.person_id)}:${panelId}`).reveal()) as unknown;
         const user: Record<string, unknown> = { slot, label, schedule: r.schedule, doorLocks: r.door_locks ?? [] };
-        user.account = r.account_id && r.account_status !== "Suspended" ? { id: String(r.account_id), email: String(r.account_email), createdAt: new Date(r.account_created as Date).getTime(), status: r.account_status } : null;
+        user.account = r.account_id && r.account_status !== "Suspended" ? { id: text(r.account_id), email: text(r.account_email), createdAt: new Date(r.account_created as Date).getTime(), status: r.account_status } : null;
         if (!type.masterSlots.includes(slot)) Object.assign(user, { role: r.role, partitions: (r.partitions as unknown[]).map(num) });
         return user;
       });

@@ -3,6 +3,7 @@ import type { Queryable } from "./db.js";
 import { desiredDigest, nameLabel } from "./digest.js";
 import { FleetError } from "./errors.js";
 import type { FleetStore, PanelRow, Schedule } from "./store.js";
+import { text } from "./row.js";
 
 /**
  * The reads of the API: the Equipment list, a panel's Users grid over every slot, one slot's
@@ -132,12 +133,12 @@ function emptyRow(panel: PanelRow, slot: number, pending: boolean): GridRow {
 
 function gridRow(panel: PanelRow, x: Record<string, unknown>, pending: boolean): GridRow {
   const enabled = x.enabled === true;
-  const account = x.account_id ? { id: String(x.account_id), email: String(x.account_email), status: x.account_status as AccountStatus } : null;
+  const account = x.account_id ? { id: text(x.account_id), email: text(x.account_email), status: x.account_status as AccountStatus } : null;
   return {
     slot: num(x.slot),
     personId: String(x.person_id),
     // the label as the panel shows it: the one set for this panel, or the name cut to the type's length
-    label: x.label ? String(x.label) : nameLabel(String(x.first_name), String(x.last_name), PANEL_TYPES[panel.type].labelLength),
+    label: x.label ? text(x.label) : nameLabel(text(x.first_name), text(x.last_name), PANEL_TYPES[panel.type].labelLength),
     role: x.role as Role,
     codeSet: enabled && x.code_set === true,
     partitions: enabled ? (x.partitions as unknown[]).map(num) : [],

@@ -32,7 +32,7 @@ export interface ProcessReport {
 
 function stored(o: StoredOutcome, id: string, seq: number, dup: boolean): Outcome {
   return o.status === "applied"
-    ? appliedOutcome(id, seq, o.result as Parameters<typeof appliedOutcome>[2], dup)
+    ? appliedOutcome(id, seq, o.result, dup)
     : rejectedOutcome(new RuleError(o.error.code, o.error.detail), id, seq, dup);
 }
 

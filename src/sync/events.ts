@@ -8,7 +8,7 @@ export interface WireEventBody<T extends EventType = EventType> {
 }
 
 function body<T extends EventType>(type: T, at: number, data: EventData<T>): WireEventBody {
-  return { type, at, data } as unknown as WireEventBody;
+  return { type, at, data };
 }
 
 /** Every event the agent emits, in its wire form (protocol/README.md, "Events"). No credential reaches it. */

@@ -48,7 +48,7 @@ server.listen(process.argv[1], () => process.stdout.write("listening\\n"));
  */
 export async function unixSocketPingPong(path: string): Promise<{ sample: () => Promise<number>; close: () => void }> {
   const child = spawn(process.execPath, ["-e", ECHO_SERVER, path], { stdio: ["ignore", "pipe", "inherit"] });
-  await once(child.stdout!, "data");
+  await once(child.stdout, "data");
   const socket = createConnection(path);
   await once(socket, "connect");
   let waiter: (() => void) | undefined;

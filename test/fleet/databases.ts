@@ -7,7 +7,7 @@ import { PostgresServer } from "../helpers/postgres.js";
 /** The two databases every fleet suite runs against: PGlite in the process, and Debian's PostgreSQL 15 server. */
 export interface TestDatabase {
   name: string;
-  open(): Promise<{ db: Db; url?: string; close(): Promise<void>; /** pg_dump of the server's database (the server only). */ pgDump?: () => Promise<string> }>;
+  open(): Promise<{ db: Db; url?: string; close: () => Promise<void>; /** pg_dump of the server's database (the server only). */ pgDump?: () => Promise<string> }>;
 }
 
 const PGLITE_VERSION = (JSON.parse(readFileSync(new URL("../../node_modules/@electric-sql/pglite/package.json", import.meta.url), "utf8")) as { version: string }).version;

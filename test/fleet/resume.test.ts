@@ -50,7 +50,7 @@ describe.each(DATABASES)("a worker dies between publishing and recording acks (f
 
   it("supersedes what the panel consumed unseen, reconciles by snapshot and goes on at the journal's seqs", async () => {
     const a = await fleetWorker(db, agents.broker.url, agents.signingKey, vault, log.logger, "wA");
-    stops.push(a.stop);
+    stops.push(() => a.stop());
     await enrolPanel(a.store, a.client, { id: "res-1" });
     a.dispatcher.start();
     const person = await a.store.createPerson({ firstName: "Rosalind", lastName: "Franklin" });
@@ -71,7 +71,7 @@ describe.each(DATABASES)("a worker dies between publishing and recording acks (f
     expect((await a.store.commandsOfPanel("res-1")).map((c) => c.status)).toEqual(["pending", "pending", "pending", "pending", "pending"]);
 
     const b = await fleetWorker(db, agents.broker.url, agents.signingKey, vault, log.logger, "wB");
-    stops.push(b.stop);
+    stops.push(() => b.stop());
     b.dispatcher.start();
     const journal = await until(async () => {
       const j = await b.store.commandsOfPanel("res-1");

@@ -29,7 +29,7 @@ export class WebhookReceiver {
       });
     });
     await new Promise<void>((resolve) => this.#server!.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.#server!.address() as AddressInfo).port}/hook`;
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/hook`;
     return this;
   }
 

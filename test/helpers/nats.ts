@@ -23,6 +23,11 @@ interface Node {
   log: string;
 }
 
+/** The part of the monitoring endpoint's /jsz answer the health check reads. */
+interface JszReply {
+  meta_cluster?: { leader?: string };
+}
+
 export class NatsCluster {
   readonly dir: string;
   readonly #nodes: Node[] = [];
@@ -60,7 +65,7 @@ export class NatsCluster {
         if (!n.proc || n.proc.exitCode !== null) continue;
         const ok = await fetch(`http://127.0.0.1:${n.monitor}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
         if (!ok) return false;
-        const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json() as Promise<{ meta_cluster?: { leader?: string } }>, () => ({}) as { meta_cluster?: { leader?: string } });
+        const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json() as Promise<JszReply>, (): JszReply => ({}));
         if (!jsz.meta_cluster?.leader) return false;
       }
       return true;

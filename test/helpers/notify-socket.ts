@@ -43,7 +43,7 @@ export class NotifySocket {
       let buffer = "";
       proc.once("error", reject);
       proc.once("exit", (code) => reject(new Error(`notify receiver exited ${code}`)));
-      proc.stdout!.on("data", (d: Buffer) => {
+      proc.stdout.on("data", (d: Buffer) => {
         buffer += d.toString();
         let nl;
         while ((nl = buffer.indexOf("\n")) >= 0) {

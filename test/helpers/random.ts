@@ -4,13 +4,14 @@ import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
 
 /** The tests' one seeded random source (pure-rand, fast-check's own): the same seed, the same run. */
 export interface Random {
+  // Properties, not methods: the suites pass `r.next` around as a function.
   /** A number in [0, 1). */
-  next(): number;
+  next: () => number;
   /** An integer in [lo, hi], both included. */
-  int(lo: number, hi: number): number;
-  pick<T>(xs: readonly T[]): T;
+  int: (lo: number, hi: number) => number;
+  pick: <T>(xs: readonly T[]) => T;
   /** True with probability p. */
-  chance(p: number): boolean;
+  chance: (p: number) => boolean;
 }
 
 export function seededRandom(seed: number): Random {

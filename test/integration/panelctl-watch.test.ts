@@ -32,8 +32,8 @@ function watch(args: string[]): { out: () => string; err: () => string; proc: Ch
   children.push(proc);
   let out = "";
   let err = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr.on("data", (d: Buffer) => (err += d.toString()));
   return { out: () => out, err: () => err, proc };
 }
 

@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function forgeries(body: Buffer, forger: SigningKey, panelKid: string): Buffer[] {
   const own = signAgentMessage(body, forger);
   const d = decodeCbor(own);
-  const sig = (d.ok ? (d.value as { sig: Uint8Array }).sig : new Uint8Array(64)) as Uint8Array;
+  const sig = (d.ok ? (d.value as { sig: Uint8Array }).sig : new Uint8Array(64));
   return [body, own, encodeCbor({ v: 1, kid: panelKid, body, sig })];
 }
 

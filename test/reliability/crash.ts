@@ -93,7 +93,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
           : encodeBatch(PANEL_ID, `b${++nextId}x`, items, { signingKey: key, agentPublicKey: sealKey });
       const env = { ids: items.map((i) => i.command.id), bytes };
       pending.push(env);
-      await peer!.publishRaw(bytes);
+      await peer.publishRaw(bytes);
     };
     const newCommand = (): CommandToSend => {
       const id = `c${++nextId}x`;
@@ -129,7 +129,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
     const retryUnacked = async () => {
       book.sync();
       pending = pending.filter((e) => e.ids.some((id) => !book.byId.has(id)));
-      for (const e of [...pending]) await peer!.publishRaw(e.bytes);
+      for (const e of [...pending]) await peer.publishRaw(e.bytes);
     };
     const checkIntegrityNow = () => {
       try {
@@ -150,7 +150,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
         if (r.chance(0.12)) {
           // kill during start-up (opening the DB, connecting), while commands keep coming
           await agent.start(false);
-          const killP = sleep(r.int(0, 2500)).then(() => agent!.kill());
+          const killP = sleep(r.int(0, 2500)).then(() => agent.kill());
           await Promise.all([killP, burst(r.int(0, 10))]);
           kills++;
           checkIntegrityNow();
@@ -159,7 +159,7 @@ export async function runCrash(opts: CrashOptions): Promise<CrashFigures> {
         await agent.start();
       }
       await retryUnacked();
-      const killP = sleep(r.int(0, 300)).then(() => agent!.kill());
+      const killP = sleep(r.int(0, 300)).then(() => agent.kill());
       await Promise.all([killP, burst(r.int(5, 40))]);
       await Promise.all(entries.splice(0));
       kills++;

@@ -66,9 +66,9 @@ function streamArb(commands: number): fc.Arbitrary<Stream> {
 }
 
 function toCommand(op: Op, id: string): WireCommandInput {
-  if (op.kind === "code") return { id, actor: cloudActor, kind: "set_code", slot: op.slot, code: new Secret(String(op.code)) } as WireCommandInput;
-  if (op.kind === "label") return { id, actor: cloudActor, kind: "set_label", slot: op.slot, label: op.label } as WireCommandInput;
-  return { id, actor: cloudActor, kind: "disable_user", slot: op.slot } as WireCommandInput;
+  if (op.kind === "code") return { id, actor: cloudActor, kind: "set_code", slot: op.slot, code: new Secret(String(op.code)) };
+  if (op.kind === "label") return { id, actor: cloudActor, kind: "set_label", slot: op.slot, label: op.label };
+  return { id, actor: cloudActor, kind: "disable_user", slot: op.slot };
 }
 
 /** Groups the ops into envelopes; marks ~dupShare of the commands for a later re-publication. */
@@ -324,7 +324,7 @@ export async function runOverflow(seed = 2, queueMax = 50, publish = 200): Promi
     // the cloud answers with a snapshot of its model, at a seq above anything it sent
     const users = [...r.model.code].map(([slot, code]) => ({ slot, code: new Secret(code), label: r!.model.label.get(slot) ?? `User ${slot}` }));
     const snapId = `snap${++r.next}x`;
-    await sendOne({ seq: ++r.seq, expiresAt: EXP(), command: { id: snapId, actor: cloudActor, kind: "snapshot", users } as WireCommandInput });
+    await sendOne({ seq: ++r.seq, expiresAt: EXP(), command: { id: snapId, actor: cloudActor, kind: "snapshot", users } });
     const snapAck = await waitFor(() => r!.book.first(snapId), 10_000);
     if (!snapAck?.ok) details.push(`overflow: snapshot answered ${JSON.stringify(snapAck)}`);
     // the stream resumes after the snapshot

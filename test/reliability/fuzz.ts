@@ -278,7 +278,7 @@ export async function runEngineFuzz(cases: number, seed = 7): Promise<{ cases: n
   try {
     const f = caseFactory(g, r.key, r.sealing.publicRaw);
     // consume seq 1 with a real command so mutated replays of the bases are replays
-    r.engine.process(encodeCommand(PANEL_ID, { seq: 1, expiresAt: Date.now() + 3600_000, command: { id: "seed1x", actor: cloudActor, kind: "set_label", slot: 1, label: "Fuzz" } as WireCommandInput }, { signingKey: r.key, agentPublicKey: r.sealing.publicRaw }));
+    r.engine.process(encodeCommand(PANEL_ID, { seq: 1, expiresAt: Date.now() + 3600_000, command: { id: "seed1x", actor: cloudActor, kind: "set_label", slot: 1, label: "Fuzz" } }, { signingKey: r.key, agentPublicKey: r.sealing.publicRaw }));
     const heap0 = process.memoryUsage().heapUsed;
     for (let i = 0; i < cases; i++) {
       const c = f.next();
@@ -339,8 +339,8 @@ export async function runFuzz(opts: { brokerCases: number; engineCases: number; 
       for (let attempt = 0; attempt < 5; attempt++) {
         const id = `good${++seq}x`;
         const code = new Secret(String(3001 + (seq % 900)));
-        await peer!.send({ seq, expiresAt: Date.now() + 3600_000, command: { id, actor: cloudActor, kind: "set_code", slot: 900, code } as WireCommandInput });
-        const out = await waitFor(() => peer!.outcome(id), 15_000, 20);
+        await peer.send({ seq, expiresAt: Date.now() + 3600_000, command: { id, actor: cloudActor, kind: "set_code", slot: 900, code } });
+        const out = await waitFor(() => peer.outcome(id), 15_000, 20);
         if (out?.ok) return true;
         if (!out || out.error.code !== "replayed") return false;
         // a mutated command took this seq (it can only replay seq 1; be safe anyway)

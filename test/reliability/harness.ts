@@ -168,8 +168,8 @@ export class AgentProcess {
       this.#log.write(d);
       if (this.#out.length < 1 << 16) this.#out += d.toString("utf8");
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
     child.once("exit", (code, signal) => {
       liveChildren.delete(child);
       this.exits.push({ code, signal, expected: this.#expectExit });
@@ -506,7 +506,7 @@ export function inspectDb(stateDir: string): DbReport {
     const slots: DbReport["slots"] = new Map();
     for (const r of db.prepare("SELECT number, data FROM slots").all() as { number: number; data: string }[]) {
       const s = JSON.parse(r.data) as { label: string; codeDigest: string | null; version: number };
-      slots.set(r.number, { label: s.label, codeSet: s.codeDigest !== null, version: s.version, codeDigest: s.codeDigest, raw: s as unknown as Record<string, unknown> });
+      slots.set(r.number, { label: s.label, codeSet: s.codeDigest !== null, version: s.version, codeDigest: s.codeDigest, raw: s });
     }
     const applied: DbReport["applied"] = new Map();
     for (const r of db.prepare("SELECT command_id, seq, outcome FROM applied").all() as { command_id: string; seq: number | null; outcome: string }[]) {

@@ -2,7 +2,6 @@
  * Brute force and lockout across restart: wrong codes at the keypad socket of the agent child,
  * kill -9 mid-count and once locked, restart: the lock and its counters are still in force.
  */
-import type { WireCommandInput } from "../../protocol/index.js";
 import { Secret } from "../../src/domain/index.js";
 import { keypadEntry, logSource, secretHits, stateFiles, waitFor } from "./harness.js";
 import { SuiteRig } from "./rig.js";
@@ -28,12 +27,12 @@ export async function runLockout(): Promise<LockoutFigures> {
   let kills = 0;
   let wrong = 0;
   try {
-    await peer.send({ seq: 1, expiresAt: Date.now() + 60_000, command: { id: "l1", actor: cloudActor, kind: "set_code", slot: 2, code: new Secret(GOOD) } as WireCommandInput });
-    await waitFor(() => peer!.outcome("l1"), 10_000);
+    await peer.send({ seq: 1, expiresAt: Date.now() + 60_000, command: { id: "l1", actor: cloudActor, kind: "set_code", slot: 2, code: new Secret(GOOD) } });
+    await waitFor(() => peer.outcome("l1"), 10_000);
     const restart = async () => {
-      await agent!.kill();
+      await agent.kill();
       kills++;
-      await agent!.start();
+      await agent.start();
     };
     const attempt = async (kp: string, code: string) => {
       if (code !== GOOD) wrong++;

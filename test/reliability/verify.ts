@@ -27,14 +27,14 @@ export class CloudModel {
     this.holder.set(code, slot);
     this.usedCodes.add(code);
     this.#touch(id, slot);
-    return { id, actor: cloudActor, kind: "set_code", slot, code: new Secret(code) } as WireCommandInput;
+    return { id, actor: cloudActor, kind: "set_code", slot, code: new Secret(code) };
   }
 
   setLabel(id: string, slot: number, label: string): WireCommandInput {
     if (!this.code.has(slot)) throw new Error("the model only labels slots with a code");
     this.label.set(slot, label);
     this.#touch(id, slot);
-    return { id, actor: cloudActor, kind: "set_label", slot, label } as WireCommandInput;
+    return { id, actor: cloudActor, kind: "set_label", slot, label };
   }
 
   #touch(id: string, slot: number): void {

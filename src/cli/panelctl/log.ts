@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import type { PageSize } from "../../domain/index.js";
 import { panelAction, type Io } from "./action.js";
-import { cut, printPages } from "./output.js";
+import { cut, printPages, shown } from "./output.js";
 import { sendAll } from "./send.js";
 import { pageOption, pageSizeOption } from "./usage.js";
 
@@ -15,7 +15,7 @@ const HEADER = `${"Time".padEnd(24)} ${"Actor".padEnd(22)} ${"Action".padEnd(22)
 
 function row(r: Record<string, unknown>): string {
   const actor = r.actor as { kind?: string; id?: string } | undefined;
-  return `${new Date(Number(r.at)).toISOString().padEnd(24)} ${cut(`${actor?.kind ?? "?"}:${actor?.id ?? "?"}`, 22)} ${cut(String(r.action), 22)} ${String(r.slot ?? "-").padEnd(6)} ${String(r.result)}`;
+  return `${new Date(Number(r.at)).toISOString().padEnd(24)} ${cut(`${actor?.kind ?? "?"}:${actor?.id ?? "?"}`, 22)} ${cut(String(r.action), 22)} ${shown(r.slot, "-").padEnd(6)} ${String(r.result)}`;
 }
 
 export function logCommand(io: Io): Command {

@@ -64,6 +64,11 @@ export function exitFor(outcomes: readonly Outcome[]): number {
   return EXIT.ok;
 }
 
+/** A value of an agent's page as text for a grid cell: text and numbers as they are, anything else (absent, null) as `missing`. */
+export function shown(v: unknown, missing: string): string {
+  return typeof v === "string" ? v : typeof v === "number" ? String(v) : missing;
+}
+
 export function fmtDate(ms: unknown): string {
   return typeof ms === "number" ? new Date(ms).toISOString().slice(0, 10) : "-";
 }
@@ -151,7 +156,7 @@ export function printPages(ctx: Reporter & { panels: readonly string[] }, outcom
     }
     if (ctx.panels.length > 1) ctx.out.print(`== ${o.panelId}`);
     ctx.out.print(header);
-    for (const r of p.rows as Array<Record<string, unknown>>) ctx.out.print(row(r));
+    for (const r of p.rows) ctx.out.print(row(r));
     ctx.out.print(p.range);
   }
   return exitFor(outcomes);

@@ -19,7 +19,9 @@ function readUsers(file: string): unknown[] {
   if (!Array.isArray(list)) throw new UsageError(`${fileName(file, "--file")}: expected {"users": [...]}`);
   return list.map((u: Record<string, unknown>) => {
     const user: Record<string, unknown> = { ...u };
-    user.code = u.code === "keep" ? "keep" : new Secret(String(u.code ?? ""));
+    // A code is text of digits (an integer would lose its leading zeros: refused, as on the wire).
+    if (u.code !== undefined && typeof u.code !== "string") throw new UsageError(`${fileName(file, "--file")}: every "code" is text of digits in quotes, or "keep"`);
+    user.code = u.code === "keep" ? "keep" : new Secret(u.code ?? "");
     if (Array.isArray(u.tags)) user.tags = (u.tags as Array<{ kind: string; tag: string }>).map((t) => ({ kind: t.kind, tag: new Secret(String(t.tag)) }));
     return user;
   });

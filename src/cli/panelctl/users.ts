@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import type { PageSize } from "../../domain/index.js";
 import { panelAction, type Io } from "./action.js";
-import { cut, fmtDate, fmtPartitions, printPages } from "./output.js";
+import { cut, fmtDate, fmtPartitions, printPages, shown } from "./output.js";
 import { sendAll } from "./send.js";
 import { pageOption, pageSizeOption } from "./usage.js";
 
@@ -15,8 +15,8 @@ interface UsersOptions {
 const HEADER = `${"№".padEnd(6)} ${"Label & role".padEnd(30)} ${"Code".padEnd(4)} ${"Partitions".padEnd(11)} ${"Account".padEnd(26)} ${"Created".padEnd(10)} Status`;
 
 function row(r: Record<string, unknown>): string {
-  const label = `${String(r.label ?? "")}${r.role && r.role !== "-" ? ` (${String(r.role)})` : ""}`;
-  return `${String(r.number).padEnd(6)} ${cut(label, 30)} ${(r.codeSet ? "✓" : "-").padEnd(4)} ${cut(fmtPartitions(r.partitions), 11)} ${cut(String(r.account ?? "-"), 26)} ${fmtDate(r.created).padEnd(10)} ${String(r.status ?? "")}`;
+  const label = `${shown(r.label, "")}${r.role && r.role !== "-" ? ` (${shown(r.role, "")})` : ""}`;
+  return `${String(r.number).padEnd(6)} ${cut(label, 30)} ${(r.codeSet ? "✓" : "-").padEnd(4)} ${cut(fmtPartitions(r.partitions), 11)} ${cut(shown(r.account, "-"), 26)} ${fmtDate(r.created).padEnd(10)} ${shown(r.status, "")}`;
 }
 
 export function usersCommand(io: Io): Command {

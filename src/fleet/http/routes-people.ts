@@ -1,5 +1,5 @@
 import { generateCode } from "../../cloud/index.js";
-import { PANEL_TYPES, Secret, type PageSize } from "../../domain/index.js";
+import { PANEL_TYPES, Secret } from "../../domain/index.js";
 import { assignAccountToSlot, createAccount, removeAccount, resetPassword, setAccountStatus, suggestAccounts, unassignAccountFromSlot } from "../accounts.js";
 import { FleetError } from "../errors.js";
 import { accessPeriod, setAccessPeriod, setContacts } from "../people.js";
@@ -34,7 +34,7 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
 
   api.route("GET", "/api/v1/people", { response: R.pageOf(R.personSummary), access: "view_panel_users", tag: "People", summary: "People, paged, `q` matching the name", query: peopleQuery }, async (req) => {
     const q = parse(peopleQuery, Object.fromEntries(req.query));
-    return { body: await listPeople(store.db, q.q, q.page, q.perPage as PageSize) };
+    return { body: await listPeople(store.db, q.q, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/people/:personId", { response: R.personDetail, access: "view_panel_users", tag: "People", summary: "A person with contacts, accounts, access period and panels" }, async (req) => {

@@ -1,4 +1,3 @@
-import type { PageSize } from "../../domain/index.js";
 import { readActionLog } from "../action-log.js";
 import { csrfTokenFor } from "../auth/auth-store.js";
 import { clearedSessionCookie, cookie, SESSION_COOKIE, sessionCookie } from "../auth/guard.js";
@@ -93,12 +92,12 @@ export function registerSessionRoutes(api: HttpApi, { store, auth, dispatcher, d
 
   api.route("GET", "/api/v1/action-log", { response: R.pageOf(R.actionEntry), access: "view_action_log", tag: "Logs", summary: "Who changed what: API changes, refusals, 403s, each panel's acks; newest first", query: actionLogQuery }, async (req) => {
     const q = parse(actionLogQuery, Object.fromEntries(req.query));
-    return { body: await readActionLog(store.db, { ...(q.panelId ? { panelId: q.panelId } : {}), ...(q.personId ? { personId: q.personId } : {}) }, q.page, q.perPage as PageSize) };
+    return { body: await readActionLog(store.db, { ...(q.panelId ? { panelId: q.panelId } : {}), ...(q.personId ? { personId: q.personId } : {}) }, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/events", { response: R.pageOf(R.event), access: "view_action_log", tag: "Logs", summary: "The panels' events (access, duress, lockout, one-time use, dealer, local changes) by panel, person, type", query: eventsQuery }, async (req) => {
     const q = parse(eventsQuery, Object.fromEntries(req.query));
-    return { body: await listEvents(store.db, { ...(q.panelId ? { panelId: q.panelId } : {}), ...(q.personId ? { personId: q.personId } : {}), ...(q.type ? { type: q.type } : {}) }, q.page, q.perPage as PageSize) };
+    return { body: await listEvents(store.db, { ...(q.panelId ? { panelId: q.panelId } : {}), ...(q.personId ? { personId: q.personId } : {}), ...(q.type ? { type: q.type } : {}) }, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/openapi.json", { response: R.openApi, access: "public", tag: "Meta", summary: "This document" }, async () => ({ body: openApiDocument(api.routes()) }));

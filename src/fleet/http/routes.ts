@@ -1,5 +1,5 @@
 import type { CloudClient } from "../../cloud/index.js";
-import { PANEL_TYPES, type PageSize } from "../../domain/index.js";
+import { PANEL_TYPES } from "../../domain/index.js";
 import type { AuthStore } from "../auth/auth-store.js";
 import type { Dispatcher } from "../dispatcher.js";
 import { enrolPanel } from "../enrol.js";
@@ -62,12 +62,12 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
 
   api.route("GET", "/api/v1/panels", { response: R.pageOf(R.panelSummary), access: "view_equipment", tag: "Equipment", summary: "The Equipment list: panels, online, users, last report, converged or why not", query: panelsQuery }, async (req) => {
     const q = parse(panelsQuery, Object.fromEntries(req.query));
-    return { body: await listPanels(store, q.q, q.page, q.perPage as PageSize) };
+    return { body: await listPanels(store, q.q, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/drift", { response: R.pageOf(R.driftRow), access: "view_equipment", tag: "Equipment", summary: "The drift report: panels not converged and why (pending, offline, digest mismatch, never reported), with both digests", query: usersQuery }, async (req) => {
     const q = parse(usersQuery, Object.fromEntries(req.query));
-    return { body: await driftReport(store, q.page, q.perPage as PageSize) };
+    return { body: await driftReport(store, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/panels/:panelId", { response: R.panelDetail, access: "view_equipment", tag: "Equipment", summary: "One panel: settings, features, what it last reported" }, async (req) => ({
@@ -81,7 +81,7 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
 
   api.route("GET", "/api/v1/panels/:panelId/users", { response: R.pageOf(R.gridRow), access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200)", query: usersQuery }, async (req) => {
     const q = parse(usersQuery, Object.fromEntries(req.query));
-    return { body: await usersGrid(store, req.params.panelId!, q.page, q.perPage as PageSize) };
+    return { body: await usersGrid(store, req.params.panelId!, q.page, q.perPage) };
   });
 
   api.route("GET", "/api/v1/panels/:panelId/users/:slot", { response: R.slotDetail, access: "view_panel_users", tag: "Panel users", summary: "One slot: the grid's row with schedule, door locks, tag kinds, person and version" }, async (req) => {

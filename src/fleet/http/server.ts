@@ -190,7 +190,7 @@ export class HttpApi {
       request = { method: req.method ?? "GET", params: m.params, query: url.searchParams, body: undefined, headers: req.headers };
       await this.#authorise(route, request);
       request.body = await readJson(req);
-      const reply = await (route.handler as Handler)(request as Request & { principal: Principal });
+      const reply = await (route.handler)(request as Request & { principal: Principal });
       status = reply.status ?? (reply.body === undefined ? 204 : 200);
       if (reply.audit?.length && this.#guard) {
         const p = request.principal;

@@ -39,7 +39,7 @@ async function killMidSave(path: string, from: number): Promise<number> {
   let reported = from;
   let out = "";
   await new Promise<void>((resolve) => {
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
       const lines = out.split("\n");
       out = lines.pop()!;

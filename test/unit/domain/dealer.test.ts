@@ -93,11 +93,11 @@ describe("Security Professional access", () => {
 
   it("logs every dealer attempt, allowed or refused, with the dealer as actor", () => {
     const { t, t0 } = setup();
-    const grant = applyCommand(t, { id: "g", actor: master, kind: "grant_dealer_access" } as Command, { now: T0, steady: t0.steady, hash: testHash });
+    const grant = applyCommand(t, { id: "g", actor: master, kind: "grant_dealer_access" }, { now: T0, steady: t0.steady, hash: testHash });
     if (grant.ok) t.commit(grant.changes);
-    const refused = applyCommand(t, { id: "r", actor: dealer, kind: "set_code", slot: 2, code: new Secret("9999") } as Command, { now: T0, steady: t0.steady, hash: testHash });
+    const refused = applyCommand(t, { id: "r", actor: dealer, kind: "set_code", slot: 2, code: new Secret("9999") }, { now: T0, steady: t0.steady, hash: testHash });
     expect(refused.log).toEqual([expect.objectContaining({ actor: dealer, action: "set_code", result: "dealer_cannot_change_codes" })]);
-    const allowed = applyCommand(t, { id: "a", actor: dealer, kind: "set_label", slot: 2, label: "Z" } as Command, { now: T0, steady: t0.steady, hash: testHash });
+    const allowed = applyCommand(t, { id: "a", actor: dealer, kind: "set_label", slot: 2, label: "Z" }, { now: T0, steady: t0.steady, hash: testHash });
     expect(allowed.log).toEqual([expect.objectContaining({ actor: dealer, action: "set_label", result: "ok" })]);
   });
 });
