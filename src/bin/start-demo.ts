@@ -21,6 +21,7 @@ import { parseConfig } from "../config.js";
 import type { Command } from "../domain/index.js";
 import { seedThroughFleet, startDemoFleet, type DemoFleet, type DemoUser } from "../fleet/demo.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../sync/embedded-broker.js";
+import { buildConsole } from "../console/build.js";
 
 const dir = resolve(process.env.DEMO_DIR ?? ".data");
 const panelId = "demo";
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
   // A .data/ seeded before npm start ran panel-fleet: the fleet would bring the panel to its own
   // (empty) table, so that panel is not enrolled; deleting .data/ starts over with both.
   const fromBeforeTheFleet = agent.core!.table.activeSlotNumbers().length > 0 && !existsSync(join(dir, "fleet", "pgdata"));
+  // panel-fleet serves the console from dist/console: bundle it first (esbuild, well under a
+  // second), so `npm start` alone opens it, fresh from the sources.
+  await buildConsole();
   const demo = await startDemoFleet({ dir, brokerUrl: b.url, signingKey: key, panelId, port: Number(process.env.DEMO_FLEET_PORT ?? 8080), logFile: join(dir, "fleet.log"), doorLocks: config.doorLocks, partitions: config.partitions ?? 2, enrol: !fromBeforeTheFleet });
   const seeded = await seed(agent, demo);
   const api = demo.fleet.url;

@@ -72,6 +72,11 @@ describe("npm start from a fresh clone", () => {
     expect(grid.rows.slice(0, 7).map((r) => [r.slot, r.label, r.codeSet])).toEqual([[1, "Owner", true], [2, "Anna", true], [3, "Supervisor", true], [4, "Cleaner", true], [5, "Office hours", true], [6, "Guest week", true], [7, duress[2], true]]);
     const panel = (await (await fetch(`${fleetUrl}/api/v1/panels/demo`, { headers: { cookie } })).json()) as { converged: boolean; reported: { online: boolean } };
     expect(panel).toMatchObject({ converged: true, reported: { online: true } });
+    // The console, bundled by npm start itself, is served at the fleet's address.
+    const page = await fetch(`${fleetUrl}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<script[^>]+app\.js/);
+    expect((await fetch(`${fleetUrl}/app.js`)).status).toBe(200);
 
     // A duress disarm looks exactly like anyone else's.
     const later = Date.now() + 45_000;
