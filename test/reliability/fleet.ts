@@ -1,0 +1,427 @@
+/**
+ * panel-fleet under faults, on real parts: a PostgreSQL 15 server, mosquitto (a small
+ * `max_queued_messages`, so a stopped panel's queue overflows), real agents in agent-host
+ * processes (test/scale/agent-host.ts) and two `panel-fleet` worker PROCESSES (the binary as users
+ * run it). A burst of API changes (codes, switches on/off, labels) goes to both workers while:
+ *   - one worker is SIGKILLed mid-burst (the other must take its panels over: takeover measured),
+ *   - PostgreSQL is restarted (`pg_ctl restart -m fast`),
+ *   - one panel's agent is stopped while commands pile up past the broker's queue, then restarted.
+ * At the end, after convergence:
+ *   lost        acknowledged (2xx) changes whose effect no panel holds (the agent's own table),
+ *   duplicated  a journal command applied twice at a panel (the agent's `applied` records by command id),
+ *   unconverged panels whose reported digest differs from the fleet's desired digest, plus keypad
+ *               answers (a sample of panels, every person) that differ from the desired state.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import Database from "better-sqlite3";
+import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
+import { postgresDb, type Db } from "../../src/fleet/db.js";
+import { ApiClient } from "../fleet/http-client.js";
+import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
+import { Mosquitto } from "../helpers/mosquitto.js";
+import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
+import { tempDirs } from "../helpers/tmp.js";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const ADMIN = { email: "faults@fleet.test", password: "fleet fault suite password" };
+
+export type FleetFault = "kill_worker" | "restart_postgres" | "offline_panel";
+
+export interface FleetFaultOptions {
+  panels: number;
+  people: number;
+  /** API changes in the burst. */
+  changes: number;
+  faults: readonly FleetFault[];
+  /** How long convergence may take after the burst. */
+  settleMs?: number;
+  /** Panels whose keypad is tried with every person's code. */
+  keypadSample?: number;
+  seed?: number;
+  progress?: (line: string) => void;
+}
+
+export interface FleetFaultResult {
+  fleet_lost: number;
+  fleet_duplicated: number;
+  fleet_unconverged: number;
+  fleet_acked_changes: number;
+  fleet_unknown_outcome: number;
+  fleet_commands: number;
+  fleet_worker_kills: number;
+  fleet_takeover_ms: number;
+  fleet_pg_restarts: number;
+  fleet_offline_panels: number;
+  fleet_offline_commands_queued: number;
+  fleet_keypad_checks: number;
+  fleet_converge_ms: number;
+  details: string[];
+}
+
+interface Worker {
+  id: string;
+  child: ChildProcess;
+  url: string;
+  api: ApiClient;
+  alive: boolean;
+  stderr: string;
+  warnings: string[];
+}
+
+interface AgentHost {
+  child: ChildProcess;
+  specFile: string;
+  panels: string[];
+}
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${timeoutMs} ms; output: ${buf.slice(-2000)}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const m = pattern.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off("data", onData);
+        resolve(m);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited ${code} before ${pattern}; output: ${buf.slice(-2000)}`));
+    });
+  });
+}
+
+/** Postgres refuses to run as root; the helper runs its tools as the postgres user, so does this. */
+async function pgCtl(server: PostgresServer, args: string[]): Promise<void> {
+  const bin = join(PG_BIN, "pg_ctl");
+  const full = ["-D", server.dataDir, ...args];
+  if (process.getuid?.() === 0) await run("runuser", ["-u", "postgres", "--", bin, ...full]);
+  else await run(bin, full);
+}
+
+async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 200): Promise<T | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultResult> {
+  const t0 = Date.now();
+  const progress = (line: string) => o.progress?.(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
+  const random = rng(o.seed ?? 15);
+  const details: string[] = [];
+  const dirs = tempDirs();
+  const dir = dirs.make("fleet-faults-");
+  const signing = generateSigningKey();
+  const signingKeyFile = join(dir, "signing.key");
+  writeFileSync(signingKeyFile, rawPrivateKey(signing.privateKey).toString("hex"), { mode: 0o600 });
+  const codeKeyFile = join(dir, "code.key");
+  const broker = new Mosquitto({ maxQueuedMessages: 10 });
+  let server: PostgresServer | undefined;
+  let db: Db | undefined;
+  const hosts: AgentHost[] = [];
+  const workers: Worker[] = [];
+  const result: FleetFaultResult = {
+    fleet_lost: 0, fleet_duplicated: 0, fleet_unconverged: 0, fleet_acked_changes: 0, fleet_unknown_outcome: 0, fleet_commands: 0,
+    fleet_worker_kills: 0, fleet_takeover_ms: 0, fleet_pg_restarts: 0, fleet_offline_panels: 0, fleet_offline_commands_queued: 0,
+    fleet_keypad_checks: 0, fleet_converge_ms: 0, details,
+  };
+
+  const startHost = async (name: string, panels: string[]): Promise<AgentHost> => {
+    const specFile = join(dir, `${name}.json`);
+    writeFileSync(specFile, JSON.stringify({ brokerUrl: broker.url, trustedKeyHex: signing.publicRaw.toString("hex"), dir: join(dir, "agents"), panels, concurrency: 10 }));
+    const child = spawn(process.execPath, ["--import", "tsx", "test/scale/agent-host.ts", specFile], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+    await lineOf(child, /"ready":\d+/, 120_000, `agent host ${name}`);
+    return { child, specFile, panels };
+  };
+  const stopHost = async (h: AgentHost): Promise<void> => {
+    if (h.child.exitCode !== null) return;
+    const exited = new Promise((r) => h.child.once("exit", r));
+    h.child.kill("SIGTERM");
+    await exited;
+  };
+  const startWorker = async (id: string): Promise<Worker> => {
+    const env = {
+      PATH: process.env.PATH ?? "", DATABASE_URL: server!.url, FLEET_CODE_KEY_FILE: codeKeyFile, FLEET_SIGNING_KEY_FILE: signingKeyFile,
+      FLEET_BROKER_URL: broker.url, FLEET_WORKER_ID: id, FLEET_LOG_LEVEL: "warn", FLEET_ADMIN_EMAIL: ADMIN.email, FLEET_ADMIN_PASSWORD: ADMIN.password,
+    };
+    // node itself (not the tsx wrapper script): SIGKILL must reach the worker, not a parent that leaves it running
+    const child = spawn(process.execPath, ["--import", "tsx", "src/bin/panel-fleet.ts", "--port", "0"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+    const w: Worker = { id, child, url: "", api: undefined as unknown as ApiClient, alive: true, stderr: "", warnings: [] };
+    child.stderr.on("data", (d: Buffer) => (w.stderr = (w.stderr + d.toString()).slice(-20_000)));
+    // the worker's log (pino JSON on stdout): its warnings and errors go into the details
+    child.stdout.on("data", (d: Buffer) => {
+      for (const line of d.toString().split("\n")) if (/"level":(40|50|60)/.test(line)) w.warnings.push(line.slice(0, 400));
+    });
+    child.once("exit", (code, signal) => {
+      w.alive = false;
+      if (signal !== "SIGKILL") progress(`worker ${id} exited ${code ?? signal}: ${w.stderr.trim().slice(-1500)}`);
+    });
+    w.url = (await lineOf(child, /listening on (http:\/\/\S+)/, 60_000, `worker ${id}`))[1]!;
+    w.api = new ApiClient(w.url);
+    const r = await w.api.signIn(ADMIN.email, ADMIN.password);
+    if (r.status !== 200) throw new Error(`worker ${id}: sign-in ${r.status}`);
+    return w;
+  };
+
+  try {
+    await broker.start();
+    server = await PostgresServer.start();
+    db = postgresDb(server.url);
+    const offlinePanel = o.faults.includes("offline_panel") ? "flt-offline" : undefined;
+    const panelIds = Array.from({ length: o.panels }, (_, i) => `flt-${String(i + 1).padStart(4, "0")}`);
+    hosts.push(await startHost("main", panelIds));
+    if (offlinePanel) hosts.push(await startHost("offline", [offlinePanel]));
+    const allPanels = offlinePanel ? [...panelIds, offlinePanel] : panelIds;
+    workers.push(await startWorker("w-a"));
+    workers.push(await startWorker("w-b"));
+    progress(`fleet faults: ${allPanels.length} panels, 2 workers, PG15, mosquitto; enrolling`);
+    for (const id of allPanels) {
+      const r = await workers[0]!.api.post("/api/v1/panels", { id });
+      if (r.status !== 201) throw new Error(`enrol ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+
+    // desired state as the API acknowledged it; "unknown" where the answer never came (a killed worker)
+    const people: { id: string; code: string; codeKnown: boolean }[] = [];
+    for (let i = 0; i < o.people; i++) {
+      const w = workers[i % 2]!;
+      const p = await w.api.post<{ id: string }>("/api/v1/people", { firstName: `Fault${i}`, lastName: "Person" });
+      const code = String(1000 + i * 37 + 101).padStart(4, "0");
+      const c = await w.api.put(`/api/v1/people/${p.body.id}/code`, { code });
+      if (c.status !== 200) throw new Error(`code: ${c.status} ${JSON.stringify(c.body)}`);
+      people.push({ id: p.body.id, code, codeKnown: true });
+    }
+    type Want = { enabled: boolean; label: string | null; known: boolean };
+    const want = new Map<string, Want>(); // `${personId} ${panelId}`
+    const commandIds: string[] = [];
+
+    const live = () => workers.filter((w) => w.alive);
+    const change = async (n: number): Promise<void> => {
+      const w = live()[n % live().length]!;
+      const person = people[Math.floor(random() * people.length)]!;
+      const panelId = allPanels[Math.floor(random() * allPanels.length)]!;
+      const key = `${person.id} ${panelId}`;
+      const roll = random();
+      try {
+        if (roll < 0.1) {
+          // a new code for the person: it goes to every panel the person is on
+          const code = String(2000 + Math.floor(random() * 7000)).padStart(4, "0");
+          const r = await w.api.put<{ commands: string[] }>(`/api/v1/people/${person.id}/code`, { code });
+          if (r.status === 200) {
+            person.code = code;
+            person.codeKnown = true;
+            commandIds.push(...r.body.commands);
+            result.fleet_acked_changes++;
+          } else if (r.status >= 500) person.codeKnown = false;
+          return;
+        }
+        const enabled = roll < 0.75;
+        const label = enabled && random() < 0.5 ? `L${n}` : null;
+        const r = await w.api.put<{ commands: string[] }>(`/api/v1/people/${person.id}/panels/${panelId}`, enabled ? { enabled, label } : { enabled });
+        if (r.status === 200) {
+          want.set(key, { enabled, label: enabled ? label : (want.get(key)?.label ?? null), known: true });
+          commandIds.push(...r.body.commands);
+          result.fleet_acked_changes++;
+        } else if (r.status >= 500) want.set(key, { enabled, label, known: false });
+      } catch {
+        // no answer (the worker died under the request): the change may or may not have committed
+        result.fleet_unknown_outcome++;
+        if (roll < 0.1) person.codeKnown = false;
+        else want.set(key, { enabled: false, label: null, known: false });
+      }
+    };
+
+    const burst = async (from: number, to: number) => {
+      let next = from;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        for (let n = next++; n < to; n = next++) await change(n);
+      }));
+    };
+    const third = Math.floor(o.changes / 3);
+    await burst(0, third);
+    progress(`burst: first third done (${result.fleet_acked_changes} acknowledged)`);
+
+    let offlineHost: AgentHost | undefined;
+    if (offlinePanel) {
+      offlineHost = hosts[1]!;
+      await stopHost(offlineHost);
+      // commands pile up for the stopped panel, far past the broker's queue of 10
+      for (let i = 0; i < 30; i++) {
+        const person = people[i % people.length]!;
+        const r = await live()[0]!.api.put<{ commands: string[] }>(`/api/v1/people/${person.id}/panels/${offlinePanel}`, { enabled: true, label: `Off${i}` });
+        if (r.status === 200) {
+          want.set(`${person.id} ${offlinePanel}`, { enabled: true, label: `Off${i}`, known: true });
+          commandIds.push(...r.body.commands);
+          result.fleet_acked_changes++;
+          result.fleet_offline_commands_queued += r.body.commands.length;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      result.fleet_offline_panels++;
+      details.push(`offline panel ${offlinePanel}: ${result.fleet_offline_commands_queued} commands published while its agent was stopped (broker queue 10)`);
+    }
+
+    let takeoverFrom: number | undefined;
+    let victimPanels: string[] = [];
+    const kill = async () => {
+      const victim = workers[0]!;
+      victimPanels = (await db!.query<{ id: string }>("SELECT id FROM panels WHERE lease_owner = $1", [victim.id])).rows.map((r) => r.id);
+      victim.child.kill("SIGKILL");
+      takeoverFrom = Date.now();
+      result.fleet_worker_kills++;
+      details.push(`SIGKILL worker ${victim.id} mid-burst, holding the lease of ${victimPanels.length} panels`);
+    };
+    const burstTwo = burst(third, 2 * third);
+    if (o.faults.includes("kill_worker")) {
+      await new Promise((r) => setTimeout(r, 300));
+      await kill();
+    }
+    await burstTwo;
+    progress(`burst: second third done (${result.fleet_acked_changes} acknowledged)`);
+
+    if (o.faults.includes("restart_postgres")) {
+      const burstThree = burst(2 * third, o.changes);
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = Date.now();
+      await pgCtl(server, ["restart", "-m", "fast", "-w", "-t", "30", "-l", join(server.dir, "server.log")]);
+      result.fleet_pg_restarts++;
+      details.push(`pg_ctl restart mid-burst (${Date.now() - t0} ms)`);
+      await burstThree;
+    } else await burst(2 * third, o.changes);
+
+    if (offlineHost) {
+      hosts[1] = await startHost("offline", offlineHost.panels);
+      details.push(`offline panel ${offlinePanel} restarted`);
+    }
+
+    progress(`burst done: ${result.fleet_acked_changes} acknowledged, ${result.fleet_unknown_outcome} without an answer`);
+    // takeover: the surviving worker holds every panel the dead one held, and their commands settle
+    if (takeoverFrom !== undefined) {
+      const survivor = workers[1]!.id;
+      // taken over = no panel of the dead worker with commands pending is still leased to it
+      // (a panel with nothing pending is taken when it next has a command)
+      const took = await until(async () => {
+        const r = await db!.query<{ n: unknown }>("SELECT count(*) AS n FROM panels p WHERE p.id = ANY($1) AND p.lease_owner = $2 AND EXISTS (SELECT 1 FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending')", [victimPanels, workers[0]!.id]);
+        return Number(r.rows[0]!.n) === 0;
+      }, 60_000, 100);
+      result.fleet_takeover_ms = took ? Date.now() - takeoverFrom : -1;
+      details.push(`takeover by ${survivor}: ${took ? `${result.fleet_takeover_ms} ms` : "NOT within 60 s"}`);
+    }
+
+    progress(details.at(-1) ?? "");
+    const settleFrom = Date.now();
+    const api = live()[0]!.api;
+    const converged = await until(async () => {
+      const r = await api.get<{ rows: unknown[]; total?: number }>("/api/v1/drift?perPage=200");
+      return r.status === 200 && r.body.rows.length === 0;
+    }, o.settleMs ?? 60_000, 500);
+    result.fleet_converge_ms = Date.now() - settleFrom;
+    progress(`converged: ${converged === true} after ${result.fleet_converge_ms} ms`);
+    const drift = (await api.get<{ rows: { panelId?: string; id?: string; reason?: string; drift?: string }[] }>("/api/v1/drift?perPage=200")).body.rows;
+    result.fleet_unconverged = drift.length;
+    if (!converged) details.push(`not converged after ${result.fleet_converge_ms} ms: ${JSON.stringify(drift.slice(0, 5))}`);
+    result.fleet_commands = Number((await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands")).rows[0]!.n);
+    const fates = await db.query<{ status: string; n: unknown }>("SELECT status, count(*) AS n FROM commands GROUP BY status ORDER BY status");
+    details.push(`journal: ${fates.rows.map((r) => `${r.status} ${Number(r.n)}`).join(", ")}`);
+
+    // each agent's own table and applied records
+    const slotOf = new Map<string, number>();
+    for (const r of (await db.query<{ person_id: string; panel_id: string; slot: unknown }>("SELECT person_id, panel_id, slot FROM person_panels")).rows) slotOf.set(`${r.person_id} ${r.panel_id}`, Number(r.slot));
+    const journalIds = new Set(commandIds);
+    for (const r of (await db.query<{ id: string }>("SELECT id FROM commands")).rows) journalIds.add(r.id);
+    for (const panelId of allPanels) {
+      const file = join(dir, "agents", panelId, "state", "panel-agent.db");
+      const sdb = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const dup = sdb.prepare("SELECT command_id, count(*) AS n FROM applied WHERE outcome = 'applied' GROUP BY command_id HAVING count(*) > 1").all() as { command_id: string; n: number }[];
+        for (const d of dup.filter((x) => journalIds.has(x.command_id))) {
+          result.fleet_duplicated++;
+          details.push(`duplicated at ${panelId}: command ${d.command_id} applied ${d.n} times`);
+        }
+        const slots = new Map((sdb.prepare("SELECT number, data FROM slots").all() as { number: number; data: string }[]).map((s) => [s.number, JSON.parse(s.data) as { label: string }]));
+        for (const p of people) {
+          const w = want.get(`${p.id} ${panelId}`);
+          if (!w || !w.known) continue;
+          const slot = slotOf.get(`${p.id} ${panelId}`);
+          const held = slot !== undefined ? slots.get(slot) : undefined;
+          const expectedLabel = w.label ?? null;
+          const ok = w.enabled ? held !== undefined && (expectedLabel === null || held.label === expectedLabel) : held === undefined || slot === undefined;
+          if (!ok) {
+            result.fleet_lost++;
+            details.push(`lost at ${panelId}: ${p.id} wanted ${JSON.stringify(w)}, panel holds ${JSON.stringify(held ?? null)} at slot ${slot ?? "-"}`);
+          }
+        }
+      } finally {
+        sdb.close();
+      }
+    }
+
+    // codes at the keypad: a sample of panels, every person whose code and access are known
+    const sample = allPanels.filter((_, i) => i % Math.max(1, Math.floor(allPanels.length / (o.keypadSample ?? 5))) === 0).slice(0, o.keypadSample ?? 5);
+    if (offlinePanel && !sample.includes(offlinePanel)) sample.push(offlinePanel);
+    for (const panelId of sample) {
+      // granted ones first, at most two denied per panel: the keypad's lockout counts wrong codes
+      const tried = people.filter((p) => p.codeKnown && want.get(`${p.id} ${panelId}`)?.known).sort((a, b) => Number(want.get(`${b.id} ${panelId}`)!.enabled) - Number(want.get(`${a.id} ${panelId}`)!.enabled));
+      let denied = 0;
+      for (const p of tried) {
+        const w = want.get(`${p.id} ${panelId}`)!;
+        if (!w.enabled && ++denied > 2) break;
+        const kp = await KeypadTestClient.connect(join(dir, "agents", panelId, "keypad.sock"));
+        try {
+          await kp.hello("kp-faults", [1]);
+          kp.send({ t: "entry", action: "arm_away", code: p.code });
+          const shown = lastDisplay(await kp.sync())?.line2;
+          const line = typeof shown === "string" ? shown : "";
+          kp.send({ t: "entry", action: "disarm", code: p.code });
+          await kp.sync();
+          result.fleet_keypad_checks++;
+          const granted = line.startsWith("Access granted");
+          if (granted !== w.enabled) {
+            result.fleet_unconverged++;
+            details.push(`keypad at ${panelId}: ${p.id} (${w.enabled ? "on" : "off"}) answered "${line}"`);
+          }
+        } finally {
+          kp.close();
+        }
+      }
+    }
+    if (result.fleet_lost + result.fleet_duplicated + result.fleet_unconverged > 0) for (const w of workers) details.push(...w.warnings.slice(-15).map((l) => `${w.id}: ${l}`));
+    for (const w of workers) if (w.stderr.trim()) details.push(`worker ${w.id} stderr: ${w.stderr.trim().slice(-400)}`);
+    return result;
+  } finally {
+    for (const w of workers) if (w.alive) {
+      const exited = new Promise((r) => w.child.once("exit", r));
+      w.child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (w.alive) w.child.kill("SIGKILL");
+    }
+    for (const h of hosts) await stopHost(h).catch(() => {});
+    await db?.close().catch(() => {});
+    await server?.stop().catch(() => {});
+    await broker.dispose().catch(() => {});
+    dirs.cleanup();
+  }
+}
