@@ -116,10 +116,6 @@ export class TrustedKeys {
     return kid;
   }
 
-  remove(kid: string): boolean {
-    return this.#byKid.delete(kid);
-  }
-
   get(kid: string): KeyObject | undefined {
     return this.#byKid.get(kid);
   }

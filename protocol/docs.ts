@@ -1,21 +1,5 @@
 import { ERROR_SENTENCES, type ErrorCode } from "../src/domain/index.js";
 
-/** Codes the wire layer itself produces (the rest come from the user-table rules and permissions). */
-export const WIRE_ERROR_CODES: readonly ErrorCode[] = [
-  "malformed_payload",
-  "payload_too_large",
-  "schema_violation",
-  "unknown_command",
-  "bad_signature",
-  "untrusted_key",
-  "wrong_panel",
-  "command_expired",
-  "replayed",
-  "sequence_gap",
-  "unseal_failed",
-  "internal_error",
-];
-
 /**
  * The keys an error's `detail` may carry, per code (protocol/README.md section 9). Every key is
  * optional unless the code always has it; none is ever a credential. test/unit/protocol/readme.test.ts

@@ -3,7 +3,6 @@ import {
   RuleError,
   type Command,
   type CommandResult,
-  type DomainEvent,
 } from "../src/domain/index.js";
 import { decodeCbor, decodeWith, encodeCbor, schemaError, DEFAULT_MAX_BYTES, type Decoded, type DecodeLimits } from "./codec.js";
 import { isAck, isEpochMs, isSeq } from "./ack-fast.js";
@@ -449,20 +448,6 @@ export function decodeAck(bytes: Uint8Array, limits?: DecodeLimits): Decoded<Any
 /** Publishes event number `n` (the outbox's strictly increasing number per panel). */
 export function encodeEvent<T extends EventType>(panelId: string, n: number, at: number, type: T, data: EventData<T>): Buffer {
   return encodeCbor(validated(eventSchema, { v: PROTOCOL_VERSION, t: "evt", panel: panelId, n, at, type, data }, "evt"));
-}
-
-/** The wire type and data of a domain event. */
-export function eventFromDomain(event: DomainEvent): { type: EventType; at: number; data: EventData<EventType> } {
-  switch (event.type) {
-    case "local_change":
-      return { type: "local_change", at: event.at, data: { actor: event.actor, action: event.action, slot: event.slot, after: event.after } };
-    case "one_time_consumed":
-      return { type: "one_time_consumed", at: event.at, data: { slot: event.slot, localDay: event.localDay } };
-    case "snapshot_applied":
-      return { type: "snapshot_applied", at: event.at, data: { added: event.added, changed: event.changed, removed: event.removed } };
-    default:
-      throw new RuleError("internal_error", { stage: "event_from_domain" });
-  }
 }
 
 /** decodeWith for a payload that may be bare or in the signed form (the signature not checked). */

@@ -36,10 +36,6 @@ export function panelTopics(panelId: string, prefix: string = DEFAULT_PREFIX): P
   return { cmd: base + "cmd", ack: base + "ack", evt: base + "evt", state: base + "state", status: base + "status" };
 }
 
-export function topicFor(panelId: string, channel: Channel, prefix: string = DEFAULT_PREFIX): string {
-  return panelTopics(panelId, prefix)[channel];
-}
-
 /** Parses a concrete topic (not a filter) under `prefix`; null when it is not one of ours. */
 export function parseTopic(topic: string, prefix: string = DEFAULT_PREFIX): { panelId: string; channel: Channel } | null {
   if (!topic.startsWith(prefix + "/")) return null;

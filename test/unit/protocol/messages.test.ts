@@ -13,7 +13,6 @@ import {
   encodeEvent,
   encodeState,
   encodeStatus,
-  eventFromDomain,
   fleetFilter,
   panelTopics,
   parseTopic,
@@ -22,6 +21,7 @@ import {
   WIRE_KINDS,
 } from "../../../protocol/index.js";
 import { actor, agent, NOW, PANEL } from "./helpers.js";
+import { wireEvent } from "../../../src/sync/events.js";
 
 describe("acks", () => {
   it("round-trips an ack and a batch ack", () => {
@@ -60,7 +60,7 @@ describe("events, state and status", () => {
       { type: "snapshot_applied" as const, at: NOW, added: [1], changed: [2], removed: [3] },
     ];
     events.forEach((e, i) => {
-      const w = eventFromDomain(e);
+      const w = wireEvent(e);
       const d = decodeEvent(encodeEvent(PANEL, i + 1, w.at, w.type, w.data));
       expect(d).toEqual({ ok: true, value: { v: 1, t: "evt", panel: PANEL, n: i + 1, at: NOW, type: w.type, data: w.data } });
     });
