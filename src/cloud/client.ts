@@ -2,255 +2,33 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { z } from "zod";
 import {
   decodeAck,
   decodeEvent,
   decodeState,
   decodeStatus,
-  encodeParsedBatch,
-  encodeParsedCommand,
   fleetFilter,
   LIMITS,
   panelTopics,
   parseTopic,
   DEFAULT_PREFIX,
   type AnyAck,
-  type CommandToSend,
   type Outcome as WireOutcome,
   type PanelTopics,
-  type SigningKey,
   type State,
   type Status,
-  type WireCommandInput,
-  type WireCommandResult,
   type WireEvent,
 } from "../../protocol/index.js";
-import { commandSchema, RuleError, type Actor } from "../domain/index.js";
 import { MQTT_LOG } from "../mqtt-log.js";
-import type { AgentChannel, ForgedMessage, IdentityPinned, TrustMode } from "./authenticity.js";
+import type { AgentChannel } from "./authenticity.js";
+import { Deadlines } from "./deadlines.js";
 import { IdentityGate } from "./identity-gate.js";
+import { closeJob, final, fromWire, laterOf, rejectedLocally, type Job } from "./job.js";
+import { PanelSender, type SenderOptions } from "./sender.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
+import { CloudError, type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason, type Resequenced, type ResyncRequest } from "./types.js";
 
-// =============================================================================================
-// types
-
-type InputCommand = z.input<typeof commandSchema>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-/**
- * A command as a caller hands it over: a domain command (codes and tags as `Secret`) whose `id`
- * (default: a random UUID) and `actor` (default: the client's `actor`) may be left out.
- */
-export type CommandInput = DistributiveOmit<Extract<InputCommand, { kind: WireCommandInput["kind"] }>, "id" | "actor"> & { id?: string; actor?: Actor };
-
-export type ErrorDetail = Record<string, string | number | boolean>;
-
-export interface AppliedOutcome {
-  status: "applied";
-  panelId: string;
-  id: string;
-  seq: number;
-  result?: WireCommandResult;
-  /** The agent had applied it already (a redelivery): this is its stored result. */
-  dup?: true;
-}
-
-export interface RejectedOutcome {
-  status: "rejected";
-  panelId: string;
-  id: string;
-  seq?: number;
-  /** The stable error code (protocol/README.md section 9; `sequence_gap` after a gap). Unknown codes are permanent rejections too. */
-  code: string;
-  detail?: ErrorDetail;
-  /** Refused by this client before anything was sent (invalid command, kind not advertised): no seq was used. */
-  local?: true;
-}
-
-export type PendingReason =
-  /** The panel's retained status is offline: the command waits in the broker / in this client. */
-  | "offline"
-  /** No ack within the ack timeout although the panel is not known to be offline. */
-  | "timeout"
-  /** The panel has never published its retained state: nothing could be sealed or sequenced yet. */
-  | "no_state"
-  /** The client was closed before an answer came. */
-  | "closed";
-
-export interface PendingOutcome {
-  status: "pending";
-  panelId: string;
-  id: string;
-  seq?: number;
-  reason: PendingReason;
-  /** Resolves with the final outcome when the ack arrives (or `pending`/`closed` when the client closes first). */
-  later: Promise<Outcome>;
-}
-
-export type Outcome = AppliedOutcome | RejectedOutcome | PendingOutcome;
-
-export interface TlsOptions {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  rejectUnauthorized?: boolean;
-}
-
-export interface CloudClientOptions {
-  /** mqtt://, mqtts://, ws:// or wss:// */
-  url: string;
-  signingKey: SigningKey;
-  protocolVersion?: 4 | 5;
-  clientId?: string;
-  /** Persistent session (needs a fixed clientId). Default false: acks missed while disconnected are recovered by resending. */
-  persistentSession?: boolean;
-  username?: string;
-  password?: string;
-  tls?: TlsOptions;
-  topicPrefix?: string;
-  /** Commands expire this long after they are handed over (default 5 min). */
-  commandLifetimeMs?: number;
-  /** A caller's promise resolves `pending` after this long without an ack; unacked envelopes are resent at this pace (default 10 s). */
-  ackTimeoutMs?: number;
-  /** How long connect() waits for the broker (default 10 s). */
-  connectTimeoutMs?: number;
-  /** Commands per batch envelope, at most 1000 (default 500). */
-  maxBatch?: number;
-  /** Envelopes larger than this are split (default 240 KiB, under the agent's 256 KiB default). */
-  maxPayloadBytes?: number;
-  /** The last seq assigned per panel (default: in memory). */
-  seqStore?: SeqStore;
-  /** Subscribe to every panel's ack/evt/state/status at once (one service holding a panel directory); default: per panel, on first use. */
-  fleet?: boolean;
-  /** The actor of commands that name none (default `{ kind: "cloud", id: "cloud-client" }`). */
-  actor?: Actor;
-  /**
-   * Let the client keep its counter in step with the panel (default false). When true: a panel
-   * whose retained state shows a new database epoch (it was reset) gets its counter re-aligned to
-   * its `lastSeq` (event `reset`); and a command refused `replayed` or `sequence_gap` (the
-   * counter was stale: another sender, a lost counter file, a reset panel) is re-sequenced from
-   * the panel's word and sent again, once (event `resequenced`): the agent dedups by (seq, id), so
-   * a resend never applies twice. Leave it false when the caller's own journal owns the numbers
-   * (the client's seqs must then stay the ones it loaded from the SeqStore).
-   */
-  resequence?: boolean;
-  /**
-   * How a panel's identity is learned (protocol/README.md 4.1). `tofu` (default): the first
-   * signed state seen pins it (logged, event `identity`), kept in the SeqStore when it can;
-   * `provisioned`: only identities given by `pinIdentity` (or found in the SeqStore) are believed.
-   */
-  trust?: TrustMode;
-  /**
-   * Verify that every ack, event and state is signed by the panel's pinned identity (default
-   * true). An unsigned or badly signed message is dropped and reported (event `forged`), never
-   * taken as an outcome. false only for a benchmark's baseline against an agent that signs nothing.
-   */
-  verify?: boolean;
-  /** Where pins and dropped messages are logged (pino-compatible); default: events only. */
-  logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-  now?: () => number;
-}
-
-export type CloudErrorCode = "not_connected" | "connection_failed" | "closed" | "invalid_panel_id";
-
-export class CloudError extends Error {
-  readonly code: CloudErrorCode;
-  constructor(code: CloudErrorCode, message: string) {
-    super(message);
-    this.name = "CloudError";
-    this.code = code;
-  }
-}
-
-export interface ResyncRequest {
-  panelId: string;
-  lastSeq: number;
-  gotSeq?: number;
-  reason: "sequence_gap" | "startup" | "restored";
-}
-
-/** A panel's retained state showed another database epoch than the one its counter counted in. */
-export interface PanelReset {
-  panelId: string;
-  /** The new epoch and the one before (from the SeqStore or this process). */
-  epoch: string;
-  previousEpoch: string;
-  /** The panel's lastSeq in its new database. */
-  lastSeq: number;
-  /** The counter before the reset was seen. */
-  counter: number;
-  /** The counter was set to `lastSeq` (option `resequence`); otherwise it was left alone. */
-  realigned: boolean;
-}
-
-/** Commands refused for a stale counter were numbered again and resent (option `resequence`). */
-export interface Resequenced {
-  panelId: string;
-  code: "replayed" | "sequence_gap";
-  /** The first seq they had, and the first they have now. */
-  from: number;
-  to: number;
-  commands: number;
-}
-
-export interface CloudClientEvents {
-  /** The connection to the broker was lost (`up: false`, once per outage) or is back (`up: true`); the client reconnects by itself. */
-  broker: [info: { up: boolean }];
-  /** The panel's database was made anew (new epoch): its table is gone; send a snapshot. */
-  reset: [info: PanelReset];
-  /** Commands refused `replayed` / `sequence_gap` were re-sequenced and resent (option `resequence`). */
-  resequenced: [info: Resequenced];
-  /** A decoded event of any panel this client listens to (deduplicated by `n`). */
-  event: [panelId: string, event: WireEvent];
-  /** The agent asked for a resync: answer with a `snapshot` (`send(panelId, { kind: "snapshot", ... })`). */
-  resync: [request: ResyncRequest];
-  state: [panelId: string, state: State];
-  status: [panelId: string, status: Status];
-  /** A panel's identity was pinned (on first use, provisioned, or loaded from the SeqStore). */
-  identity: [info: IdentityPinned];
-  /** A message on a panel's ack/evt/state topic was dropped: not signed by the panel's pinned identity. */
-  forged: [info: ForgedMessage];
-  /** Something undecodable or unexpected arrived; informational. */
-  warning: [info: { panelId?: string; code: string }];
-}
-
-// =============================================================================================
-// internals
-
-interface Job {
-  panelId: string;
-  id: string;
-  /** What the caller handed over (id and actor filled in), until it is parsed. */
-  input: unknown;
-  /** commandSchema's output, once parsed (every job in `queue` and later has one). */
-  command?: WireCommandInput;
-  seq?: number;
-  firstDone: boolean;
-  finalDone: boolean;
-  resolveFirst: (o: Outcome) => void;
-  /** Made only when a pending outcome hands it out: most commands are answered in time. */
-  later?: Promise<Outcome>;
-  resolveLater?: (o: Outcome) => void;
-  /** performance.now() after which the caller gets `pending`. */
-  deadline: number;
-  expiresAt: number;
-  /** Already re-sequenced once after a stale counter: a second refusal is final. */
-  resent?: true;
-}
-
-interface Inflight {
-  /** Batch id for a batch, the command id for a single command. */
-  key: string;
-  batch: boolean;
-  jobs: Job[];
-  bytes: Buffer;
-  firstSeq: number;
-  lastSeq: number;
-  attempts: number;
-  timer?: NodeJS.Timeout;
-  published: boolean;
-}
+export * from "./types.js";
 
 interface Panel {
   id: string;
@@ -258,34 +36,15 @@ interface Panel {
   state?: State;
   status?: Status;
   subscribed?: Promise<void>;
-  /** Set once the retained state and the stored seq are known. */
-  lastAssigned?: number;
   initializing: boolean;
-  /**
-   * Handed over, not yet parsed, in order. Parsing is deferred until a command is taken into an
-   * envelope (or screened in the background): a burst of sends then costs the caller little, and
-   * the parsing of later commands overlaps with the agent applying earlier ones.
-   */
-  incoming: Job[];
-  screenScheduled: boolean;
-  /** Parsed, waiting for an envelope, in order. */
-  queue: Job[];
-  inflight?: Inflight;
-  /** The next envelope, encoded while `inflight` waits for its ack. */
-  prepared?: Inflight;
-  flushScheduled: boolean;
-  /**
-   * Jobs whose caller has no answer yet, in hand-over order, which is deadline order (one ack
-   * timeout for all): one timer per panel instead of one per command.
-   */
-  waiting: Job[];
-  waitTimer?: NodeJS.Timeout;
+  /** Numbers, coalesces, publishes and resends this panel's commands. */
+  sender: PanelSender;
+  /** Answers `pending` to callers whose ack timeout passed. */
+  deadlines: Deadlines;
   stateWaiters: Array<(s: State) => void>;
   highestN: number;
   /** The database epoch the counter counts in (from the SeqStore, then from the retained state). */
   epoch?: string;
-  /** Sending waits while a re-sequencing re-reads the panel's state. */
-  hold?: boolean;
   /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
   pastEpochs?: Set<string>;
 }
@@ -297,45 +56,7 @@ const DEFAULTS = {
   maxBatch: 500,
   maxPayloadBytes: 240 * 1024,
 };
-const MAX_RETRY_MS = 60_000;
-/** Commands parsed per event-loop turn in the background (~1 ms). */
-const SCREEN_CHUNK = 256;
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
-
-function final(job: Job, o: Outcome): void {
-  if (!job.firstDone) {
-    job.firstDone = true;
-    job.resolveFirst(o);
-  }
-  if (!job.finalDone) {
-    job.finalDone = true;
-    job.resolveLater?.(o);
-  }
-}
-
-function laterOf(job: Job): Promise<Outcome> {
-  job.later ??= new Promise<Outcome>((r) => (job.resolveLater = r));
-  return job.later;
-}
-
-function fromWire(panelId: string, job: Job, o: WireOutcome): AppliedOutcome | RejectedOutcome {
-  if (o.ok) {
-    const out: AppliedOutcome = { status: "applied", panelId, id: job.id, seq: o.seq };
-    if (o.result !== undefined) out.result = o.result;
-    if (o.dup) out.dup = true;
-    return out;
-  }
-  const out: RejectedOutcome = { status: "rejected", panelId, id: job.id, code: o.error.code };
-  if (o.seq !== undefined) out.seq = o.seq;
-  if (o.error.detail !== undefined) out.detail = o.error.detail;
-  return out;
-}
-
-function rejectedLocally(panelId: string, id: string, code: string, detail?: ErrorDetail): RejectedOutcome {
-  const out: RejectedOutcome = { status: "rejected", panelId, id, code, local: true };
-  if (detail) out.detail = detail;
-  return out;
-}
 
 // =============================================================================================
 
@@ -361,6 +82,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #closed = false;
   #fleetEvents = false;
   readonly #iterators = new Set<() => void>();
+  readonly #senderOptions: SenderOptions;
 
   constructor(options: CloudClientOptions) {
     super();
@@ -389,6 +111,15 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     };
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
+    this.#senderOptions = {
+      signingKey: this.#o.signingKey,
+      maxBatch: this.#o.maxBatch,
+      maxPayloadBytes: this.#o.maxPayloadBytes,
+      ackTimeoutMs: this.#o.ackTimeoutMs,
+      seqStore: this.#seqStore,
+      now: this.#now,
+      random: Math.random,
+    };
     this.#gate = new IdentityGate({
       trust: this.#o.trust,
       store: this.#seqStore,
@@ -447,7 +178,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         this.emit("broker", { up: true });
       }
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
-      for (const p of this.#panels.values()) if (p.inflight) this.#publish(p, p.inflight);
+      for (const p of this.#panels.values()) p.sender.republish();
     });
     client.on("message", (topic, payload) => this.#onMessage(topic, payload));
     // mqtt.js sends the PUBACK of an ack as soon as this returns, and its socket write (a nextTick)
@@ -484,16 +215,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#closed = true;
     for (const stop of [...this.#iterators]) stop();
     for (const p of this.#panels.values()) {
-      if (p.inflight?.timer) clearTimeout(p.inflight.timer);
-      if (p.waitTimer) clearTimeout(p.waitTimer);
-      p.waitTimer = undefined;
-      p.waiting = [];
-      const jobs = [...(p.inflight?.jobs ?? []), ...(p.prepared?.jobs ?? []), ...p.queue, ...p.incoming];
-      p.inflight = undefined;
-      p.prepared = undefined;
-      p.queue = [];
-      p.incoming = [];
-      for (const job of jobs) this.#closeJob(job);
+      p.deadlines.clear();
+      for (const job of p.sender.close()) closeJob(job);
     }
     const client = this.#client;
     this.#client = undefined;
@@ -512,7 +235,29 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       } catch {
         throw new CloudError("invalid_panel_id", "invalid panel id");
       }
-      p = { id: panelId, topics, initializing: false, incoming: [], screenScheduled: false, queue: [], flushScheduled: false, waiting: [], stateWaiters: [], highestN: 0 };
+      const panel: Panel = {
+        id: panelId,
+        topics,
+        initializing: false,
+        sender: new PanelSender(
+          {
+            panelId,
+            state: () => panel.state,
+            offline: () => panel.status?.status === "offline",
+            epoch: () => panel.epoch,
+            closed: () => this.#closed,
+            connected: () => this.#client?.connected === true,
+            // Never awaited: a QoS 1 publish is confirmed by PUBACK, the command by its ack.
+            publish: (bytes) => this.#client?.publish(topics.cmd, bytes, { qos: 1 }, () => {}),
+            answered: () => panel.deadlines.trim(),
+          },
+          this.#senderOptions,
+        ),
+        deadlines: new Deadlines(this.#o.ackTimeoutMs, (job) => this.#jobTimedOut(panel, job)),
+        stateWaiters: [],
+        highestN: 0,
+      };
+      p = panel;
       this.#panels.set(panelId, p);
     }
     return p;
@@ -593,46 +338,15 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       deadline: performance.now() + this.#o.ackTimeoutMs,
       expiresAt: this.#now() + this.#o.commandLifetimeMs,
     };
-    p.waiting.push(job);
-    if (p.waitTimer) p.waitTimer.ref();
-    else p.waitTimer = setTimeout(() => this.#timeouts(p), this.#o.ackTimeoutMs);
-    p.incoming.push(job);
-    if (p.lastAssigned === undefined) void this.#init(p);
-    this.#scheduleFlush(p);
+    p.deadlines.add(job);
+    if (p.sender.lastAssigned === undefined) void this.#init(p);
+    p.sender.enqueue(job);
     return first;
   }
 
   /** The same kind of command to many panels: each its own signed, sealed envelope and ack. Offline panels come back `pending`. */
   async sendMany(panelIds: readonly string[], make: (panelId: string) => CommandInput): Promise<Outcome[]> {
     return Promise.all(panelIds.map((id) => this.send(id, make(id))));
-  }
-
-  /** Answers `pending` to every caller whose deadline has passed, then waits for the next deadline. */
-  #timeouts(p: Panel): void {
-    p.waitTimer = undefined;
-    if (this.#closed) return;
-    const now = performance.now();
-    const waiting = p.waiting;
-    let i = 0;
-    for (; i < waiting.length; i++) {
-      const job = waiting[i]!;
-      if (job.firstDone) continue;
-      if (job.deadline > now) break;
-      this.#jobTimedOut(p, job);
-    }
-    if (i > 0) waiting.splice(0, i);
-    if (waiting.length > 0) p.waitTimer = setTimeout(() => this.#timeouts(p), Math.max(1, Math.ceil(waiting[0]!.deadline - now)));
-  }
-
-  /** Forgets answered jobs at the head of `waiting` (answers come mostly in order), and the timer when none are left. */
-  #trimWaiting(p: Panel): void {
-    const waiting = p.waiting;
-    let i = 0;
-    while (i < waiting.length && waiting[i]!.firstDone) i++;
-    if (i > 0) waiting.splice(0, i);
-    // Kept armed but unref'd rather than cleared: one command at a time would otherwise make and
-    // clear a timer per command. Firing with nothing due just re-arms for the next deadline.
-    if (waiting.length === 0) p.waitTimer?.unref();
   }
 
   #jobTimedOut(p: Panel, job: Job): void {
@@ -642,19 +356,6 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.id, reason, later: laterOf(job) };
     if (job.seq !== undefined) out.seq = job.seq;
     job.resolveFirst(out);
-  }
-
-  #closeJob(job: Job): void {
-    const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.id, reason: "closed", later: laterOf(job) };
-    if (job.seq !== undefined) out.seq = job.seq;
-    if (!job.firstDone) {
-      job.firstDone = true;
-      job.resolveFirst(out);
-    }
-    if (!job.finalDone) {
-      job.finalDone = true;
-      job.resolveLater?.(out);
-    }
   }
 
   /** Learns the panel's state and our stored seq, then starts sending. */
@@ -671,10 +372,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       p.epoch ??= storedEpoch;
       if (p.epoch !== undefined && current.epoch !== undefined && p.epoch !== current.epoch) this.#reset(p, current, stored ?? 0);
       else {
-        p.lastAssigned = counter;
+        p.sender.lastAssigned = counter;
         p.epoch ??= current.epoch;
       }
-      this.#scheduleFlush(p);
+      p.sender.scheduleFlush();
     } catch {
       // closed meanwhile: close() already settled the queue
     } finally {
@@ -691,203 +392,13 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const previousEpoch = p.epoch!;
     p.epoch = state.epoch;
     p.highestN = 0;
-    this.#unprepare(p);
+    p.sender.unprepare();
     const realign = this.#o.resequence;
     if (realign) {
-      p.lastAssigned = state.lastSeq;
+      p.sender.lastAssigned = state.lastSeq;
       void Promise.resolve(this.#seqStore.save(p.id, state.lastSeq, state.epoch)).catch(() => {});
-    } else p.lastAssigned ??= Math.max(counter, state.lastSeq);
+    } else p.sender.lastAssigned ??= Math.max(counter, state.lastSeq);
     this.emit("reset", { panelId: p.id, epoch: state.epoch!, previousEpoch, lastSeq: state.lastSeq, counter, realigned: realign });
-  }
-
-  #scheduleFlush(p: Panel): void {
-    if (p.flushScheduled || this.#closed) return;
-    if (p.inflight || p.lastAssigned === undefined || p.hold) return this.#screenSoon(p);
-    if (p.queue.length === 0 && p.incoming.length === 0 && !p.prepared) return;
-    p.flushScheduled = true;
-    // A microtask, not setImmediate: commands handed over in one go (a loop of sends, sendMany)
-    // still end up in one envelope, without an extra event-loop turn on every single command.
-    queueMicrotask(() => {
-      p.flushScheduled = false;
-      void this.#flush(p);
-    });
-  }
-
-  /**
-   * Parses handed-over commands in order and moves the valid ones to the queue, until `want` more
-   * are queued or none are left; an invalid one is refused locally (no seq is used). With `state`,
-   * also refuses what this agent does not advertise or what has expired.
-   */
-  #admit(p: Panel, want: number, state?: State, now = 0): void {
-    const incoming = p.incoming;
-    let read = 0;
-    for (let added = 0; read < incoming.length && added < want; ) {
-      const job = incoming[read++]!;
-      if (job.finalDone) continue;
-      const parsed = commandSchema.safeParse(job.input);
-      job.input = undefined;
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        final(job, rejectedLocally(p.id, job.id, "schema_violation", issue ? { path: issue.path.join(".") || "(root)", issue: issue.code } : undefined));
-        continue;
-      }
-      job.command = parsed.data as WireCommandInput;
-      if (state && this.#refused(p, job, state, now)) continue;
-      p.queue.push(job);
-      added++;
-    }
-    if (read > 0) incoming.splice(0, read);
-    this.#trimWaiting(p);
-  }
-
-  /** Refuses locally, before any seq is used, a parsed command this agent does not advertise or that has expired. */
-  #refused(p: Panel, job: Job, state: State, now: number): boolean {
-    if (job.finalDone) return true;
-    const kind = job.command!.kind;
-    if (!state.proto.kinds.includes(kind)) final(job, rejectedLocally(p.id, job.id, "unknown_command", { kind }));
-    else if (job.expiresAt <= now) final(job, rejectedLocally(p.id, job.id, "command_expired"));
-    else return false;
-    return true;
-  }
-
-  /**
-   * Parses what waits in `incoming` a chunk per event-loop turn while nothing takes it (no state
-   * yet, an envelope in flight), so an invalid command is refused at once, as if it had been
-   * parsed when it was handed over, without holding up acks for a whole burst.
-   */
-  #screenSoon(p: Panel): void {
-    if (p.screenScheduled || p.incoming.length === 0 || this.#closed) return;
-    p.screenScheduled = true;
-    setImmediate(() => {
-      p.screenScheduled = false;
-      if (this.#closed) return;
-      this.#admit(p, SCREEN_CHUNK);
-      this.#screenSoon(p);
-    });
-  }
-
-  /**
-   * Takes what heads the queue (up to maxBatch), refuses locally what cannot be sent (kind not
-   * advertised, expired, invalid: no seq is used for those), and encodes one envelope whose
-   * commands carry base+1, base+2, ...
-   */
-  #take(p: Panel, base: number): Inflight | undefined {
-    const state = p.state!;
-    const now = this.#now();
-    const keys = { signingKey: this.#o.signingKey, agentPublicKey: state.sealKey };
-    const max = this.#o.maxBatch;
-    for (;;) {
-      // Up to maxBatch sendable commands to the head of the queue, in order.
-      const q = p.queue;
-      let kept = 0;
-      let read = 0;
-      while (read < q.length && kept < max) {
-        const job = q[read++]!;
-        if (!this.#refused(p, job, state, now)) q[kept++] = job;
-      }
-      if (read > kept) q.splice(kept, read - kept);
-      if (kept < max) this.#admit(p, max - kept, state, now);
-      if (q.length === 0) return undefined;
-      let count = Math.min(q.length, max);
-      let encoded: { bytes: Buffer; key: string } | undefined;
-      for (;;) {
-        const jobs = q.slice(0, count);
-        const items: CommandToSend[] = jobs.map((job, i) => ({ seq: base + 1 + i, expiresAt: job.expiresAt, command: job.command! }));
-        try {
-          if (items.length === 1) encoded = { bytes: encodeParsedCommand(p.id, items[0]!, keys), key: jobs[0]!.id };
-          else {
-            const batchId = randomUUID();
-            encoded = { bytes: encodeParsedBatch(p.id, batchId, items, keys), key: batchId };
-          }
-        } catch (err) {
-          // One bad command must not sink the others: send the head alone; if it is the bad one, refuse it.
-          if (count > 1) {
-            count = 1;
-            continue;
-          }
-          const job = p.queue.shift()!;
-          const e = err instanceof RuleError ? err : new RuleError("schema_violation");
-          final(job, rejectedLocally(p.id, job.id, e.code, e.detail));
-          encoded = undefined;
-          break;
-        }
-        if (encoded.bytes.length > this.#o.maxPayloadBytes && count > 1) {
-          count = Math.ceil(count / 2);
-          continue;
-        }
-        break;
-      }
-      if (!encoded) continue;
-      const jobs = p.queue.splice(0, count);
-      jobs.forEach((job, i) => (job.seq = base + 1 + i));
-      return { key: encoded.key, batch: count > 1, jobs, bytes: encoded.bytes, firstSeq: base + 1, lastSeq: base + count, attempts: 0, published: false };
-    }
-  }
-
-  /** Gives a prepared envelope's commands back to the head of the queue (its seqs are void). */
-  #unprepare(p: Panel): void {
-    const prepared = p.prepared;
-    if (!prepared) return;
-    p.prepared = undefined;
-    for (const job of prepared.jobs) delete job.seq;
-    p.queue.unshift(...prepared.jobs.filter((j) => !j.finalDone));
-  }
-
-  /** While an envelope is in flight, encodes the next one, so it can go the moment the ack comes. */
-  #prepare(p: Panel): void {
-    if (!p.inflight || p.prepared || (p.queue.length === 0 && p.incoming.length === 0) || this.#closed) return;
-    p.prepared = this.#take(p, p.inflight.lastSeq);
-    this.#screenSoon(p);
-  }
-
-  /** Sends the next envelope: the prepared one when its seqs still follow on, else a fresh one. */
-  async #flush(p: Panel): Promise<void> {
-    if (p.inflight || p.lastAssigned === undefined || p.hold || this.#closed) return;
-    const base = Math.max(p.lastAssigned, p.state!.lastSeq);
-    if (p.prepared && (p.prepared.firstSeq !== base + 1 || p.prepared.jobs.some((j) => j.finalDone))) this.#unprepare(p);
-    const inflight = p.prepared ?? this.#take(p, base);
-    p.prepared = undefined;
-    if (!inflight) return;
-    p.inflight = inflight;
-    const previous = p.lastAssigned;
-    p.lastAssigned = inflight.lastSeq;
-    try {
-      const saved = this.#seqStore.save(p.id, inflight.lastSeq, p.epoch);
-      if (saved instanceof Promise) await saved;
-    } catch {
-      p.lastAssigned = previous;
-      p.inflight = undefined;
-      for (const job of inflight.jobs) final(job, rejectedLocally(p.id, job.id, "seq_store_failed"));
-      this.#scheduleFlush(p);
-      return;
-    }
-    if (this.#closed) return;
-    this.#publish(p, inflight);
-    if (p.queue.length > 0 || p.incoming.length > 0) setImmediate(() => this.#prepare(p));
-  }
-
-  #publish(p: Panel, inflight: Inflight): void {
-    const client = this.#client;
-    if (inflight.timer) clearTimeout(inflight.timer);
-    const delay = Math.min(this.#o.ackTimeoutMs * 2 ** inflight.attempts, MAX_RETRY_MS);
-    inflight.timer = setTimeout(() => this.#retry(p, inflight), delay);
-    // Not connected: the 'connect' handler publishes what is in flight.
-    if (!client?.connected) return;
-    inflight.attempts++;
-    inflight.published = true;
-    // Never awaited: a QoS 1 publish is confirmed by PUBACK, the command by its ack.
-    client.publish(p.topics.cmd, inflight.bytes, { qos: 1 }, () => {});
-  }
-
-  #retry(p: Panel, inflight: Inflight): void {
-    inflight.timer = undefined;
-    if (p.inflight !== inflight || this.#closed) return;
-    if (p.status?.status === "offline") {
-      // The broker keeps it for the panel's persistent session; wait for the panel to come back.
-      inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
-      return;
-    }
-    this.#publish(p, inflight);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -942,7 +453,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
         if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
         this.#onAck(p, d.value);
-        this.#trimWaiting(p);
+        p.deadlines.trim();
         return;
       }
       case "evt": {
@@ -990,10 +501,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (before?.epoch !== undefined && before.epoch !== state.epoch) (p.pastEpochs ??= new Set()).add(before.epoch);
     p.state = state;
     // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
-    if (p.lastAssigned !== undefined && p.epoch !== undefined && state.epoch !== undefined && state.epoch !== p.epoch) this.#reset(p, state, p.lastAssigned);
-    else if (p.lastAssigned !== undefined) p.epoch ??= state.epoch;
+    if (p.sender.lastAssigned !== undefined && p.epoch !== undefined && state.epoch !== undefined && state.epoch !== p.epoch) this.#reset(p, state, p.sender.lastAssigned);
+    else if (p.sender.lastAssigned !== undefined) p.epoch ??= state.epoch;
     // A new sealing key: what was prepared is sealed to the old one.
-    if (before && !Buffer.from(before.sealKey).equals(Buffer.from(state.sealKey))) this.#unprepare(p);
+    if (before && !Buffer.from(before.sealKey).equals(Buffer.from(state.sealKey))) p.sender.unprepare();
     const waiters = p.stateWaiters;
     p.stateWaiters = [];
     for (const w of waiters) w(state);
@@ -1009,28 +520,23 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     p.status = d.value;
     this.emit("status", panelId, d.value);
     // Back online: what the broker queued arrives now; resend only if that does not answer in time.
-    if (wasOffline && d.value.status === "online" && p.inflight) {
-      p.inflight.attempts = 0;
-      if (p.inflight.timer) clearTimeout(p.inflight.timer);
-      const inflight = p.inflight;
-      inflight.timer = setTimeout(() => this.#retry(p, inflight), this.#o.ackTimeoutMs);
-    }
+    if (wasOffline && d.value.status === "online") p.sender.backOnline();
   }
 
   #onAck(p: Panel, ack: AnyAck): void {
-    const inflight = p.inflight;
+    const inflight = p.sender.inflight;
     if (!inflight) return; // a late duplicate of something already answered
     if (ack.t === "ack") {
       if (inflight.batch || ack.ack.id !== inflight.key) return;
       const job = inflight.jobs[0]!;
-      if (!ack.ack.ok && ack.ack.seq === undefined) return this.#envelopeFailed(p, inflight, ack.ack.error.code, ack.ack.error.detail);
-      if (this.#stale(job, ack.ack)) return this.#resequence(p, inflight, [{ job, o: ack.ack }], ack.at);
-      this.#settle(p, inflight);
+      if (!ack.ack.ok && ack.ack.seq === undefined) return p.sender.envelopeFailed(ack.ack.error.code, ack.ack.error.detail);
+      if (this.#stale(job, ack.ack)) return this.#resequence(p, [{ job, o: ack.ack }], ack.at);
+      p.sender.settle();
       final(job, fromWire(p.id, job, ack.ack));
       return;
     }
     if (!inflight.batch || ack.id !== inflight.key) return;
-    if (ack.error) return this.#envelopeFailed(p, inflight, ack.error.code, ack.error.detail);
+    if (ack.error) return p.sender.envelopeFailed(ack.error.code, ack.error.detail);
     const byId = ack.acks.length === inflight.jobs.length ? null : new Map(ack.acks.map((o) => [o.id, o]));
     const again: { job: Job; o: WireOutcome }[] = [];
     const answers: [Job, Outcome][] = [];
@@ -1041,8 +547,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         else answers.push([job, fromWire(p.id, job, o)]);
       } else answers.push([job, rejectedLocally(p.id, job.id, "missing_ack")]);
     });
-    if (again.length > 0) this.#resequence(p, inflight, again, ack.at);
-    else this.#settle(p, inflight);
+    if (again.length > 0) this.#resequence(p, again, ack.at);
+    else p.sender.settle();
     for (const [job, o] of answers) final(job, o);
   }
 
@@ -1058,25 +564,17 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    * state in hand may be the old database's, with the old sealing key); for a replay the retained
    * state must show at least the replayed seq (it is republished within a moment of any change).
    */
-  #resequence(p: Panel, inflight: Inflight, again: { job: Job; o: WireOutcome }[], ackAt: number): void {
-    if (inflight.timer) clearTimeout(inflight.timer);
-    p.inflight = undefined;
-    this.#unprepare(p);
+  #resequence(p: Panel, again: { job: Job; o: WireOutcome }[], ackAt: number): void {
     const gap = again.find((a) => !a.o.ok && a.o.error.code === "sequence_gap");
     const code: Resequenced["code"] = gap ? "sequence_gap" : "replayed";
     const gapLast = gap && !gap.o.ok ? gap.o.error.detail?.lastSeq : undefined;
     const agentLast = typeof gapLast === "number" && Number.isSafeInteger(gapLast) && gapLast >= 0 ? gapLast : undefined;
     const maxReplayed = Math.max(0, ...again.map((a) => (a.o.ok ? 0 : (a.o.seq ?? 0))));
     const from = Math.min(...again.map((a) => a.job.seq ?? Number.MAX_SAFE_INTEGER));
-    for (const { job } of again) {
-      job.resent = true;
-      delete job.seq;
-    }
-    p.queue.unshift(...again.map((a) => a.job));
-    p.hold = true;
+    p.sender.requeue(again.map((a) => a.job));
     const accept = (s: State) => s.at >= ackAt || (agentLast !== undefined ? s.lastSeq === agentLast : s.lastSeq >= maxReplayed);
     void this.#awaitState(p, accept, Math.min(this.#o.ackTimeoutMs, 3000)).then((fresh) => {
-      p.hold = false;
+      p.sender.hold = false;
       if (this.#closed) return;
       const state = p.state!;
       let base: number;
@@ -1084,10 +582,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         // The agent's own word is fresher than a state that never agreed with it.
         base = fresh ? Math.max(agentLast, fresh.lastSeq) : agentLast;
         if (!fresh && state.lastSeq > base) p.state = { ...state, lastSeq: base };
-      } else base = Math.max(p.lastAssigned ?? 0, state.lastSeq, maxReplayed);
-      p.lastAssigned = base;
+      } else base = Math.max(p.sender.lastAssigned ?? 0, state.lastSeq, maxReplayed);
+      p.sender.lastAssigned = base;
       this.emit("resequenced", { panelId: p.id, code, from, to: base + 1, commands: again.length });
-      this.#scheduleFlush(p);
+      p.sender.scheduleFlush();
     });
   }
 
@@ -1110,29 +608,6 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       };
       p.stateWaiters.push(waiter);
     });
-  }
-
-  #settle(p: Panel, inflight: Inflight): void {
-    if (inflight.timer) clearTimeout(inflight.timer);
-    p.inflight = undefined;
-    // A prepared envelope goes at once (publishing without awaiting is fine inside the handler).
-    if (p.prepared) void this.#flush(p);
-    else this.#scheduleFlush(p);
-  }
-
-  /** The envelope failed as a whole (signature, key, size, schema): nothing was applied, no seq used. */
-  #envelopeFailed(p: Panel, inflight: Inflight, code: string, detail?: ErrorDetail): void {
-    this.#unprepare(p);
-    if (p.lastAssigned === inflight.lastSeq) {
-      p.lastAssigned = inflight.firstSeq - 1;
-      void Promise.resolve(this.#seqStore.save(p.id, p.lastAssigned)).catch(() => {});
-    }
-    this.#settle(p, inflight);
-    for (const job of inflight.jobs) {
-      const out: RejectedOutcome = { status: "rejected", panelId: p.id, id: job.id, code };
-      if (detail) out.detail = detail;
-      final(job, out);
-    }
   }
 
   // -------------------------------------------------------------------------------------------
