@@ -75,8 +75,11 @@ try {
     duration_s: Math.round((Date.now() - started) / 1000),
   };
   const details = [...crash.details, ...delivery.details, ...fuzz.details, ...lockout.details];
-  if (json) console.log(JSON.stringify(figures));
-  else {
+  if (json) {
+    console.log(JSON.stringify(figures));
+    // The detail behind the figures (the seed, where a secret was seen, ...) on stderr, so a JSON run keeps it too.
+    progress(details.slice(0, 60).join("\n"));
+  } else {
     for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)} ${v}`);
     if (details.length > 1) console.log(`\n${details.slice(0, 60).join("\n")}`);
   }
