@@ -33,6 +33,11 @@ export function postgresDb(connectionString: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString, max });
   // An idle client's error (the server restarted) must not crash the process; the next query reports it.
   pool.on("error", () => {});
+  // Every client keeps an error listener of its own for its whole life: pg-pool's idle listener is
+  // off while a client is checked out, and its query() listens once only, so a server restart that
+  // sends a FATAL and then closes the socket emitted an unhandled 'error' that killed the worker
+  // (test/reliability/fleet.test.ts). The query in flight rejects either way.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
     async query<T>(text: string, params: readonly unknown[] = []) {
       const r = await c.query(text, params as unknown[]);

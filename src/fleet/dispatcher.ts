@@ -29,6 +29,11 @@ export interface DispatcherOptions {
  * reason: the client refuses an expired command LOCALLY, using no seq, which would shift every later
  * command off its journal seq.
  */
+/** How often a fate is tried before it is given up (backoff 0.2 s .. 5 s: about 90 s in all). */
+const OUTCOME_ATTEMPTS = 22;
+/** How often a panel's reported state is tried, a second apart, before it waits for the next report. */
+const STATE_ATTEMPTS = 60;
+
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
 const FILLER_ACTOR: Actor = { kind: "cloud", id: "panel-fleet" };
@@ -104,6 +109,8 @@ export class Dispatcher {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** The newest state heard per panel: a state not recorded is retried with the newest one. */
+  readonly #latestState = new Map<string, State>();
 
   constructor(options: DispatcherOptions) {
     this.#store = options.store;
@@ -162,7 +169,8 @@ export class Dispatcher {
     }
   }
 
-  async #onState(panelId: string, state: State): Promise<void> {
+  async #onState(panelId: string, state: State, attempt = 1): Promise<void> {
+    if (attempt === 1) this.#latestState.set(panelId, state);
     try {
       const before = await this.#store.panel(panelId);
       await this.#store.recordPanelState(panelId, state);
@@ -170,7 +178,10 @@ export class Dispatcher {
       if (before?.epoch && state.epoch && before.epoch !== state.epoch) await this.#reconcile(panelId, "new_epoch");
       else if (before) await this.#checkDigest(panelId, state);
     } catch (err) {
-      this.#log.warn({ panelId, err: (err as Error).message }, "panel state not recorded");
+      this.#log.warn({ panelId, attempt, err: (err as Error).message }, "panel state not recorded");
+      // A retained state is heard once: unrecorded (the database restarting), the fleet would keep a
+      // stale digest and lastSeq for the panel until it next reports. Retried with the newest heard.
+      if (!this.#stopped && attempt < STATE_ATTEMPTS) setTimeout(() => void this.#onState(panelId, this.#latestState.get(panelId) ?? state, attempt + 1), 1_000).unref();
     }
   }
 
@@ -341,15 +352,24 @@ export class Dispatcher {
       if (o.status === "applied") o = { status: "rejected", panelId: o.panelId, id: o.id, seq: o.seq, code: filler.code, local: true };
     }
     if (o.seq !== undefined && o.seq !== c.seq) this.#log.error({ panelId: c.panelId, seq: c.seq, wireSeq: o.seq }, "seq_mismatch: the cloud client sent a command at another seq than the journal's");
-    try {
-      const fate =
-        o.status === "applied"
-          ? { status: "applied" as const, wireSeq: o.seq }
-          : { status: "rejected" as const, code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
-      const changed = await this.#store.recordOutcome(c.panelId, c.seq, fate);
-      this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed }, "command outcome");
-    } catch (err) {
-      this.#log.error({ panelId: c.panelId, seq: c.seq, err: (err as Error).message }, "outcome not recorded");
+    const fate =
+      o.status === "applied"
+        ? { status: "applied" as const, wireSeq: o.seq }
+        : { status: "rejected" as const, code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
+    // An ack arrives once: a fate not recorded (the database restarting, a deadlock with a snapshot's
+    // supersede) would leave the command pending for good, since this worker never hands it over
+    // again. Recording is idempotent (only a pending command changes), so it is retried.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const changed = await this.#store.recordOutcome(c.panelId, c.seq, fate);
+        this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed, attempt }, "command outcome");
+        return;
+      } catch (err) {
+        const giveUp = this.#stopped || attempt >= OUTCOME_ATTEMPTS;
+        this.#log.error({ panelId: c.panelId, seq: c.seq, attempt, err: (err as Error).message }, giveUp ? "outcome not recorded" : "outcome not recorded yet; retrying");
+        if (giveUp) return;
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
+      }
     }
   }
 }
