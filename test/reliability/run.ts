@@ -3,11 +3,14 @@
  * `kills acked lost duplicated integrity_failures fuzz_cases crashes secret_hits` (and more).
  * Options: `-- --kills N` (crash-suite kills, default 100), `-- --minutes M` (bound for the kill
  * loop, default 30), `-- --fuzz N` (broker fuzz cases, default 3000), `-- --model N` (model-run
- * commands, default 10000), `-- --seed S`, `-- --json` (one JSON object on stdout; progress on stderr).
+ * commands, default 10000), `-- --fleet-panels N` and `-- --fleet-changes N` (the fleet fault suite:
+ * panels and API changes, default 100 and 1000; it prints fleet_lost fleet_duplicated
+ * fleet_unconverged), `-- --seed S`, `-- --json` (one JSON object on stdout; progress on stderr).
  */
 import { parseArgs } from "node:util";
 import { runCrash } from "./crash.js";
 import { runDelivery } from "./delivery.js";
+import { runFleetFaults } from "./fleet.js";
 import { runFuzz } from "./fuzz.js";
 import { killStrays } from "./harness.js";
 import { runLockout } from "./lockout.js";
@@ -18,6 +21,8 @@ const { values } = parseArgs({
     minutes: { type: "string", default: "30" },
     fuzz: { type: "string", default: "3000" },
     model: { type: "string", default: "10000" },
+    "fleet-panels": { type: "string", default: "100" },
+    "fleet-changes": { type: "string", default: "1000" },
     seed: { type: "string" },
     json: { type: "boolean", default: false },
   },
@@ -36,6 +41,11 @@ try {
   progress("fuzz suite done");
   const lockout = await runLockout();
   progress("lockout suite done");
+  const fleet = await runFleetFaults({
+    panels: Number(values["fleet-panels"]), people: 12, changes: Number(values["fleet-changes"]),
+    faults: ["kill_worker", "restart_postgres", "offline_panel"], keypadSample: 10, seed, progress,
+  });
+  progress("fleet fault suite done");
 
   const figures: Record<string, number> = {
     kills: crash.kills + lockout.lockout_kills,
@@ -72,9 +82,22 @@ try {
     lock_survived_restart: lockout.lock_survived_restart,
     counter_survived_restart: lockout.counter_survived_restart,
     panel_lock_survived_restart: lockout.panel_lock_survived_restart,
+    fleet_lost: fleet.fleet_lost,
+    fleet_duplicated: fleet.fleet_duplicated,
+    fleet_unconverged: fleet.fleet_unconverged,
+    fleet_acked_changes: fleet.fleet_acked_changes,
+    fleet_unknown_outcome: fleet.fleet_unknown_outcome,
+    fleet_commands: fleet.fleet_commands,
+    fleet_worker_kills: fleet.fleet_worker_kills,
+    fleet_takeover_ms: fleet.fleet_takeover_ms,
+    fleet_pg_restarts: fleet.fleet_pg_restarts,
+    fleet_offline_panels: fleet.fleet_offline_panels,
+    fleet_offline_commands_queued: fleet.fleet_offline_commands_queued,
+    fleet_keypad_checks: fleet.fleet_keypad_checks,
+    fleet_converge_ms: fleet.fleet_converge_ms,
     duration_s: Math.round((Date.now() - started) / 1000),
   };
-  const details = [...crash.details, ...delivery.details, ...fuzz.details, ...lockout.details];
+  const details = [...crash.details, ...delivery.details, ...fuzz.details, ...lockout.details, ...fleet.details];
   if (json) {
     console.log(JSON.stringify(figures));
     // The detail behind the figures (the seed, where a secret was seen, ...) on stderr, so a JSON run keeps it too.
