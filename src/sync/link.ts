@@ -15,6 +15,9 @@ import { LEGACY_OUTBOX_ACK, LEGACY_OUTBOX_EVENT, OUTBOX_ACK, OUTBOX_EVENT, type 
 import { MQTT_LOG } from "../mqtt-log.js";
 import { DEFAULT_BACKOFF, ReconnectBackoff } from "./reconnect.js";
 
+/** How long a stop waits for the broker to acknowledge what is in flight before it closes the connection anyway. */
+const END_WAIT_MS = 2000;
+
 export interface BrokerOptions {
   url: string;
   clientId?: string;
@@ -326,7 +329,13 @@ export class SyncLink {
         setTimeout(resolve, 1000).unref();
       });
     }
-    await client.endAsync();
+    // A clean end waits for in-flight QoS 1 messages; a broker that never answers them must not
+    // hold the stop (systemd would kill the daemon mid-close): after END_WAIT_MS the connection is
+    // closed anyway. Nothing is lost: unacked outbox rows stay in the outbox for the next start.
+    let timer: NodeJS.Timeout | undefined;
+    const ended = await Promise.race([client.endAsync().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), END_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (!ended) await client.endAsync(true);
     if (this.#deleteTimer) clearTimeout(this.#deleteTimer);
     this.#deleteAcked();
   }
