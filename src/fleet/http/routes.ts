@@ -7,6 +7,7 @@ import { FleetError } from "../errors.js";
 import type { FleetStore, PanelRow } from "../store.js";
 import { driftReport, listPanels, panelSummary, slotDetail, usersGrid } from "../views.js";
 import type { WebhookConfig, WebhookDeliverer } from "../webhooks.js";
+import { registerBulkRoutes } from "./routes-bulk.js";
 import { registerPeopleRoutes } from "./routes-people.js";
 import { registerSessionRoutes } from "./routes-session.js";
 import * as R from "./responses.js";
@@ -103,6 +104,7 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
   });
 
   registerPeopleRoutes(api, deps);
+  registerBulkRoutes(api, deps);
   registerSessionRoutes(api, deps);
   return api;
 }
