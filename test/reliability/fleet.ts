@@ -30,6 +30,8 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const ADMIN = { email: "faults@fleet.test", password: "fleet fault suite password" };
 
+const BROKER_QUEUE = 120;
+
 export type FleetFault = "kill_worker" | "restart_postgres" | "offline_panel";
 
 export interface FleetFaultOptions {
@@ -139,7 +141,9 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
   const signingKeyFile = join(dir, "signing.key");
   writeFileSync(signingKeyFile, rawPrivateKey(signing.privateKey).toString("hex"), { mode: 0o600 });
   const codeKeyFile = join(dir, "code.key");
-  const broker = new Mosquitto({ maxQueuedMessages: 10 });
+  // The queue limit is per client and the workers are clients too: it must hold every panel's retained
+  // state a worker is sent when it subscribes (at 10, a worker never heard the 31st panel's state).
+  const broker = new Mosquitto({ maxQueuedMessages: BROKER_QUEUE });
   let server: PostgresServer | undefined;
   let db: Db | undefined;
   const hosts: AgentHost[] = [];
@@ -200,8 +204,12 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     workers.push(await startWorker("w-b"));
     progress(`fleet faults: ${allPanels.length} panels, 2 workers, PG15, mosquitto; enrolling`);
     for (const id of allPanels) {
-      const r = await workers[0]!.api.post("/api/v1/panels", { id });
-      if (r.status !== 201) throw new Error(`enrol ${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      // a worker that just started may not have heard every panel's retained state yet (503 panel_unreachable)
+      const r = await until(async () => {
+        const a = await workers[0]!.api.post("/api/v1/panels", { id });
+        return a.status === 503 ? undefined : a;
+      }, 30_000, 250);
+      if (r?.status !== 201) throw new Error(`enrol ${id}: ${r?.status ?? "still 503 after 30 s"} ${JSON.stringify(r?.body ?? null)}`);
     }
 
     // desired state as the API acknowledged it; "unknown" where the answer never came (a killed worker)
@@ -268,8 +276,8 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     if (offlinePanel) {
       offlineHost = hosts[1]!;
       await stopHost(offlineHost);
-      // commands pile up for the stopped panel, far past the broker's queue of 10
-      for (let i = 0; i < 30; i++) {
+      // commands pile up for the stopped panel, far past the broker's queue
+      for (let i = 0; result.fleet_offline_commands_queued < BROKER_QUEUE + 60 && i < 400; i++) {
         const person = people[i % people.length]!;
         const r = await live()[0]!.api.put<{ commands: string[] }>(`/api/v1/people/${person.id}/panels/${offlinePanel}`, { enabled: true, label: `Off${i}` });
         if (r.status === 200) {
@@ -281,7 +289,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
       }
       await new Promise((r) => setTimeout(r, 1500));
       result.fleet_offline_panels++;
-      details.push(`offline panel ${offlinePanel}: ${result.fleet_offline_commands_queued} commands published while its agent was stopped (broker queue 10)`);
+      details.push(`offline panel ${offlinePanel}: ${result.fleet_offline_commands_queued} commands published while its agent was stopped (broker queue ${BROKER_QUEUE})`);
     }
 
     let takeoverFrom: number | undefined;
