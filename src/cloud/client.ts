@@ -3,17 +3,11 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
-  decodeAck,
-  decodeEvent,
-  decodeState,
-  decodeStatus,
   fleetFilter,
   LIMITS,
   panelTopics,
   parseTopic,
   DEFAULT_PREFIX,
-  type AnyAck,
-  type Outcome as WireOutcome,
   type PanelTopics,
   type State,
   type Status,
@@ -23,31 +17,18 @@ import { MQTT_LOG } from "../mqtt-log.js";
 import type { AgentChannel } from "./authenticity.js";
 import { Deadlines } from "./deadlines.js";
 import { IdentityGate } from "./identity-gate.js";
-import { closeJob, final, fromWire, laterOf, rejectedLocally, type Job } from "./job.js";
+import type { InboundContext } from "./inbound/context.js";
+import { onAckMessage } from "./inbound/ack.js";
+import { onEvent } from "./inbound/evt.js";
+import { onStateMessage } from "./inbound/state.js";
+import { onStatus } from "./inbound/status.js";
+import { closeJob, laterOf, type Job } from "./job.js";
+import type { Panel } from "./panel.js";
 import { PanelSender, type SenderOptions } from "./sender.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
-import { CloudError, type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason, type Resequenced, type ResyncRequest } from "./types.js";
+import { CloudError, type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason } from "./types.js";
 
 export * from "./types.js";
-
-interface Panel {
-  id: string;
-  topics: PanelTopics;
-  state?: State;
-  status?: Status;
-  subscribed?: Promise<void>;
-  initializing: boolean;
-  /** Numbers, coalesces, publishes and resends this panel's commands. */
-  sender: PanelSender;
-  /** Answers `pending` to callers whose ack timeout passed. */
-  deadlines: Deadlines;
-  stateWaiters: Array<(s: State) => void>;
-  highestN: number;
-  /** The database epoch the counter counts in (from the SeqStore, then from the retained state). */
-  epoch?: string;
-  /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
-  pastEpochs?: Set<string>;
-}
 
 const DEFAULTS = {
   commandLifetimeMs: 5 * 60_000,
@@ -83,6 +64,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #fleetEvents = false;
   readonly #iterators = new Set<() => void>();
   readonly #senderOptions: SenderOptions;
+  readonly #inbound: InboundContext;
 
   constructor(options: CloudClientOptions) {
     super();
@@ -132,6 +114,16 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       identity: (info) => this.emit("identity", info),
       warning: (panelId, code) => this.emit("warning", { panelId, code }),
     });
+    this.#inbound = {
+      resequence: this.#o.resequence,
+      verify: this.#o.verify,
+      ackTimeoutMs: this.#o.ackTimeoutMs,
+      gate: this.#gate,
+      emit: this.emit.bind(this),
+      closed: () => this.#closed,
+      panel: (panelId) => this.#panel(panelId),
+      reset: (p, state, counter) => this.#reset(p, state, counter),
+    };
   }
 
   get connected(): boolean {
@@ -407,7 +399,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #onMessage(topic: string, payload: Buffer): void {
     const t = parseTopic(topic, this.#o.topicPrefix);
     if (!t || payload.length === 0) return;
-    if (t.channel === "status") return this.#onStatus(t.panelId, payload);
+    if (t.channel === "status") return onStatus(this.#inbound, t.panelId, payload);
     if (t.channel === "cmd") return;
     // Acks only matter to a panel this client sends to.
     const p = t.channel === "ack" ? this.#panels.get(t.panelId) : this.#panel(t.panelId);
@@ -448,166 +440,13 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   /** A message believed (or, with `verify: false`, taken as it is): decode and act on it. */
   #deliver(p: Panel, channel: AgentChannel, body: Uint8Array, payload?: Buffer): void {
     switch (channel) {
-      case "ack": {
-        const d = decodeAck(body);
-        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
-        this.#onAck(p, d.value);
-        p.deadlines.trim();
-        return;
-      }
-      case "evt": {
-        const d = decodeEvent(body);
-        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
-        if (d.value.n <= p.highestN) return;
-        p.highestN = d.value.n;
-        this.emit("event", p.id, d.value);
-        if (d.value.type === "resync_request") {
-          const data = d.value.data;
-          const req: ResyncRequest = { panelId: p.id, lastSeq: data.lastSeq, reason: data.reason };
-          if (data.gotSeq !== undefined) req.gotSeq = data.gotSeq;
-          this.emit("resync", req);
-        }
-        return;
-      }
-      case "state": {
-        const d = decodeState(body);
-        if (!d.ok) return void this.emit("warning", { panelId: p.id, code: d.error.code });
-        if (d.value.panel !== p.id) return this.#gate.refuse(p.id, channel, "wrong_panel");
-        const pinned = this.#gate.identityOf(p.id);
-        if (this.#o.verify && pinned && d.value.identityKey && !pinned.publicRaw.equals(Buffer.from(d.value.identityKey))) {
-          return this.#gate.refuse(p.id, channel, "identity_mismatch", payload);
-        }
-        if (this.#staleState(p, d.value)) return void this.emit("warning", { panelId: p.id, code: "stale_state" });
-        return this.#onState(p, d.value);
-      }
+      case "ack":
+        return onAckMessage(this.#inbound, p, body);
+      case "evt":
+        return onEvent(this.#inbound, p, body);
+      case "state":
+        return onStateMessage(this.#inbound, p, body, payload);
     }
-  }
-
-  /**
-   * A signed state can be published again by whoever recorded it: one older than the state in
-   * hand (same database, lower lastSeq or tableVersion) or of a database the panel has left is
-   * not taken, so a replay can neither wind a panel back nor undo a reset.
-   */
-  #staleState(p: Panel, s: State): boolean {
-    if (s.epoch !== undefined && p.pastEpochs?.has(s.epoch)) return true;
-    const cur = p.state;
-    return cur !== undefined && cur.epoch === s.epoch && (s.lastSeq < cur.lastSeq || s.tableVersion < cur.tableVersion);
-  }
-
-  #onState(p: Panel, state: State): void {
-    const before = p.state;
-    if (before?.epoch !== undefined && before.epoch !== state.epoch) (p.pastEpochs ??= new Set()).add(before.epoch);
-    p.state = state;
-    // Another epoch: the panel's database was made anew (only once the counter is known; #init checks the first).
-    if (p.sender.lastAssigned !== undefined && p.epoch !== undefined && state.epoch !== undefined && state.epoch !== p.epoch) this.#reset(p, state, p.sender.lastAssigned);
-    else if (p.sender.lastAssigned !== undefined) p.epoch ??= state.epoch;
-    // A new sealing key: what was prepared is sealed to the old one.
-    if (before && !Buffer.from(before.sealKey).equals(Buffer.from(state.sealKey))) p.sender.unprepare();
-    const waiters = p.stateWaiters;
-    p.stateWaiters = [];
-    for (const w of waiters) w(state);
-    this.emit("state", p.id, state);
-  }
-
-  /** Status is not signed (the broker publishes the last will): it only says when to expect answers, never an outcome. */
-  #onStatus(panelId: string, payload: Buffer): void {
-    const d = decodeStatus(payload);
-    if (!d.ok) return void this.emit("warning", { panelId, code: d.error.code });
-    const p = this.#panel(panelId);
-    const wasOffline = p.status?.status === "offline";
-    p.status = d.value;
-    this.emit("status", panelId, d.value);
-    // Back online: what the broker queued arrives now; resend only if that does not answer in time.
-    if (wasOffline && d.value.status === "online") p.sender.backOnline();
-  }
-
-  #onAck(p: Panel, ack: AnyAck): void {
-    const inflight = p.sender.inflight;
-    if (!inflight) return; // a late duplicate of something already answered
-    if (ack.t === "ack") {
-      if (inflight.batch || ack.ack.id !== inflight.key) return;
-      const job = inflight.jobs[0]!;
-      if (!ack.ack.ok && ack.ack.seq === undefined) return p.sender.envelopeFailed(ack.ack.error.code, ack.ack.error.detail);
-      if (this.#stale(job, ack.ack)) return this.#resequence(p, [{ job, o: ack.ack }], ack.at);
-      p.sender.settle();
-      final(job, fromWire(p.id, job, ack.ack));
-      return;
-    }
-    if (!inflight.batch || ack.id !== inflight.key) return;
-    if (ack.error) return p.sender.envelopeFailed(ack.error.code, ack.error.detail);
-    const byId = ack.acks.length === inflight.jobs.length ? null : new Map(ack.acks.map((o) => [o.id, o]));
-    const again: { job: Job; o: WireOutcome }[] = [];
-    const answers: [Job, Outcome][] = [];
-    inflight.jobs.forEach((job, i) => {
-      const o = byId ? byId.get(job.id) : ack.acks[i];
-      if (o && (o.id === undefined || o.id === job.id)) {
-        if (this.#stale(job, o)) again.push({ job, o });
-        else answers.push([job, fromWire(p.id, job, o)]);
-      } else answers.push([job, rejectedLocally(p.id, job.id, "missing_ack")]);
-    });
-    if (again.length > 0) this.#resequence(p, again, ack.at);
-    else p.sender.settle();
-    for (const [job, o] of answers) final(job, o);
-  }
-
-  /** Refused for the number it carried, not for what it asks: with `resequence`, worth one more try at a fresh seq. */
-  #stale(job: Job, o: WireOutcome): boolean {
-    return this.#o.resequence && !job.resent && !job.finalDone && !o.ok && (o.error.code === "replayed" || o.error.code === "sequence_gap");
-  }
-
-  /**
-   * Commands refused `replayed` or `sequence_gap` go back to the head of the queue, marked so a
-   * second refusal is final. Sending holds until the panel's word on its lastSeq is known: for a
-   * gap the ack says it (`detail.lastSeq`), and the retained state must agree (after a reset the
-   * state in hand may be the old database's, with the old sealing key); for a replay the retained
-   * state must show at least the replayed seq (it is republished within a moment of any change).
-   */
-  #resequence(p: Panel, again: { job: Job; o: WireOutcome }[], ackAt: number): void {
-    const gap = again.find((a) => !a.o.ok && a.o.error.code === "sequence_gap");
-    const code: Resequenced["code"] = gap ? "sequence_gap" : "replayed";
-    const gapLast = gap && !gap.o.ok ? gap.o.error.detail?.lastSeq : undefined;
-    const agentLast = typeof gapLast === "number" && Number.isSafeInteger(gapLast) && gapLast >= 0 ? gapLast : undefined;
-    const maxReplayed = Math.max(0, ...again.map((a) => (a.o.ok ? 0 : (a.o.seq ?? 0))));
-    const from = Math.min(...again.map((a) => a.job.seq ?? Number.MAX_SAFE_INTEGER));
-    p.sender.requeue(again.map((a) => a.job));
-    const accept = (s: State) => s.at >= ackAt || (agentLast !== undefined ? s.lastSeq === agentLast : s.lastSeq >= maxReplayed);
-    void this.#awaitState(p, accept, Math.min(this.#o.ackTimeoutMs, 3000)).then((fresh) => {
-      p.sender.hold = false;
-      if (this.#closed) return;
-      const state = p.state!;
-      let base: number;
-      if (agentLast !== undefined) {
-        // The agent's own word is fresher than a state that never agreed with it.
-        base = fresh ? Math.max(agentLast, fresh.lastSeq) : agentLast;
-        if (!fresh && state.lastSeq > base) p.state = { ...state, lastSeq: base };
-      } else base = Math.max(p.sender.lastAssigned ?? 0, state.lastSeq, maxReplayed);
-      p.sender.lastAssigned = base;
-      this.emit("resequenced", { panelId: p.id, code, from, to: base + 1, commands: again.length });
-      p.sender.scheduleFlush();
-    });
-  }
-
-  /** The panel's state once `accept` says so (the one in hand first), or undefined after `timeoutMs`. */
-  #awaitState(p: Panel, accept: (s: State) => boolean, timeoutMs: number): Promise<State | undefined> {
-    if (p.state && accept(p.state)) return Promise.resolve(p.state);
-    return new Promise((resolve) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        done = true;
-        resolve(undefined);
-      }, timeoutMs).unref();
-      const waiter = (s: State) => {
-        if (done) return;
-        if (accept(s) || this.#closed) {
-          done = true;
-          clearTimeout(timer);
-          resolve(s);
-        } else p.stateWaiters.push(waiter);
-      };
-      p.stateWaiters.push(waiter);
-    });
   }
 
   // -------------------------------------------------------------------------------------------

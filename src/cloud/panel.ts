@@ -1,0 +1,48 @@
+/**
+ * What the cloud client knows of one panel: its topics, its last retained state and status, the
+ * counter's epoch, and the sender and deadlines of its commands. The facade and the inbound
+ * handlers share it.
+ */
+import type { PanelTopics, State, Status } from "../../protocol/index.js";
+import type { Deadlines } from "./deadlines.js";
+import type { PanelSender } from "./sender.js";
+
+export interface Panel {
+  id: string;
+  topics: PanelTopics;
+  state?: State;
+  status?: Status;
+  subscribed?: Promise<void>;
+  initializing: boolean;
+  /** Numbers, coalesces, publishes and resends this panel's commands. */
+  sender: PanelSender;
+  /** Answers `pending` to callers whose ack timeout passed. */
+  deadlines: Deadlines;
+  stateWaiters: Array<(s: State) => void>;
+  highestN: number;
+  /** The database epoch the counter counts in (from the SeqStore, then from the retained state). */
+  epoch?: string;
+  /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
+  pastEpochs?: Set<string>;
+}
+
+/** The panel's state once `accept` says so (the one in hand first), or undefined after `timeoutMs`; any state once `closed()`. */
+export function awaitState(p: Panel, accept: (s: State) => boolean, timeoutMs: number, closed: () => boolean): Promise<State | undefined> {
+  if (p.state && accept(p.state)) return Promise.resolve(p.state);
+  return new Promise((resolve) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      done = true;
+      resolve(undefined);
+    }, timeoutMs).unref();
+    const waiter = (s: State) => {
+      if (done) return;
+      if (accept(s) || closed()) {
+        done = true;
+        clearTimeout(timer);
+        resolve(s);
+      } else p.stateWaiters.push(waiter);
+    };
+    p.stateWaiters.push(waiter);
+  });
+}
