@@ -24,7 +24,9 @@ import { ApiClient } from "../fleet/http-client.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
+import { seededRandom } from "../helpers/random.js";
 import { tempDirs } from "../helpers/tmp.js";
+import { waitOrGiveUp } from "../helpers/wait.js";
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -81,15 +83,6 @@ interface AgentHost {
   panels: string[];
 }
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
@@ -120,20 +113,15 @@ async function pgCtl(server: PostgresServer, args: string[]): Promise<void> {
   else await run(bin, full);
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 200): Promise<T | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) return undefined;
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
+/** The tests' one wait, giving up at the deadline; a probe that throws (PostgreSQL restarting) counts as not yet. */
+function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number, pollMs = 200): Promise<T | undefined> {
+  return waitOrGiveUp(() => probe().catch(() => undefined), timeoutMs, pollMs);
 }
 
 export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultResult> {
   const t0 = Date.now();
   const progress = (line: string) => o.progress?.(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
-  const random = rng(o.seed ?? 15);
+  const { next: random } = seededRandom(o.seed ?? 15);
   const details: string[] = [];
   const dirs = tempDirs();
   const dir = dirs.make("fleet-faults-");
