@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
-import type { Socket } from "node:net";
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import type { MqttClient } from "mqtt";
 import {
   fleetFilter,
   LIMITS,
@@ -13,9 +12,11 @@ import {
   type Status,
   type WireEvent,
 } from "../../protocol/index.js";
-import { MQTT_LOG } from "../mqtt-log.js";
 import type { AgentChannel } from "./authenticity.js";
+import { openConnection } from "./connection.js";
+import { resetCounter, startCounter, type CounterDeps } from "./counter.js";
 import { Deadlines } from "./deadlines.js";
+import { eventIterator } from "./event-iterator.js";
 import { IdentityGate } from "./identity-gate.js";
 import type { InboundContext } from "./inbound/context.js";
 import { onAckMessage } from "./inbound/ack.js";
@@ -39,8 +40,6 @@ const DEFAULTS = {
 };
 const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
 
-// =============================================================================================
-
 /**
  * The cloud side of the wire protocol: signs, seals and sequences commands for many panels over
  * one MQTT connection, and turns acks back into one outcome per caller.
@@ -51,6 +50,11 @@ const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
  * reconnect or a timeout; the agent answers a redelivery with its stored result.
  *
  * The constructor only wires; `connect()` opens the connection, `close()` ends it.
+ *
+ * This class is the facade that holds the pieces together: the connection (connection.ts), one
+ * PanelSender (sender.ts) and Deadlines (deadlines.ts) per panel, the identity gate
+ * (identity-gate.ts) in front of one handler per inbound channel (inbound/), and the event
+ * iterator (event-iterator.ts).
  */
 export class CloudClient extends EventEmitter<CloudClientEvents> {
   readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger">> &
@@ -65,6 +69,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   readonly #iterators = new Set<() => void>();
   readonly #senderOptions: SenderOptions;
   readonly #inbound: InboundContext;
+  readonly #counter: CounterDeps;
 
   constructor(options: CloudClientOptions) {
     super();
@@ -114,6 +119,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       identity: (info) => this.emit("identity", info),
       warning: (panelId, code) => this.emit("warning", { panelId, code }),
     });
+    this.#counter = { seqStore: this.#seqStore, resequence: this.#o.resequence, emit: this.emit.bind(this), watch: (p) => this.#watch(p) };
     this.#inbound = {
       resequence: this.#o.resequence,
       verify: this.#o.verify,
@@ -122,7 +128,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       emit: this.emit.bind(this),
       closed: () => this.#closed,
       panel: (panelId) => this.#panel(panelId),
-      reset: (p, state, counter) => this.#reset(p, state, counter),
+      reset: (p, state, counter) => resetCounter(p, state, counter, this.#counter),
     };
   }
 
@@ -135,65 +141,21 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#closed) throw new CloudError("closed", "the client was closed");
     if (this.#client) return;
     const o = this.#o;
-    const opts: IClientOptions = {
-      clientId: o.clientId ?? `cloud-${randomUUID()}`,
-      clean: !o.persistentSession,
-      protocolVersion: o.protocolVersion,
-      keepalive: 30,
-      reconnectPeriod: 1000,
-      connectTimeout: o.connectTimeoutMs,
-      ...MQTT_LOG,
-      username: o.username,
-      password: o.password,
-      ...(o.persistentSession && o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 24 * 3600 } } : {}),
-      ...(o.tls ? { ca: o.tls.ca, cert: o.tls.cert, key: o.tls.key, rejectUnauthorized: o.tls.rejectUnauthorized ?? true } : {}),
-    };
-    const client = mqtt.connect(o.url, opts);
-    this.#client = client;
-    let first = true;
-    let down = false;
-    client.on("close", () => {
-      if (first || down || this.#closed) return;
-      down = true;
-      this.emit("broker", { up: false });
-    });
-    client.on("connect", () => {
-      // mqtt.js leaves Nagle on: a QoS 1 round trip would cost tens of milliseconds.
-      (client.stream as unknown as Socket).setNoDelay?.(true);
-      if (o.fleet) client.subscribe(AGENT_CHANNELS.map((c) => fleetFilter(c, o.topicPrefix)), { qos: 1 });
-      if (first) {
-        first = false;
-        return;
-      }
-      if (down) {
-        down = false;
-        this.emit("broker", { up: true });
-      }
+    const { client, ready } = openConnection(o, {
+      connected: (c) => {
+        if (o.fleet) c.subscribe(AGENT_CHANNELS.map((ch) => fleetFilter(ch, o.topicPrefix)), { qos: 1 });
+      },
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
-      for (const p of this.#panels.values()) p.sender.republish();
+      reconnected: () => {
+        for (const p of this.#panels.values()) p.sender.republish();
+      },
+      broker: (up) => this.emit("broker", { up }),
+      message: (topic, payload) => this.#onMessage(topic, payload),
+      closed: () => this.#closed,
     });
-    client.on("message", (topic, payload) => this.#onMessage(topic, payload));
-    // mqtt.js sends the PUBACK of an ack as soon as this returns, and its socket write (a nextTick)
-    // would run before the caller resumes and sends the next command. One microtask later, the
-    // PUBACK is corked together with that next PUBLISH: one write on the round trip instead of two.
-    client.handleMessage = (_packet, callback) => queueMicrotask(() => callback());
-    client.on("error", () => {
-      /* reported through connect() or retried by reconnecting */
-    });
+    this.#client = client;
     try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new CloudError("connection_failed", "no connection to the broker")), o.connectTimeoutMs);
-        const onError = (err: Error) => {
-          clearTimeout(timer);
-          reject(new CloudError("connection_failed", `cannot connect to the broker (${(err as NodeJS.ErrnoException).code ?? err.name})`));
-        };
-        client.once("error", onError);
-        client.once("connect", () => {
-          clearTimeout(timer);
-          client.off("error", onError);
-          resolve();
-        });
-      });
+      await ready;
     } catch (err) {
       this.#client = undefined;
       client.end(true);
@@ -331,7 +293,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       expiresAt: this.#now() + this.#o.commandLifetimeMs,
     };
     p.deadlines.add(job);
-    if (p.sender.lastAssigned === undefined) void this.#init(p);
+    if (p.sender.lastAssigned === undefined) void startCounter(p, this.#counter);
     p.sender.enqueue(job);
     return first;
   }
@@ -348,49 +310,6 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const out: PendingOutcome = { status: "pending", panelId: p.id, id: job.id, reason, later: laterOf(job) };
     if (job.seq !== undefined) out.seq = job.seq;
     job.resolveFirst(out);
-  }
-
-  /** Learns the panel's state and our stored seq, then starts sending. */
-  async #init(p: Panel): Promise<void> {
-    if (p.initializing) return;
-    p.initializing = true;
-    try {
-      await this.#watch(p);
-      const state = p.state ?? (await new Promise<State>((resolve) => p.stateWaiters.push(resolve)));
-      const stored = await this.#seqStore.load(p.id);
-      const storedEpoch = this.#seqStore.loadEpoch ? await this.#seqStore.loadEpoch(p.id) : undefined;
-      const current = p.state ?? state;
-      const counter = Math.max(stored ?? 0, current.lastSeq);
-      p.epoch ??= storedEpoch;
-      if (p.epoch !== undefined && current.epoch !== undefined && p.epoch !== current.epoch) this.#reset(p, current, stored ?? 0);
-      else {
-        p.sender.lastAssigned = counter;
-        p.epoch ??= current.epoch;
-      }
-      p.sender.scheduleFlush();
-    } catch {
-      // closed meanwhile: close() already settled the queue
-    } finally {
-      p.initializing = false;
-    }
-  }
-
-  /**
-   * The panel's state shows another epoch than the counter's: its database was made anew. Events
-   * restart at n = 1; what was prepared was sealed to a key that is gone; with `resequence` the
-   * counter restarts at the panel's lastSeq.
-   */
-  #reset(p: Panel, state: State, counter: number): void {
-    const previousEpoch = p.epoch!;
-    p.epoch = state.epoch;
-    p.highestN = 0;
-    p.sender.unprepare();
-    const realign = this.#o.resequence;
-    if (realign) {
-      p.sender.lastAssigned = state.lastSeq;
-      void Promise.resolve(this.#seqStore.save(p.id, state.lastSeq, state.epoch)).catch(() => {});
-    } else p.sender.lastAssigned ??= Math.max(counter, state.lastSeq);
-    this.emit("reset", { panelId: p.id, epoch: state.epoch!, previousEpoch, lastSeq: state.lastSeq, counter, realigned: realign });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -458,42 +377,10 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
    */
   /** `panelId` "+" for every panel. */
   events(panelId: string): AsyncIterableIterator<{ panelId: string; event: WireEvent }> {
-    const buffer: { panelId: string; event: WireEvent }[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const listener = (pid: string, event: WireEvent) => {
-      if (panelId !== "+" && pid !== panelId) return;
-      buffer.push({ panelId: pid, event });
-      wake?.();
-    };
-    this.on("event", listener);
-    if (panelId === "+") this.#watchFleetEvents();
-    else void this.#watch(this.#panel(panelId));
-    const stop = () => {
-      done = true;
-      this.off("event", listener);
-      this.#iterators.delete(stop);
-      wake?.();
-    };
-    this.#iterators.add(stop);
-    const iterator: AsyncIterableIterator<{ panelId: string; event: WireEvent }> = {
-      next: async () => {
-        while (buffer.length === 0 && !done && !this.#closed) await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-        const value = buffer.shift();
-        if (value) return { value, done: false };
-        stop();
-        return { value: undefined, done: true };
-      },
-      return: async () => {
-        stop();
-        return { value: undefined, done: true };
-      },
-      [Symbol.asyncIterator]() {
-        return iterator;
-      },
-    };
-    return iterator;
+    return eventIterator({ emitter: this, closed: () => this.#closed, iterators: this.#iterators }, panelId, () => {
+      if (panelId === "+") this.#watchFleetEvents();
+      else void this.#watch(this.#panel(panelId));
+    });
   }
 
   #watchFleetEvents(): void {
