@@ -71,7 +71,7 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO action_log_v3 SELECT id, at, actor, action, slot, before, after, command_id, result FROM action_log ORDER BY id;
   INSERT OR REPLACE INTO agent_state (key, value)
-    VALUES ('log_id', CAST(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'action_log'), 0), COALESCE((SELECT MAX(id) FROM action_log), 0)) AS TEXT));
+    VALUES ('log_id_last', CAST(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'action_log'), 0), COALESCE((SELECT MAX(id) FROM action_log), 0)) AS TEXT));
   DROP TABLE action_log;
   ALTER TABLE action_log_v3 RENAME TO action_log;
   CREATE TABLE outbox_v3 (
@@ -84,7 +84,7 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   INSERT INTO outbox_v3 SELECT id, kind, n, body, at FROM outbox ORDER BY id;
   INSERT OR REPLACE INTO agent_state (key, value)
-    VALUES ('outbox_id', CAST(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0), COALESCE((SELECT MAX(id) FROM outbox), 0)) AS TEXT));
+    VALUES ('outbox_id_last', CAST(MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0), COALESCE((SELECT MAX(id) FROM outbox), 0)) AS TEXT));
   DROP TABLE outbox;
   ALTER TABLE outbox_v3 RENAME TO outbox;
   `,

@@ -12,25 +12,22 @@
  *   unconverged panels whose reported digest differs from the fleet's desired digest, plus keypad
  *               answers (a sample of panels, every person) that differ from the desired state.
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { postgresDb, type Db } from "../../src/fleet/db.js";
-import { ApiClient } from "../fleet/http-client.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
 import { seededRandom } from "../helpers/random.js";
 import { tempDirs } from "../helpers/tmp.js";
+import { startHost as startHostIn, startWorker as startWorkerIn, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
 import { waitOrGiveUp } from "../helpers/wait.js";
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const ADMIN = { email: "faults@fleet.test", password: "fleet fault suite password" };
 
 const BROKER_QUEUE = 120;
 
@@ -67,43 +64,6 @@ export interface FleetFaultResult {
   details: string[];
 }
 
-interface Worker {
-  id: string;
-  child: ChildProcess;
-  url: string;
-  api: ApiClient;
-  alive: boolean;
-  stderr: string;
-  warnings: string[];
-}
-
-interface AgentHost {
-  child: ChildProcess;
-  specFile: string;
-  panels: string[];
-}
-
-
-function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`${what}: no ${pattern} within ${timeoutMs} ms; output: ${buf.slice(-2000)}`)), timeoutMs);
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      const m = pattern.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.off("data", onData);
-        resolve(m);
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited ${code} before ${pattern}; output: ${buf.slice(-2000)}`));
-    });
-  });
-}
 
 /** Postgres refuses to run as root; the helper runs its tools as the postgres user, so does this. */
 async function pgCtl(server: PostgresServer, args: string[]): Promise<void> {
@@ -142,47 +102,15 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     fleet_keypad_checks: 0, fleet_converge_ms: 0, details,
   };
 
-  const startHost = async (name: string, panels: string[]): Promise<AgentHost> => {
-    const specFile = join(dir, `${name}.json`);
-    writeFileSync(specFile, JSON.stringify({ brokerUrl: broker.url, trustedKeyHex: signing.publicRaw.toString("hex"), dir: join(dir, "agents"), panels, concurrency: 10 }));
-    const child = spawn(process.execPath, ["--import", "tsx", "test/scale/agent-host.ts", specFile], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
-    await lineOf(child, /"ready":\d+/, 120_000, `agent host ${name}`);
-    return { child, specFile, panels };
-  };
-  const stopHost = async (h: AgentHost): Promise<void> => {
-    if (h.child.exitCode !== null) return;
-    const exited = new Promise((r) => h.child.once("exit", r));
-    h.child.kill("SIGTERM");
-    await exited;
-  };
-  const startWorker = async (id: string): Promise<Worker> => {
-    const env = {
-      PATH: process.env.PATH ?? "", DATABASE_URL: server!.url, FLEET_CODE_KEY_FILE: codeKeyFile, FLEET_SIGNING_KEY_FILE: signingKeyFile,
-      FLEET_BROKER_URL: broker.url, FLEET_WORKER_ID: id, FLEET_LOG_LEVEL: "warn", FLEET_ADMIN_EMAIL: ADMIN.email, FLEET_ADMIN_PASSWORD: ADMIN.password,
-    };
-    // node itself (not the tsx wrapper script): SIGKILL must reach the worker, not a parent that leaves it running
-    const child = spawn(process.execPath, ["--import", "tsx", "src/bin/panel-fleet.ts", "--port", "0"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
-    const w: Worker = { id, child, url: "", api: undefined as unknown as ApiClient, alive: true, stderr: "", warnings: [] };
-    child.stderr.on("data", (d: Buffer) => (w.stderr = (w.stderr + d.toString()).slice(-20_000)));
-    // the worker's log (pino JSON on stdout): its warnings and errors go into the details
-    child.stdout.on("data", (d: Buffer) => {
-      for (const line of d.toString().split("\n")) if (/"level":(40|50|60)/.test(line)) w.warnings.push(line.slice(0, 400));
-    });
-    child.once("exit", (code, signal) => {
-      w.alive = false;
-      if (signal !== "SIGKILL") progress(`worker ${id} exited ${code ?? signal}: ${w.stderr.trim().slice(-1500)}`);
-    });
-    w.url = (await lineOf(child, /listening on (http:\/\/\S+)/, 60_000, `worker ${id}`))[1]!;
-    w.api = new ApiClient(w.url);
-    const r = await w.api.signIn(ADMIN.email, ADMIN.password);
-    if (r.status !== 200) throw new Error(`worker ${id}: sign-in ${r.status}`);
-    return w;
-  };
+  let ctx: FleetRigContext | undefined;
+  const startHost = (name: string, panels: string[]) => startHostIn(ctx!, name, panels);
+  const startWorker = (id: string) => startWorkerIn(ctx!, id);
 
   try {
     await broker.start();
     server = await PostgresServer.start();
     db = postgresDb(server.url);
+    ctx = { dir, brokerUrl: broker.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress };
     const offlinePanel = o.faults.includes("offline_panel") ? "flt-offline" : undefined;
     const panelIds = Array.from({ length: o.panels }, (_, i) => `flt-${String(i + 1).padStart(4, "0")}`);
     hosts.push(await startHost("main", panelIds));
@@ -408,12 +336,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     for (const w of workers) if (w.stderr.trim()) details.push(`worker ${w.id} stderr: ${w.stderr.trim().slice(-400)}`);
     return result;
   } finally {
-    for (const w of workers) if (w.alive) {
-      const exited = new Promise((r) => w.child.once("exit", r));
-      w.child.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (w.alive) w.child.kill("SIGKILL");
-    }
+    for (const w of workers) await stopWorker(w);
     for (const h of hosts) await stopHost(h).catch(() => {});
     await db?.close().catch(() => {});
     await server?.stop().catch(() => {});

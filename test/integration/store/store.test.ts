@@ -221,7 +221,7 @@ describe("store", () => {
       INSERT INTO outbox (id, kind, n, body, at) VALUES (70, 'evt', 5, x'a0', 1);
       UPDATE sqlite_sequence SET seq = 57 WHERE name = 'action_log';
       UPDATE sqlite_sequence SET seq = 90 WHERE name = 'outbox';
-      DELETE FROM agent_state WHERE key IN ('log_id', 'outbox_id');
+      DELETE FROM agent_state WHERE key IN ('log_id_last', 'outbox_id_last');
     `);
     db.pragma("user_version = 2");
     db.close();
