@@ -417,7 +417,7 @@ describe("the console", () => {
     expect(await reset.textContent()).toContain("The old password may remain valid");
     await shootBothThemes(page, "reset-password-confirm");
     await reset.getByRole("button", { name: "Reset password" }).click();
-    await expect.poll(() => rig.hooks.deliveries.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /reset/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => rig.hooks.received.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /reset/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
 
     await drawer.getByRole("button", { name: "Remove account" }).click();
     const remove = page.getByRole("dialog", { name: "Remove account?" });
@@ -427,7 +427,7 @@ describe("the console", () => {
     expect(fate.fate).toBe("applied");
     await eventually(() => drawer.getByText("No account assigned.").count()).toBe(1);
     expect((await rig.api.call<{ rows: unknown[] }>("GET", "/accounts?q=grace.app")).body.rows).toEqual([]);
-    await expect.poll(() => rig.hooks.deliveries.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /remove/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
+    await expect.poll(() => rig.hooks.received.some((d) => d.body.hook === "account" && d.body.data?.accountId === created.body.id && /remove/.test(d.body.event)), { timeout: 15_000 }).toBe(true);
     await page.keyboard.press("Escape");
   }, 60_000);
 
@@ -477,9 +477,9 @@ describe("the console", () => {
     await page.getByRole("button", { name: "Request access (as the dealer)" }).click();
     await eventually(() => page.locator("[data-field=pending-request]").count()).toBe(1);
     const delivery = await expect
-      .poll(() => rig.hooks.deliveries.find((d) => typeof d.body.data?.link === "string")?.body.data.link as string | undefined, { timeout: 15_000 })
+      .poll(() => rig.hooks.received.find((d) => typeof d.body.data?.link === "string")?.body.data.link as string | undefined, { timeout: 15_000 })
       .toMatch(/\/dealer-requests\//)
-      .then(() => rig.hooks.deliveries.find((d) => typeof d.body.data?.link === "string")!.body.data.link as string);
+      .then(() => rig.hooks.received.find((d) => typeof d.body.data?.link === "string")!.body.data.link as string);
     const link = new URL(delivery);
     expect(link.origin).toBe(new URL(rig.url).origin);
     // The Master is no API user: the link works without a session (the cookies are cleared first).

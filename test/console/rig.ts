@@ -3,8 +3,6 @@
  * agents on a real mosquitto, a local webhook receiver (the dealer's emailed link arrives there),
  * and Debian's chromium driven headless by playwright-core with a fresh profile.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,43 +13,12 @@ import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
 import { freshPglite } from "../fleet/databases.js";
 import { AgentFleet, captureLog } from "../fleet/fixture.js";
+import { WebhookReceiver } from "../fleet/webhook-receiver.js";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 /** The flags the console's browser tests run chromium with (nothing reaches outside the machine). */
 export const CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 export const ARTIFACTS = join(import.meta.dirname, "artifacts");
-
-/** Collects the webhook deliveries panel-fleet posts (notification and account hooks). */
-export class HookReceiver {
-  readonly deliveries: { path: string; body: { id: string; hook: string; event: string; data: Record<string, unknown> } }[] = [];
-  #server: Server | undefined;
-  url = "";
-
-  async start(): Promise<this> {
-    this.#server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
-        try {
-          this.deliveries.push({ path: req.url ?? "/", body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as HookReceiver["deliveries"][number]["body"] });
-        } catch {
-          // not JSON: not ours to keep
-        }
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => this.#server!.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.#server;
-    if (!s) return;
-    s.closeAllConnections();
-    await new Promise<void>((r) => s.close(() => r()));
-  }
-}
 
 /** The API from node with a signed-in session (cookie + CSRF token), as the console uses it. */
 export class SessionClient {
@@ -87,7 +54,8 @@ export interface TrafficEntry {
 
 export class ConsoleRig {
   readonly agents = new AgentFleet();
-  readonly hooks = new HookReceiver();
+  /** The fleet's notification and account hooks, as a real local HTTP receiver (the fleet tests' own). */
+  readonly hooks = new WebhookReceiver();
   readonly log = captureLog();
   readonly admin = { email: "admin@fleet.test", password: "correct horse battery staple" };
   fleet!: RunningFleet;

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 
 /** A real local HTTP receiver for the fleet's webhooks: records every POST, answers 500 to the first `failFirst` attempts of each delivery. */
 export class WebhookReceiver {
-  readonly received: { event: string; delivery: string; signature: string | undefined; body: { id: string; event: string; data: Record<string, unknown> } }[] = [];
+  readonly received: { event: string; delivery: string; signature: string | undefined; body: { id: string; hook?: string; event: string; data: Record<string, unknown> } }[] = [];
   readonly attempts = new Map<string, number>();
   /** When each attempt of a delivery arrived (ms). */
   readonly times = new Map<string, number[]>();
