@@ -20,6 +20,11 @@ export interface DealerState {
   pendingRequest: { id: string; requestedAt: string } | null;
 }
 
+const POLL_MS = 3000;
+
+/** What the screen shows of a state, without the time left (the ticker counts that down). */
+const viewKey = (s: DealerState): string => JSON.stringify([s.open, s.until, s.hours, s.pendingRequest?.id ?? null]);
+
 export async function dealerScreen(ctx: ScreenContext): Promise<void> {
   const panel = await loadPanel(ctx.params.id!);
   if (ctx.signal.aborted) return;
@@ -27,7 +32,15 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
   const fate = fateBox();
   const host = h("div", { class: "dealer-host" });
   let ticker: ReturnType<typeof setInterval> | undefined;
-  ctx.signal.addEventListener("abort", () => clearInterval(ticker));
+  // The window also changes where this screen is not: the Master confirms an emailed request on
+  // another device, the panel ends it, it runs out. Poll while shown; repaint only on a change
+  // and never over a switch the person has moved but not saved.
+  let shown: { key: string; dirty: () => boolean } | undefined;
+  const poller = setInterval(() => void poll(), POLL_MS);
+  ctx.signal.addEventListener("abort", () => {
+    clearInterval(ticker);
+    clearInterval(poller);
+  });
 
   replaceChildren(
     ctx.main,
@@ -59,6 +72,17 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
     if (!ctx.signal.aborted) paint(state);
   };
 
+  async function poll(): Promise<void> {
+    if (!shown || shown.dirty() || ctx.signal.aborted) return;
+    let state: DealerState;
+    try {
+      state = await get<DealerState>(base);
+    } catch {
+      return; // a passing failure; the next poll tries again, a save reports its own
+    }
+    if (!ctx.signal.aborted && shown && !shown.dirty() && viewKey(state) !== shown.key) paint(state);
+  }
+
   let touches = 0;
   async function settle(open: boolean, touchesAtSave: number): Promise<void> {
     const deadline = Date.now() + 10_000;
@@ -81,6 +105,7 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
     const manage = can("manage_panel_users");
     const sw = toggle("Security Professional Access", state.open, undefined, !manage);
     const save = h("button", { type: "button", class: "button primary", disabled: true }, "SAVE");
+    shown = { key: viewKey(state), dirty: () => sw.input.checked !== state.open || save.disabled === false };
     const left = h("p", { class: "time-left", "aria-live": "off", "data-field": "time-left" });
     const paintLeft = (ms: number) => (left.textContent = `Time left: ${formatRemaining(ms)}`);
     if (state.open && state.remainingMs !== null) {
