@@ -290,8 +290,11 @@ export class Dispatcher {
         if (batch.length === 0) return;
       }
       const inputs = batch.map((c) => this.#input(c, state));
-      this.#handed.set(panelId, batch.at(-1)!.seq);
+      // Marked sent first, handed after: a markSent that fails (the database restarting) leaves the
+      // batch un-handed, so the next round sends it. Handed first, it was never sent by this worker,
+      // which kept the panel's lease: the panel's commands stayed pending for good.
       await this.#store.markSent(panelId, batch.map((c) => c.seq));
+      this.#handed.set(panelId, batch.at(-1)!.seq);
       this.#log.info({ panelId, fromSeq: batch[0]!.seq, toSeq: batch.at(-1)!.seq, count: batch.length }, "commands handed to the cloud client");
       const outcomes = inputs.map((input) => this.#client.send(panelId, input));
       const open = this.#open.get(panelId) ?? new Set<Promise<void>>();
