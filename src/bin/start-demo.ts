@@ -18,7 +18,7 @@ import { pino } from "pino";
 import { generateSigningKey, loadSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { Agent } from "../agent.js";
 import { parseConfig } from "../config.js";
-import type { Command } from "../domain/index.js";
+import { makeCommand } from "../domain/index.js";
 import { seedThroughFleet, startDemoFleet, type DemoFleet, type DemoUser } from "../fleet/demo.js";
 import { startEmbeddedBroker, type EmbeddedBroker } from "../sync/embedded-broker.js";
 import { buildConsole } from "../console/build.js";
@@ -69,7 +69,7 @@ function renameOldDuressUser(agent: Agent): void {
   for (const n of table.activeSlotNumbers()) {
     const slot = table.slot(n);
     if (slot.role !== "Duress" || slot.label !== "Duress") continue;
-    const cmd = { id: `demo-rename-${n}-${Date.now()}`, actor: { kind: "system", id: "demo" }, kind: "set_label", slot: n, label: DURESS_NAME } as Command;
+    const cmd = makeCommand("set_label", `demo-rename-${n}-${Date.now()}`, { kind: "system", id: "demo" }, { slot: n, label: DURESS_NAME });
     core.execute([{ command: cmd }]);
   }
 }
