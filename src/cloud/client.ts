@@ -3,6 +3,7 @@ import { EventEmitter } from "node:events";
 import type { MqttClient } from "mqtt";
 import {
   fleetFilter,
+  sharedFilter,
   LIMITS,
   panelTopics,
   parseTopic,
@@ -57,8 +58,8 @@ const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
  * iterator (event-iterator.ts).
  */
 export class CloudClient extends EventEmitter<CloudClientEvents> {
-  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger">> &
-    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger">;
+  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger" | "eventShareGroup">> &
+    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger" | "eventShareGroup">;
   readonly #seqStore: SeqStore;
   readonly #gate: IdentityGate;
   readonly #now: () => number;
@@ -73,6 +74,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
 
   constructor(options: CloudClientOptions) {
     super();
+    // An invalid group name is the caller's mistake: said now, not at the first subscription.
+    if (options.eventShareGroup !== undefined) sharedFilter(options.eventShareGroup, "evt", options.topicPrefix ?? DEFAULT_PREFIX);
     const maxBatch = Math.min(Math.max(1, options.maxBatch ?? DEFAULTS.maxBatch), LIMITS.maxBatch);
     this.#o = {
       url: options.url,
@@ -91,6 +94,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       tls: options.tls,
       persistentSession: options.persistentSession,
       fleet: options.fleet,
+      eventShareGroup: options.eventShareGroup,
       resequence: options.resequence ?? false,
       trust: options.trust ?? "tofu",
       verify: options.verify ?? true,
@@ -143,7 +147,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const o = this.#o;
     const { client, ready } = openConnection(o, {
       connected: (c) => {
-        if (o.fleet) c.subscribe(AGENT_CHANNELS.map((ch) => fleetFilter(ch, o.topicPrefix)), { qos: 1 });
+        if (o.fleet) c.subscribe(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)), { qos: 1 });
       },
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
       reconnected: () => {
@@ -228,7 +232,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#o.fleet) return Promise.resolve();
     const client = this.#client_();
     p.subscribed ??= new Promise<void>((resolve) => {
-      client.subscribe(AGENT_CHANNELS.map((c) => p.topics[c]), { qos: 1 }, () => resolve());
+      client.subscribe(AGENT_CHANNELS.map((c) => this.#shared(c, p.topics[c])), { qos: 1 }, () => resolve());
     });
     return p.subscribed;
   }
@@ -388,6 +392,18 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#fleetEvents = true;
     const client = this.#client_();
     // The states too: in `tofu` mode a panel's first signed state pins the identity its events are checked against.
-    client.subscribe([fleetFilter("evt", this.#o.topicPrefix), fleetFilter("state", this.#o.topicPrefix), fleetFilter("status", this.#o.topicPrefix)], { qos: 1 });
+    client.subscribe([this.#fleetFilter("evt"), this.#fleetFilter("state"), this.#fleetFilter("status")], { qos: 1 });
+  }
+
+  /** Every panel's topic of a channel; events through the share group when there is one. */
+  #fleetFilter(channel: (typeof AGENT_CHANNELS)[number]): string {
+    const group = this.#o.eventShareGroup;
+    return channel === "evt" && group !== undefined ? sharedFilter(group, "evt", this.#o.topicPrefix) : fleetFilter(channel, this.#o.topicPrefix);
+  }
+
+  /** One panel's topic of a channel as subscribed: its events through the share group when there is one. */
+  #shared(channel: (typeof AGENT_CHANNELS)[number], topic: string): string {
+    const group = this.#o.eventShareGroup;
+    return channel === "evt" && group !== undefined ? `$share/${group}/${topic}` : topic;
   }
 }

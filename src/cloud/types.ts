@@ -97,6 +97,15 @@ export interface CloudClientOptions {
   seqStore?: SeqStore;
   /** Subscribe to every panel's ack/evt/state/status at once (one service holding a panel directory); default: per panel, on first use. */
   fleet?: boolean;
+  /**
+   * Subscribe to events (the `evt` channel only) through the MQTT shared subscription
+   * `$share/<group>/...` (mosquitto 2, EMQX, HiveMQ; MQTT 5, and mosquitto's 3.1.1 too): each event
+   * then reaches ONE client of the group instead of every one, so several workers split the
+   * fleet's events. Acks, states and statuses stay unshared (every worker needs its own acks and
+   * the retained states). Default: unshared, every client gets every event (NATS 2.9 has no
+   * `$share`; consumers dedup by the panel's event number). Letters, digits, `.`, `_`, `-`, 1-64.
+   */
+  eventShareGroup?: string;
   /** The actor of commands that name none (default `{ kind: "cloud", id: "cloud-client" }`). */
   actor?: Actor;
   /**
