@@ -23,22 +23,31 @@ function normalSchedule(s: Schedule): Schedule {
 }
 
 export async function desiredViews(q: Queryable, panel: PanelRow): Promise<SlotContent[]> {
-  const type = PANEL_TYPES[panel.type];
-  const all = Array.from({ length: panel.partitions }, (_, i) => i + 1);
+  return (await desiredViewsOf(q, [panel])).get(panel.id) ?? [];
+}
+
+/** The desired views of many panels, with one query. */
+export async function desiredViewsOf(q: Queryable, panels: readonly PanelRow[]): Promise<Map<string, SlotContent[]>> {
+  const out = new Map<string, SlotContent[]>(panels.map((p) => [p.id, []]));
+  if (panels.length === 0) return out;
+  const byId = new Map(panels.map((p) => [p.id, p]));
   const r = await q.query(
-    `SELECT a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, p.first_name, p.last_name,
+    `SELECT a.panel_id, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, p.first_name, p.last_name,
             ac.id AS account_id, ac.email AS account_email, ac.status AS account_status, ac.created_at AS account_created
      FROM person_panels a JOIN people p ON p.id = a.person_id LEFT JOIN accounts ac ON ac.id = a.account_id
-     WHERE a.panel_id = $1 AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.slot`,
-    [panel.id],
+     WHERE a.panel_id = ANY($1::text[]) AND a.enabled AND p.code_ct IS NOT NULL ORDER BY a.panel_id, a.slot`,
+    [panels.map((p) => p.id)],
   );
-  return r.rows.map((x) => {
+  for (const x of r.rows) {
+    const panel = byId.get(String(x.panel_id))!;
+    const type = PANEL_TYPES[panel.type];
+    const all = Array.from({ length: panel.partitions }, (_, i) => i + 1);
     const role = x.role as Role;
     const account =
       x.account_id && x.account_status !== "Suspended"
         ? { id: text(x.account_id), email: text(x.account_email), createdAt: (x.account_created as Date).getTime(), status: x.account_status as "Active" }
         : null;
-    return {
+    out.get(panel.id)!.push({
       number: Number(x.slot),
       label: x.label ? text(x.label) : nameLabel(text(x.first_name), text(x.last_name), type.labelLength),
       role,
@@ -48,10 +57,17 @@ export async function desiredViews(q: Queryable, panel: PanelRow): Promise<SlotC
       doorLocks: [...new Set((x.door_locks as string[] | null) ?? [])].sort(),
       tags: ((x.tags as { kind: "keypad" | "doorlock" }[] | null) ?? []).map((t) => ({ kind: t.kind })),
       account,
-    };
-  });
+    });
+  }
+  return out;
 }
 
 export async function desiredDigest(q: Queryable, panel: PanelRow): Promise<string> {
   return tableDigest(await desiredViews(q, panel));
+}
+
+/** The desired digests of many panels, with one query. */
+export async function desiredDigests(q: Queryable, panels: readonly PanelRow[]): Promise<Map<string, string>> {
+  const views = await desiredViewsOf(q, panels);
+  return new Map([...views].map(([id, v]) => [id, tableDigest(v)]));
 }

@@ -2,8 +2,10 @@ import type { Logger } from "pino";
 import type { CloudClient, CommandInput, Outcome, ResyncRequest, SeqStore } from "../cloud/index.js";
 import { commandSchema, ERROR_SENTENCES, Secret, type Actor } from "../domain/index.js";
 import type { State } from "../../protocol/index.js";
-import { desiredDigest } from "./digest.js";
-import type { FleetStore, JournalCommand } from "./store.js";
+import { desiredDigests } from "./digest.js";
+import type { Fate, Journal, JournalCommand } from "./journal.js";
+import type { PanelRow } from "./panel-row.js";
+import type { FleetStore } from "./store.js";
 import { text } from "./row.js";
 
 export interface DispatcherOptions {
@@ -33,6 +35,12 @@ export interface DispatcherOptions {
 const OUTCOME_ATTEMPTS = 22;
 /** How often a panel's reported state is tried, a second apart, before it waits for the next report. */
 const STATE_ATTEMPTS = 60;
+/** How long fates are gathered before they are recorded together (more gather while one batch is written). */
+const FATE_COALESCE_MS = 5;
+/** The most fates in one transaction. */
+const MAX_FATES = 5000;
+/** How long reported states are gathered before they are recorded together. */
+const STATE_COALESCE_MS = 10;
 
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
@@ -51,25 +59,55 @@ const sentence = (code: string): string =>
  * the README: the client has no way to send at an explicit seq yet).
  */
 export function journalSeqStore(store: FleetStore): SeqStore {
+  // The client asks per panel; a fan-out to many panels asks for all of them in one turn: one query.
+  const firstPending = batched(async (ids: string[]) => {
+    const r = await store.db.query<{ id: string; first: unknown; next_seq: unknown }>(
+      "SELECT p.id, (SELECT min(c.seq) FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') AS first, p.next_seq FROM panels p WHERE p.id = ANY($1::text[])",
+      [ids],
+    );
+    return new Map(r.rows.map((x) => [x.id, x.first !== null && x.first !== undefined ? Number(x.first) - 1 : Number(x.next_seq) - 1]));
+  });
+  const identities = batched(async (ids: string[]) => {
+    const r = await store.db.query<{ id: string; k: string | null }>("SELECT id, encode(identity_key, 'hex') AS k FROM panels WHERE id = ANY($1::text[])", [ids]);
+    return new Map(r.rows.map((x) => [x.id, x.k ?? undefined]));
+  });
   return {
-    async load(panelId) {
-      const r = await store.db.query<{ seq: unknown }>("SELECT min(seq) AS seq FROM commands WHERE panel_id = $1 AND status = 'pending'", [panelId]);
-      const first = r.rows[0]?.seq;
-      if (first !== null && first !== undefined) return Number(first) - 1;
-      const p = await store.panel(panelId);
-      return p ? p.nextSeq - 1 : undefined;
-    },
+    load: (panelId) => firstPending(panelId),
     save() {},
     // The identity pinned at enrolment (panels.identity_key) is the one the client verifies against.
-    async loadIdentity(panelId) {
-      const r = await store.db.query<{ k: string | null }>("SELECT encode(identity_key, 'hex') AS k FROM panels WHERE id = $1", [panelId]);
-      return r.rows[0]?.k ?? undefined;
-    },
+    loadIdentity: (panelId) => identities(panelId),
     // A panel enrolled before it published an identity key gets it pinned on first sight; a pinned key is never replaced.
     async saveIdentity(panelId, hex) {
       if (hex) await store.db.query("UPDATE panels SET identity_key = decode($2, 'hex') WHERE id = $1 AND identity_key IS NULL", [panelId, hex]);
     },
   };
+}
+
+/** Keys asked for in one event-loop turn are looked up together: `fetch` gets them all at once. */
+function batched<V>(fetch: (keys: string[]) => Promise<Map<string, V | undefined>>): (key: string) => Promise<V | undefined> {
+  type Waiter = { resolve: (v: V | undefined) => void; reject: (e: unknown) => void };
+  let waiting: Map<string, Waiter[]> | undefined;
+  return (key) =>
+    new Promise<V | undefined>((resolve, reject) => {
+      if (!waiting) {
+        const mine = new Map<string, Waiter[]>();
+        waiting = mine;
+        setImmediate(() => {
+          waiting = undefined;
+          fetch([...mine.keys()]).then(
+            (found) => {
+              for (const [k, list] of mine) for (const w of list) w.resolve(found.get(k));
+            },
+            (err: unknown) => {
+              for (const list of mine.values()) for (const w of list) w.reject(err);
+            },
+          );
+        });
+      }
+      const list = waiting.get(key) ?? [];
+      list.push({ resolve, reject });
+      waiting.set(key, list);
+    });
 }
 
 /**
@@ -81,19 +119,25 @@ export function journalSeqStore(store: FleetStore): SeqStore {
  * works the same on PGlite and on the server through a pool (an advisory lock belongs to one
  * connection, which a pool does not keep), ends by itself when a worker dies, and is visible in
  * the table. A worker keeps the lease of every panel it has published to for as long as it runs
- * (renewed every round), because its cloud client remembers per panel the last seq it assigned; a
- * worker that finds its lease taken (it stalled longer than the lease) stops publishing to that
- * panel for good. Two workers could still overlap for the length of a stall; the agent refuses a
- * reused seq (`replayed`) rather than applying anything twice.
+ * (renewed once a third of its length has passed), because its cloud client remembers per panel
+ * the last seq it assigned; a worker that finds its lease taken (it stalled longer than the lease)
+ * stops publishing to that panel for good. Two workers could still overlap for the length of a
+ * stall; the agent refuses a reused seq (`replayed`) rather than applying anything twice.
+ *
+ * Many panels per statement (journal.ts): a round takes the leases it needs, reads every panel's
+ * pending window and marks them sent with one statement each; fates are buffered for a moment and
+ * recorded many to a transaction; reported states are coalesced per panel and recorded many to a
+ * statement, and a desired digest is computed only for a panel that has consumed the whole journal.
  */
 export class Dispatcher {
   readonly #o: Required<Omit<DispatcherOptions, "store" | "client" | "logger">>;
   readonly #store: FleetStore;
+  readonly #journal: Journal;
   readonly #client: CloudClient;
   readonly #log: Logger;
   /** Per panel: the highest seq handed to the client in this process (it keeps retrying those). */
   readonly #handed = new Map<string, number>();
-  /** Per panel: outcomes still open (pending at the client). */
+  /** Per panel: outcomes still open (pending at the client, or their fate not yet recorded). */
   readonly #open = new Map<string, Set<Promise<void>>>();
   readonly #busy = new Set<string>();
   /** Commands sent as filler reads, by id: the local refusal that is their fate. */
@@ -102,18 +146,34 @@ export class Dispatcher {
    * Panels whose lease this worker lost after publishing to them. Its cloud client remembers the
    * last seq it assigned per panel and cannot be told to forget it, so after another worker has
    * published there, this one would number from a stale seq: it never publishes to them again
-   * (until it restarts). This is why leases are kept, not just taken: see #renewOwned.
+   * (until it restarts). This is why leases are kept, not just taken.
    */
   readonly #lost = new Set<string>();
+  /** Per panel held: when (this process's clock, before the statement) its lease was last taken or renewed. */
+  readonly #leasedAt = new Map<string, number>();
+  /** The sealing key pinned at enrolment, per panel held (from the lease statement's rows). */
+  readonly #sealKeys = new Map<string, Buffer>();
+  /** Panels with no retained state yet, waited for outside the rounds. */
+  readonly #awaitingState = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  /** The newest state heard per panel: a state not recorded is retried with the newest one. */
-  readonly #latestState = new Map<string, State>();
+  /** Fates waiting to be recorded (one transaction for all of them), and the flush under way. */
+  #fates: QueuedFate[] = [];
+  #fateFlush: Promise<void> | undefined;
+  #fateTimer: NodeJS.Timeout | undefined;
+  /** The newest state heard per panel, not yet recorded; the recording under way; attempts of a panel's failed ones. */
+  #states = new Map<string, State>();
+  #stateFlush: Promise<void> | undefined;
+  #stateTimer: NodeJS.Timeout | undefined;
+  readonly #stateAttempts = new Map<string, number>();
+  /** Per panel: the (journal seq, epoch, digest) last found equal to the desired table: the same report is not checked again. */
+  readonly #matched = new Map<string, string>();
 
   constructor(options: DispatcherOptions) {
     this.#store = options.store;
+    this.#journal = options.store.journal;
     this.#client = options.client;
     this.#log = options.logger.child({ worker: options.workerId });
     this.#o = {
@@ -127,7 +187,7 @@ export class Dispatcher {
 
   /** Records what panels report (retained state and status) and starts polling the journal. */
   start(): void {
-    this.#client.on("state", (panelId, state) => void this.#onState(panelId, state));
+    this.#client.on("state", (panelId, state) => this.#onState(panelId, state));
     this.#client.on("resync", (req) => void this.#onResync(req));
     this.#client.on("status", (panelId, status) => void this.#store.recordPanelStatus(panelId, status.status === "online").catch(() => {}));
     this.#schedule(0);
@@ -144,23 +204,30 @@ export class Dispatcher {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#running;
-    for (const panelId of this.#handed.keys()) if (!this.#lost.has(panelId)) await this.#store.releaseLease(panelId, this.#o.workerId).catch(() => {});
+    const mine = [...this.#handed.keys()].filter((p) => !this.#lost.has(p));
+    await this.#journal.releaseLeases(mine, this.#o.workerId).catch(() => {});
   }
 
-  /** Resolves when every outcome this process is waiting for has been recorded. */
+  /** Resolves when every outcome this process is waiting for has been recorded (and the states heard so far). */
   async idle(): Promise<void> {
     await this.#running;
     for (const set of this.#open.values()) await Promise.all([...set]);
+    while (this.#states.size > 0 || this.#stateFlush) await (this.#stateFlush ?? this.#flushStates());
   }
 
   /** The agent asked for a resync (a sequence gap, a restart, a restore): answer with a snapshot of its desired table. */
   async #onResync(req: ResyncRequest): Promise<void> {
+    try {
+      if (!(await this.#store.panel(req.panelId))) return;
+    } catch (err) {
+      this.#log.error({ panelId: req.panelId, err: (err as Error).message }, "snapshot not written");
+      return;
+    }
     await this.#reconcile(req.panelId, `resync_request:${req.reason}`);
   }
 
   async #reconcile(panelId: string, why: string): Promise<void> {
     try {
-      if (!(await this.#store.panel(panelId))) return;
       const { id, created } = await this.#store.writeSnapshot(panelId);
       this.#log.info({ panelId, id, created, why }, "reconcile by snapshot");
       this.kick();
@@ -169,20 +236,62 @@ export class Dispatcher {
     }
   }
 
-  async #onState(panelId: string, state: State, attempt = 1): Promise<void> {
-    if (attempt === 1) this.#latestState.set(panelId, state);
+  // ---------------------------------------------------------------------------------------------
+  // reported states
+
+  /** A state heard: the newest per panel is recorded with the others heard meanwhile. */
+  #onState(panelId: string, state: State): void {
+    this.#states.set(panelId, state);
+    this.#stateAttempts.delete(panelId);
+    if (!this.#stateFlush && !this.#stateTimer) this.#stateTimer = setTimeout(() => void this.#flushStates(), STATE_COALESCE_MS);
+  }
+
+  #flushStates(): Promise<void> {
+    if (this.#stateTimer) clearTimeout(this.#stateTimer);
+    this.#stateTimer = undefined;
+    if (this.#stateFlush) return this.#stateFlush;
+    const batch = this.#states;
+    this.#states = new Map();
+    if (batch.size === 0) return Promise.resolve();
+    this.#stateFlush = this.#recordStates(batch).finally(() => {
+      this.#stateFlush = undefined;
+      if (this.#states.size > 0 && !this.#stateTimer) this.#stateTimer = setTimeout(() => void this.#flushStates(), STATE_COALESCE_MS);
+    });
+    return this.#stateFlush;
+  }
+
+  async #recordStates(batch: Map<string, State>): Promise<void> {
+    let recorded;
     try {
-      const before = await this.#store.panel(panelId);
-      await this.#store.recordPanelState(panelId, state);
-      // A new epoch: the panel's database was made anew (reset, replaced): its table is gone.
-      if (before?.epoch && state.epoch && before.epoch !== state.epoch) await this.#reconcile(panelId, "new_epoch");
-      else if (before) await this.#checkDigest(panelId, state);
+      recorded = await this.#journal.recordPanelStates(batch);
     } catch (err) {
-      this.#log.warn({ panelId, attempt, err: (err as Error).message }, "panel state not recorded");
       // A retained state is heard once: unrecorded (the database restarting), the fleet would keep a
-      // stale digest and lastSeq for the panel until it next reports. Retried with the newest heard.
-      if (!this.#stopped && attempt < STATE_ATTEMPTS) setTimeout(() => void this.#onState(panelId, this.#latestState.get(panelId) ?? state, attempt + 1), 1_000).unref();
+      // stale digest and lastSeq for the panel until it next reports. Retried a second apart with
+      // the newest heard (a newer one heard meanwhile replaces it).
+      for (const [panelId, state] of batch) {
+        const attempt = (this.#stateAttempts.get(panelId) ?? 0) + 1;
+        this.#log.warn({ panelId, attempt, err: (err as Error).message }, "panel state not recorded");
+        if (this.#stopped || attempt >= STATE_ATTEMPTS || this.#states.has(panelId)) continue;
+        this.#stateAttempts.set(panelId, attempt);
+        // A newer state heard meanwhile resets the attempts and is recorded itself.
+        setTimeout(() => {
+          if (this.#stopped || this.#states.has(panelId) || this.#stateAttempts.get(panelId) !== attempt) return;
+          this.#states.set(panelId, state);
+          if (!this.#stateFlush && !this.#stateTimer) this.#stateTimer = setTimeout(() => void this.#flushStates(), STATE_COALESCE_MS);
+        }, 1_000).unref();
+      }
+      return;
     }
+    for (const { panel } of recorded) this.#stateAttempts.delete(panel.id);
+    const check: { panel: PanelRow; state: State }[] = [];
+    const reconcile: Promise<void>[] = [];
+    for (const { panel, previousEpoch } of recorded) {
+      const state = batch.get(panel.id)!;
+      // A new epoch: the panel's database was made anew (reset, replaced): its table is gone.
+      if (previousEpoch && state.epoch && previousEpoch !== state.epoch) reconcile.push(this.#reconcile(panel.id, "new_epoch"));
+      else check.push({ panel, state });
+    }
+    await Promise.all([...reconcile, this.#checkDigests(check)]);
   }
 
   /**
@@ -192,25 +301,43 @@ export class Dispatcher {
    * snapshot is written for that desired digest; `reconciled_digest` remembers it, so a panel that
    * still differs afterwards (it refused the snapshot) is left in the drift report instead of
    * being sent snapshots in a loop. Several workers hear the same state: the conditional UPDATE
-   * lets one of them write it.
+   * lets one of them write it. A desired digest is computed only when it can match (the panel at
+   * the journal's last seq, nothing pending), for all such panels with one query, and not again for
+   * the same report at the same journal seq once it matched (the desired table changes only with a
+   * command, which moves the journal's seq).
    */
-  async #checkDigest(panelId: string, state: State): Promise<void> {
-    const panel = await this.#store.panel(panelId);
-    if (!panel || state.lastSeq < panel.nextSeq - 1) return;
-    const pending = await this.#store.db.query("SELECT 1 FROM commands WHERE panel_id = $1 AND status = 'pending' LIMIT 1", [panelId]);
-    if (pending.rows.length > 0) return;
-    const desired = await desiredDigest(this.#store.db, panel);
-    if (desired === state.digest) {
-      if (panel.reconciledDigest !== null) await this.#store.db.query("UPDATE panels SET reconciled_digest = NULL WHERE id = $1", [panelId]);
-      return;
+  async #checkDigests(list: { panel: PanelRow; state: State }[]): Promise<void> {
+    const key = (p: PanelRow, s: State) => `${p.nextSeq}:${s.epoch ?? ""}:${s.digest}`;
+    const due = list.filter(({ panel, state }) => state.lastSeq >= panel.nextSeq - 1 && this.#matched.get(panel.id) !== key(panel, state));
+    if (due.length === 0) return;
+    try {
+      const pending = await this.#journal.withPending(due.map((d) => d.panel.id));
+      const idle = due.filter((d) => !pending.has(d.panel.id));
+      const desired = await desiredDigests(this.#store.db, idle.map((d) => d.panel));
+      await Promise.all(
+        idle.map(async ({ panel, state }) => {
+          const want = desired.get(panel.id)!;
+          if (want === state.digest) {
+            this.#matched.set(panel.id, key(panel, state));
+            if (panel.reconciledDigest !== null) await this.#store.db.query("UPDATE panels SET reconciled_digest = NULL WHERE id = $1", [panel.id]);
+            return;
+          }
+          this.#matched.delete(panel.id);
+          const mine = await this.#store.db.query("UPDATE panels SET reconciled_digest = $2 WHERE id = $1 AND reconciled_digest IS DISTINCT FROM $2 RETURNING id", [panel.id, want]);
+          if (mine.rows.length === 0) {
+            this.#log.warn({ panelId: panel.id, reported: state.digest, desired: want }, "digest still differs after a reconcile for this desired table; left to the drift report");
+            return;
+          }
+          await this.#reconcile(panel.id, "digest_mismatch");
+        }),
+      );
+    } catch (err) {
+      this.#log.warn({ panels: due.length, err: (err as Error).message }, "digest check failed; the next report checks again");
     }
-    const mine = await this.#store.db.query("UPDATE panels SET reconciled_digest = $2 WHERE id = $1 AND reconciled_digest IS DISTINCT FROM $2 RETURNING id", [panelId, desired]);
-    if (mine.rows.length === 0) {
-      this.#log.warn({ panelId, reported: state.digest, desired }, "digest still differs after a reconcile for this desired table; left to the drift report");
-      return;
-    }
-    await this.#reconcile(panelId, "digest_mismatch");
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // rounds
 
   #schedule(ms: number): void {
     if (this.#stopped) return;
@@ -226,88 +353,132 @@ export class Dispatcher {
     }, ms);
   }
 
+  /** Held and renewed less than a third of its length ago (this process's clock): still ours for two thirds of it at least. */
+  #fresh(panelId: string, now: number): boolean {
+    const at = this.#leasedAt.get(panelId);
+    return at !== undefined && now - at < this.#o.leaseMs / 3;
+  }
+
   async #round(): Promise<void> {
     let panels: string[];
     try {
-      panels = await this.#store.panelsWithPending();
+      panels = (await this.#journal.panelsWithPending(this.#o.workerId)).filter((p) => !this.#busy.has(p) && !this.#lost.has(p));
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, "journal poll failed");
       return;
     }
-    await Promise.all(panels.map((p) => this.#drain(p)));
-    await this.#renewOwned(new Set(panels));
-  }
-
-  /** Keeps the leases of every panel this worker has published to, pending commands or not, for as long as it runs. */
-  async #renewOwned(drained: Set<string>): Promise<void> {
-    for (const panelId of this.#handed.keys()) {
-      if (drained.has(panelId) || this.#lost.has(panelId)) continue;
+    // One statement takes the leases of the panels to drain and renews those this worker keeps.
+    const now = performance.now();
+    const need = new Set(panels.filter((p) => !this.#fresh(p, now)));
+    for (const p of this.#handed.keys()) if (!this.#lost.has(p) && !this.#fresh(p, now)) need.add(p);
+    if (need.size > 0) {
       try {
-        if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) this.#loseLease(panelId);
+        const held = await this.#journal.acquireLeases([...need], this.#o.workerId, this.#o.leaseMs);
+        for (const [id, row] of held) {
+          this.#leasedAt.set(id, now);
+          this.#sealKeys.set(id, row.sealKey);
+        }
+        for (const id of need) {
+          if (held.has(id)) continue;
+          this.#leasedAt.delete(id);
+          if (this.#handed.has(id)) this.#loseLease(id);
+        }
       } catch (err) {
-        this.#log.warn({ panelId, err: (err as Error).message }, "lease not renewed");
+        this.#log.warn({ panels: need.size, err: (err as Error).message }, "leases not taken or renewed");
       }
     }
+    const mine = panels.filter((p) => this.#fresh(p, now) && !this.#lost.has(p));
+    if (mine.length > 0) await this.#drain(mine);
   }
 
   #loseLease(panelId: string): void {
     if (this.#lost.has(panelId)) return;
     this.#lost.add(panelId);
+    this.#leasedAt.delete(panelId);
     this.#log.error({ panelId }, "publisher lease lost to another worker; this worker no longer publishes to the panel until it restarts");
   }
 
-  async #drain(panelId: string): Promise<void> {
-    if (this.#busy.has(panelId) || this.#stopped || this.#lost.has(panelId)) return;
-    this.#busy.add(panelId);
+  /** Hands the pending windows of panels this worker holds to the cloud client: one read and one `sent` mark for all of them. */
+  async #drain(panels: string[]): Promise<void> {
+    for (const p of panels) this.#busy.add(p);
     try {
-      if (!(await this.#store.acquireLease(panelId, this.#o.workerId, this.#o.leaseMs))) {
-        if (this.#handed.has(panelId)) this.#loseLease(panelId);
-        return;
+      const ready: { panelId: string; state: State }[] = [];
+      await Promise.all(
+        panels.map(async (panelId) => {
+          const state = await this.#client.panelState(panelId, 0);
+          if (!state) return this.#awaitState(panelId);
+          // Codes are sealed to the key pinned at enrolment only: a panel presenting another key is held.
+          if (!Buffer.from(state.sealKey).equals(this.#sealKeys.get(panelId)!)) {
+            this.#log.warn({ panelId }, "panel presents another sealing key than the one pinned at enrolment; its commands are held");
+            return;
+          }
+          ready.push({ panelId, state });
+        }),
+      );
+      if (ready.length === 0) return;
+      const windows = await this.#journal.pendingAfter(ready.map((r) => ({ panelId: r.panelId, after: this.#handed.get(r.panelId) ?? 0 })), this.#o.window);
+      const out: { panelId: string; batch: JournalCommand[]; inputs: CommandInput[] }[] = [];
+      for (const { panelId, state } of ready) {
+        let batch = windows.get(panelId) ?? [];
+        if (batch.length === 0) continue;
+        try {
+          // The panel already consumed commands this process never sent (a worker died between publishing
+          // and recording the acks). The cloud client would number from the panel's lastSeq and send them
+          // again at new seqs; instead they are superseded and a snapshot makes the table certain.
+          if (state.lastSeq >= batch[0]!.seq) batch = await this.#aheadOfJournal(panelId, state, batch[0]!.seq);
+          if (batch.length === 0) continue;
+          out.push({ panelId, batch, inputs: batch.map((c) => this.#input(c, state)) });
+        } catch (err) {
+          this.#log.error({ panelId, err: (err as Error).message }, "dispatch round failed");
+        }
       }
-      const panel = await this.#store.panel(panelId);
-      if (!panel) return;
-      const state = await this.#client.panelState(panelId, this.#o.stateTimeoutMs);
-      if (!state) {
-        this.#log.debug({ panelId }, "no retained state yet; commands wait");
-        return;
-      }
-      // Codes are sealed to the key pinned at enrolment only: a panel presenting another key is held.
-      if (!Buffer.from(state.sealKey).equals(panel.sealKey)) {
-        this.#log.warn({ panelId }, "panel presents another sealing key than the one pinned at enrolment; its commands are held");
-        return;
-      }
-      const handed = this.#handed.get(panelId) ?? 0;
-      let batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
-      if (batch.length === 0) return;
-      // The panel already consumed commands this process never sent (a worker died between publishing
-      // and recording the acks). The cloud client would number from the panel's lastSeq and send them
-      // again at new seqs; instead they are superseded and a snapshot makes the table certain.
-      if (state.lastSeq >= batch[0]!.seq) {
-        const lost = await this.#store.markAckLost(panelId, state.lastSeq);
-        const snap = await this.#store.writeSnapshot(panelId);
-        this.#log.warn({ panelId, lastSeq: state.lastSeq, firstPending: batch[0]!.seq, superseded: lost, snapshot: snap.id }, "panel is ahead of the journal: acks lost, reconciling by snapshot");
-        batch = (await this.#store.pending(panelId, this.#o.window)).filter((c) => c.seq > handed);
-        if (batch.length === 0) return;
-      }
-      const inputs = batch.map((c) => this.#input(c, state));
+      if (out.length === 0) return;
       // Marked sent first, handed after: a markSent that fails (the database restarting) leaves the
       // batch un-handed, so the next round sends it. Handed first, it was never sent by this worker,
       // which kept the panel's lease: the panel's commands stayed pending for good.
-      await this.#store.markSent(panelId, batch.map((c) => c.seq));
-      this.#handed.set(panelId, batch.at(-1)!.seq);
-      this.#log.info({ panelId, fromSeq: batch[0]!.seq, toSeq: batch.at(-1)!.seq, count: batch.length }, "commands handed to the cloud client");
-      const outcomes = inputs.map((input) => this.#client.send(panelId, input));
-      const open = this.#open.get(panelId) ?? new Set<Promise<void>>();
-      this.#open.set(panelId, open);
-      batch.forEach((c, i) => {
-        const done: Promise<void> = outcomes[i]!.then((o) => this.#settle(c, o)).finally(() => open.delete(done));
-        open.add(done);
-      });
+      await this.#journal.markSent(out.flatMap((o) => o.batch.map((c) => c.id)));
+      for (const { panelId, batch, inputs } of out) this.#hand(panelId, batch, inputs);
     } catch (err) {
-      this.#log.error({ panelId, err: (err as Error).message }, "dispatch round failed");
+      this.#log.error({ panels: panels.length, err: (err as Error).message }, "dispatch round failed");
     } finally {
-      this.#busy.delete(panelId);
+      for (const p of panels) this.#busy.delete(p);
     }
+  }
+
+  /** No retained state yet: wait for it outside the round, then run one. */
+  #awaitState(panelId: string): void {
+    if (this.#awaitingState.has(panelId)) return;
+    this.#awaitingState.add(panelId);
+    this.#log.debug({ panelId }, "no retained state yet; commands wait");
+    void this.#client.panelState(panelId, this.#o.stateTimeoutMs).then((s) => {
+      this.#awaitingState.delete(panelId);
+      if (s) this.kick();
+    });
+  }
+
+  async #aheadOfJournal(panelId: string, state: State, firstPending: number): Promise<JournalCommand[]> {
+    const lost = await this.#journal.markAckLost(panelId, state.lastSeq);
+    const snap = await this.#store.writeSnapshot(panelId);
+    this.#log.warn({ panelId, lastSeq: state.lastSeq, firstPending, superseded: lost, snapshot: snap.id }, "panel is ahead of the journal: acks lost, reconciling by snapshot");
+    return (await this.#journal.pendingAfter([{ panelId, after: this.#handed.get(panelId) ?? 0 }], this.#o.window)).get(panelId) ?? [];
+  }
+
+  #hand(panelId: string, batch: JournalCommand[], inputs: CommandInput[]): void {
+    this.#handed.set(panelId, batch.at(-1)!.seq);
+    this.#log.info({ panelId, fromSeq: batch[0]!.seq, toSeq: batch.at(-1)!.seq, count: batch.length }, "commands handed to the cloud client");
+    const open = this.#open.get(panelId) ?? new Set<Promise<void>>();
+    this.#open.set(panelId, open);
+    batch.forEach((c, i) => {
+      let outcome: Promise<Outcome>;
+      try {
+        outcome = this.#client.send(panelId, inputs[i]!);
+      } catch (err) {
+        this.#log.error({ panelId, seq: c.seq, err: (err as Error).message }, "command not handed to the cloud client");
+        return;
+      }
+      const done: Promise<void> = outcome.then((o) => this.#settle(c, o)).finally(() => open.delete(done));
+      open.add(done);
+    });
   }
 
   /**
@@ -342,6 +513,9 @@ export class Dispatcher {
     return { kind: "list_users", id: c.id, page: 1, perPage: 10 };
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // fates
+
   /** Records an outcome; a pending one is recorded when its ack finally arrives. */
   async #settle(c: JournalCommand, o: Outcome): Promise<void> {
     if (o.status === "pending") {
@@ -355,24 +529,66 @@ export class Dispatcher {
       if (o.status === "applied") o = { status: "rejected", panelId: o.panelId, id: o.id, seq: o.seq, code: filler.code, local: true };
     }
     if (o.seq !== undefined && o.seq !== c.seq) this.#log.error({ panelId: c.panelId, seq: c.seq, wireSeq: o.seq }, "seq_mismatch: the cloud client sent a command at another seq than the journal's");
-    const fate =
+    const fate: Fate =
       o.status === "applied"
-        ? { status: "applied" as const, wireSeq: o.seq }
-        : { status: "rejected" as const, code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
-    // An ack arrives once: a fate not recorded (the database restarting, a deadlock with a snapshot's
-    // supersede) would leave the command pending for good, since this worker never hands it over
-    // again. Recording is idempotent (only a pending command changes), so it is retried.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const changed = await this.#store.recordOutcome(c.panelId, c.seq, fate);
-        this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed, attempt }, "command outcome");
+        ? { status: "applied", wireSeq: o.seq }
+        : { status: "rejected", code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
+    const settled = o;
+    await new Promise<void>((resolve) => {
+      this.#fates.push({ c, fate, attempt: 1, done: resolve, o: settled });
+      this.#scheduleFates(FATE_COALESCE_MS);
+    });
+  }
+
+  #scheduleFates(ms: number): void {
+    if (this.#fateFlush || this.#fateTimer) return;
+    this.#fateTimer = setTimeout(() => {
+      this.#fateTimer = undefined;
+      this.#fateFlush = this.#flushFates().finally(() => {
+        this.#fateFlush = undefined;
+        if (this.#fates.length > 0) this.#scheduleFates(0);
+      });
+    }, ms);
+  }
+
+  /**
+   * The fates buffered meanwhile, in ONE transaction. An ack arrives once: a fate not recorded (the
+   * database restarting, a deadlock with a snapshot's supersede) would leave the command pending
+   * for good, since this worker never hands it over again. Recording is idempotent (only a
+   * pending command changes), so a batch that failed is retried with backoff.
+   */
+  async #flushFates(): Promise<void> {
+    const batch = this.#fates.splice(0, MAX_FATES);
+    if (batch.length === 0) return;
+    try {
+      const changed = await this.#journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })));
+      batch.forEach((f, i) => {
+        const { c, o } = f;
+        this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed[i], attempt: f.attempt }, "command outcome");
+        f.done();
+      });
+    } catch (err) {
+      const attempt = batch[0]!.attempt;
+      const giveUp = this.#stopped || attempt >= OUTCOME_ATTEMPTS;
+      this.#log.error({ fates: batch.length, panelId: batch[0]!.c.panelId, seq: batch[0]!.c.seq, attempt, err: (err as Error).message }, giveUp ? "outcome not recorded" : "outcome not recorded yet; retrying");
+      if (giveUp) {
+        for (const f of batch) f.done();
         return;
-      } catch (err) {
-        const giveUp = this.#stopped || attempt >= OUTCOME_ATTEMPTS;
-        this.#log.error({ panelId: c.panelId, seq: c.seq, attempt, err: (err as Error).message }, giveUp ? "outcome not recorded" : "outcome not recorded yet; retrying");
-        if (giveUp) return;
-        await new Promise((r) => setTimeout(r, Math.min(5_000, 100 * 2 ** attempt)));
       }
+      setTimeout(() => {
+        for (const f of batch) f.attempt = attempt + 1;
+        this.#fates.push(...batch);
+        this.#scheduleFates(0);
+      }, Math.min(5_000, 100 * 2 ** attempt));
     }
   }
+}
+
+/** A fate waiting to be recorded, with its attempts so far. */
+interface QueuedFate {
+  c: JournalCommand;
+  o: Exclude<Outcome, { status: "pending" }>;
+  fate: Fate;
+  attempt: number;
+  done: () => void;
 }

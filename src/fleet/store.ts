@@ -4,34 +4,16 @@ import { PANEL_TYPES, ROLE_PERMISSIONS, pageWindow, type Page, type PageSize, ty
 import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
-import { logAction } from "./action-log.js";
 import { nameLabel } from "./digest.js";
 import { text } from "./row.js";
+import { panelFromRow, type PanelRow } from "./panel-row.js";
+import { Journal } from "./journal.js";
+
+export type { PanelRow } from "./panel-row.js";
+export type { JournalCommand, Fate } from "./journal.js";
 
 export type Schedule = z.infer<typeof scheduleSchema>;
 export type CommandStatus = "pending" | "applied" | "rejected" | "superseded";
-
-export interface PanelRow {
-  id: string;
-  type: PanelTypeId;
-  codeLength: number;
-  timeZone: string;
-  partitions: number;
-  capacity: number;
-  sealKey: Buffer;
-  nextSeq: number;
-  online: boolean | null;
-  lastSeq: number | null;
-  epoch: string | null;
-  digest: string | null;
-  stateAt: Date | null;
-  lastAckAt: Date | null;
-  identityKey: Buffer | null;
-  doorLocks: string[];
-  dealerUntil: Date | null;
-  dealerHours: number | null;
-  reconciledDigest: string | null;
-}
 
 export interface ContactInput {
   kind: "mobile" | "email";
@@ -110,16 +92,6 @@ export interface CommandView {
   decidedAt?: string;
 }
 
-/** A journal row as the dispatcher takes it. */
-export interface JournalCommand {
-  id: string;
-  panelId: string;
-  seq: number;
-  kind: string;
-  body: Record<string, unknown>;
-  secretCt: Buffer | null;
-}
-
 export interface UserListRow {
   number: number;
   personId: string;
@@ -139,30 +111,6 @@ const isoOrNull = (v: unknown): string | null => (v === null || v === undefined 
 const ALWAYS: Schedule = { kind: "always" };
 const allPartitions = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-
-function panelFromRow(r: Record<string, unknown>): PanelRow {
-  return {
-    id: String(r.id),
-    type: r.type as PanelTypeId,
-    codeLength: num(r.code_length),
-    timeZone: String(r.time_zone),
-    partitions: num(r.partitions),
-    capacity: num(r.capacity),
-    sealKey: Buffer.from(r.seal_key as Uint8Array),
-    nextSeq: num(r.next_seq),
-    online: (r.online as boolean | null) ?? null,
-    lastSeq: numOrNull(r.last_seq),
-    epoch: (r.epoch as string | null) ?? null,
-    digest: (r.digest as string | null) ?? null,
-    stateAt: (r.state_at as Date | null) ?? null,
-    lastAckAt: (r.last_ack_at as Date | null) ?? null,
-    identityKey: r.identity_key ? Buffer.from(r.identity_key as Uint8Array) : null,
-    doorLocks: (r.door_locks as string[] | null) ?? [],
-    dealerUntil: (r.dealer_until as Date | null) ?? null,
-    dealerHours: numOrNull(r.dealer_hours),
-    reconciledDigest: (r.reconciled_digest as string | null) ?? null,
-  };
-}
 
 function commandFromRow(r: Record<string, unknown>): CommandView {
   return {
@@ -206,10 +154,15 @@ export interface EnrolInput {
  * each with a seq allocated in that transaction (the transactional outbox).
  */
 export class FleetStore {
+  /** The dispatcher's side of the journal: windows, fates, leases, reported states (journal.ts). */
+  readonly journal: Journal;
+
   constructor(
     readonly db: Db,
     readonly vault: CodeVault,
-  ) {}
+  ) {
+    this.journal = new Journal(db);
+  }
 
   // ---------------------------------------------------------------------------------------------
   // panels
@@ -233,14 +186,6 @@ export class FleetStore {
   async panel(id: string, q: Queryable = this.db): Promise<PanelRow | undefined> {
     const r = await q.query("SELECT * FROM panels WHERE id = $1", [id]);
     return r.rows[0] ? panelFromRow(r.rows[0]) : undefined;
-  }
-
-  /** What the panel last reported in its retained state. */
-  async recordPanelState(id: string, s: { lastSeq: number; epoch?: string; digest: string; dealerAccess?: { until: number; hours: number } | null }): Promise<void> {
-    const dealer = s.dealerAccess ?? null;
-    await this.db.query("UPDATE panels SET last_seq = $2, epoch = $3, digest = $4, state_at = now(), dealer_until = $5, dealer_hours = $6 WHERE id = $1", [
-      id, s.lastSeq, s.epoch ?? null, s.digest, dealer ? new Date(dealer.until) : null, dealer?.hours ?? null,
-    ]);
   }
 
   async recordPanelStatus(id: string, online: boolean): Promise<void> {
@@ -563,113 +508,6 @@ export class FleetStore {
   async commandsOfPanel(panelId: string): Promise<CommandView[]> {
     const r = await this.db.query("SELECT id, panel_id, seq, kind, person_id, status, error_code, error_sentence, wire_seq, created_at, sent_at, acked_at FROM commands WHERE panel_id = $1 ORDER BY seq", [panelId]);
     return r.rows.map(commandFromRow);
-  }
-
-  /** A panel's pending commands in seq order (the dispatcher's next window). */
-  async pending(panelId: string, limit: number): Promise<JournalCommand[]> {
-    const r = await this.db.query("SELECT id, panel_id, seq, kind, body, secret_ct FROM commands WHERE panel_id = $1 AND status = 'pending' ORDER BY seq LIMIT $2", [panelId, limit]);
-    return r.rows.map((x) => ({
-      id: String(x.id),
-      panelId: String(x.panel_id),
-      seq: num(x.seq),
-      kind: String(x.kind),
-      body: x.body as Record<string, unknown>,
-      secretCt: x.secret_ct ? Buffer.from(x.secret_ct as Uint8Array) : null,
-    }));
-  }
-
-  /** Panels that have pending commands. */
-  async panelsWithPending(): Promise<string[]> {
-    const r = await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE status = 'pending' ORDER BY panel_id");
-    return r.rows.map((x) => x.panel_id);
-  }
-
-  async markSent(panelId: string, seqs: readonly number[]): Promise<void> {
-    if (seqs.length === 0) return;
-    await this.db.query("UPDATE commands SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1 WHERE panel_id = $1 AND seq = ANY($2::bigint[]) AND status = 'pending'", [panelId, [...seqs]]);
-  }
-
-  /**
-   * Records a command's fate by (panel, seq), idempotently: only a pending command changes, so a
-   * second ack of the same command (a redelivery, another worker) changes nothing. Returns whether it changed.
-   *
-   * A snapshot that applied supersedes, in the same transaction, the commands before it that never
-   * took effect (still pending, or refused `sequence_gap`, protocol section 5); a `sequence_gap`
-   * refusal recorded after such a snapshot is recorded as superseded at once.
-   */
-  async recordOutcome(panelId: string, seq: number, fate: { status: "applied" | "rejected" | "superseded"; code?: string; sentence?: string; wireSeq?: number }): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const r = await tx.query<{ id: string; kind: string; status: string; person_id: string | null; slot: string | null }>(
-        `UPDATE commands c SET
-           status = CASE WHEN $4 = 'sequence_gap' AND EXISTS (SELECT 1 FROM commands s WHERE s.panel_id = $1 AND s.kind = 'snapshot' AND s.status = 'applied' AND s.seq > $2) THEN 'superseded' ELSE $3 END,
-           error_code = $4, error_sentence = $5, wire_seq = $6, acked_at = now(), secret_ct = NULL
-         WHERE c.panel_id = $1 AND c.seq = $2 AND c.status = 'pending' RETURNING c.id, c.kind, c.status, c.person_id, c.body->>'slot' AS slot`,
-        [panelId, seq, fate.status, fate.code ?? null, fate.sentence ?? null, fate.wireSeq ?? null],
-      );
-      const row = r.rows[0];
-      if (!row) return false;
-      if (fate.status !== "superseded") await tx.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
-      // The panel's ack is in the action log, in the transaction that records it (once: only a pending command changes).
-      if (row.status === "applied" || row.status === "rejected") {
-        await logAction(tx, {
-          actor: { kind: "panel", id: panelId },
-          panelId,
-          slot: row.slot === null ? null : Number(row.slot),
-          personId: row.person_id,
-          action: row.kind,
-          outcome: row.status,
-          ...(row.status === "rejected" && fate.code ? { code: fate.code, sentence: fate.sentence ?? "" } : {}),
-          commandId: row.id,
-        });
-      }
-      if (row.kind === "snapshot" && row.status === "applied") {
-        await tx.query(
-          `UPDATE commands SET status = 'superseded', acked_at = coalesce(acked_at, now()), secret_ct = NULL
-           WHERE panel_id = $1 AND seq < $2 AND (status = 'pending' OR (status = 'rejected' AND error_code = 'sequence_gap'))`,
-          [panelId, seq],
-        );
-      }
-      return true;
-    });
-  }
-
-  /**
-   * Commands the panel consumed (its lastSeq reached them) while no worker was waiting for their
-   * acks (a worker died after publishing): their fate cannot be read back, so they are superseded
-   * with `ack_lost`, and the caller writes a snapshot that makes the panel's table certain again.
-   */
-  async markAckLost(panelId: string, throughSeq: number): Promise<number> {
-    const r = await this.db.query(
-      `UPDATE commands SET status = 'superseded', error_code = 'ack_lost', error_sentence = $3, acked_at = now(), secret_ct = NULL
-       WHERE panel_id = $1 AND seq <= $2 AND status = 'pending'`,
-      [panelId, throughSeq, "The panel consumed this command while no worker was waiting for its ack; a snapshot restores the panel's table."],
-    );
-    return r.rowCount;
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // publisher leases
-
-  /**
-   * Takes or renews the panel's publisher lease for `owner` until now + ttl (the database's clock,
-   * so workers' clocks do not matter). False when another worker holds an unexpired lease.
-   */
-  async acquireLease(panelId: string, owner: string, ttlMs: number): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE panels SET lease_owner = $2, lease_until = now() + ($3::int * interval '1 millisecond')
-       WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now()) RETURNING id`,
-      [panelId, owner, ttlMs],
-    );
-    return r.rows.length > 0;
-  }
-
-  async releaseLease(panelId: string, owner: string): Promise<void> {
-    await this.db.query("UPDATE panels SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2", [panelId, owner]);
-  }
-
-  async leaseOwner(panelId: string): Promise<string | null> {
-    const r = await this.db.query<{ lease_owner: string | null }>("SELECT lease_owner FROM panels WHERE id = $1 AND lease_until > now()", [panelId]);
-    return r.rows[0]?.lease_owner ?? null;
   }
 }
 

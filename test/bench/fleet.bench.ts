@@ -10,19 +10,45 @@
  *   fleet_fanout_keypad_granted  panels whose keypad socket granted the person's code afterwards
  *                          (all of them is the pass)
  */
-import { writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { postgresDb } from "../../src/fleet/db.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
-import { PostgresServer } from "../helpers/postgres.js";
+import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
 import { tempDirs } from "../helpers/tmp.js";
 import { waitFor } from "../helpers/wait.js";
 import { startHost, startWorker, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
 
 const PANELS = Number(process.env.FLEET_BENCH_PANELS ?? 1000);
 const HOSTS = 4;
+/** FLEET_BENCH_PROFILE=1: where the fan-out's time goes (CPU per process, statements by calls). Not for the figures. */
+const PROFILE = process.env.FLEET_BENCH_PROFILE === "1";
+const exec = promisify(execFile);
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuOf(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every process under the PostgreSQL data directory's postmaster (the backends). */
+function postgresPids(): number[] {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("postgres");
+    } catch {
+      return false;
+    }
+  });
+}
 
 export async function run(): Promise<Record<string, number>> {
   const log = (line: string) => process.stderr.write(`fleet bench: ${line}\n`);
@@ -39,6 +65,14 @@ export async function run(): Promise<Record<string, number>> {
   try {
     await broker.start();
     server = await PostgresServer.start();
+    if (PROFILE) {
+      const admin = postgresDb(server.url, 1);
+      await admin.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
+      await admin.close();
+      const args = ["-D", server.dataDir, "restart", "-m", "fast", "-w", "-t", "30", "-l", join(server.dir, "server.log")];
+      if (process.getuid?.() === 0) await exec("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), ...args]);
+      else await exec(join(PG_BIN, "pg_ctl"), args);
+    }
     const db = postgresDb(server.url);
     const ctx: FleetRigContext = { dir, brokerUrl: broker.url, signing, signingKeyFile, codeKeyFile: join(dir, "code.key"), databaseUrl: server.url, progress: log };
     const panelIds = Array.from({ length: PANELS }, (_, i) => `bench-${String(i + 1).padStart(4, "0")}`);
@@ -73,6 +107,7 @@ export async function run(): Promise<Record<string, number>> {
       const t0 = performance.now();
       const r = await api.put<{ commands: string[] }>(`/api/v1/people/${personId}/panels`, { panels: panels.map((panelId) => ({ panelId, enabled: true })) });
       if (r.status !== 200) throw new Error(`fanout: ${r.status} ${JSON.stringify(r.body)}`);
+      if (PROFILE) log(`PUT answered after ${Math.round(performance.now() - t0)} ms (${r.body.commands.length} commands)`);
       const ids = r.body.commands;
       await waitFor(async () => {
         const q = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE id = ANY($1) AND status = 'applied'", [ids]);
@@ -83,7 +118,28 @@ export async function run(): Promise<Record<string, number>> {
 
     const floor = await fanout(await person("Floor", "2580"), [panelIds[0]!]);
     log(`floor (one panel): ${Math.round(floor)} ms`);
-    const ms = await fanout(await person("Fanout", "7315"), panelIds);
+    const fanoutPerson = await person("Fanout", "7315");
+    const cpu = () => ({
+      workers: workers.reduce((t, w) => t + cpuOf(w.child.pid!), 0),
+      hosts: hosts.reduce((t, h) => t + cpuOf(h.child.pid!), 0),
+      postgres: postgresPids().reduce((t, pid) => t + cpuOf(pid), 0),
+    });
+    if (PROFILE) {
+      await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      await db.query("SELECT pg_stat_statements_reset()");
+    }
+    const cpu0 = cpu();
+    const ms = await fanout(fanoutPerson, panelIds);
+    if (PROFILE) {
+      const cpu1 = cpu();
+      log(`CPU s during the fan-out: workers ${(cpu1.workers - cpu0.workers).toFixed(1)}, agent hosts ${(cpu1.hosts - cpu0.hosts).toFixed(1)}, postgres ${(cpu1.postgres - cpu0.postgres).toFixed(1)} (wall ${(ms / 1000).toFixed(1)} s, 2 cores)`);
+      // Stray state messages and late acks land after the last ack; wait a little so they count too.
+      await new Promise((r) => setTimeout(r, 3000));
+      const q = await db.query<{ calls: unknown; ms: unknown; query: string }>(
+        "SELECT calls, round(total_exec_time::numeric, 0) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements ORDER BY calls DESC LIMIT 25",
+      );
+      for (const row of q.rows) log(`  ${String(row.calls).padStart(7)} calls ${String(row.ms).padStart(6)} ms  ${row.query}`);
+    }
     log(`fanout to ${PANELS} panels: ${Math.round(ms)} ms`);
 
     let granted = 0;

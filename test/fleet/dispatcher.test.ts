@@ -62,7 +62,7 @@ describe.each(DATABASES)("dispatcher, two workers on $name", (database) => {
           return s && s.lastSeq === 15 && s;
         });
         expect(state.users).toBe(3);
-        const owner = await w1.store.leaseOwner(panel);
+        const owner = await w1.store.journal.leaseOwner(panel);
         expect(["w1", "w2"]).toContain(owner);
         // only the lease holder handed this panel's commands to its client
         const publishers = new Set(log.lines.map((l) => JSON.parse(l) as { panelId?: string; worker?: string; msg: string }).filter((l) => l.panelId === panel && l.msg === "commands handed to the cloud client").map((l) => l.worker));
@@ -71,7 +71,7 @@ describe.each(DATABASES)("dispatcher, two workers on $name", (database) => {
       expect(log.lines.filter((l) => l.includes("seq_mismatch"))).toEqual([]);
       // a repeated ack (another worker, a redelivery) changes nothing
       const first = (await w1.store.commandsOfPanel("disp-a"))[0]!;
-      expect(await w2.store.recordOutcome("disp-a", first.seq, { status: "rejected", code: "replayed" })).toBe(false);
+      expect(await w2.store.journal.recordOutcome("disp-a", first.seq, { status: "rejected", code: "replayed" })).toBe(false);
       expect(log.lines.join("\n")).toContain("command outcome");
       expect(leaks(log.lines.join("\n"), codes)).toEqual([]);
     });
@@ -124,7 +124,7 @@ describe.each(DATABASES)("dispatcher, two workers on $name", (database) => {
 
   it("a worker whose lease was taken never publishes to that panel again; the new holder goes on at the journal's seqs", async () => {
     const panel = "disp-b";
-    const holder = (await w1.store.leaseOwner(panel))!;
+    const holder = (await w1.store.journal.leaseOwner(panel))!;
     const next = holder === "w1" ? w2 : w1;
     const nextId = holder === "w1" ? "w2" : "w1";
     // the holder stalled past its lease and another worker took the panel

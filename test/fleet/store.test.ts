@@ -191,27 +191,27 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     await store.setCode(p.id, new Secret("6082"));
     const { commands } = await store.setAccess(p.id, panel.id, { enabled: true });
     const first = (await store.command(commands[0]!))!;
-    expect(await store.recordOutcome(panel.id, first.seq, { status: "applied", wireSeq: first.seq })).toBe(true);
-    expect(await store.recordOutcome(panel.id, first.seq, { status: "rejected", code: "replayed", sentence: "x" })).toBe(false);
+    expect(await store.journal.recordOutcome(panel.id, first.seq, { status: "applied", wireSeq: first.seq })).toBe(true);
+    expect(await store.journal.recordOutcome(panel.id, first.seq, { status: "rejected", code: "replayed", sentence: "x" })).toBe(false);
     expect(await store.command(first.id)).toMatchObject({ status: "applied", error: null, wireSeq: first.seq });
     const second = (await store.command(commands[1]!))!;
-    await store.recordOutcome(panel.id, second.seq, { status: "rejected", code: "code_required", sentence: "The user has no code set." });
+    await store.journal.recordOutcome(panel.id, second.seq, { status: "rejected", code: "code_required", sentence: "The user has no code set." });
     expect(await store.command(second.id)).toMatchObject({ status: "rejected", error: { code: "code_required" } });
-    expect((await store.pending(panel.id, 10)).map((c) => c.seq)).toEqual([second.seq + 1, second.seq + 2, second.seq + 3]);
+    expect((await store.journal.pending(panel.id, 10)).map((c) => c.seq)).toEqual([second.seq + 1, second.seq + 2, second.seq + 3]);
   });
 
   it("gives a panel's publisher lease to one worker at a time until it expires", async () => {
     const panel = await enrol();
-    expect(await store.acquireLease(panel.id, "w1", 60_000)).toBe(true);
-    expect(await store.acquireLease(panel.id, "w2", 60_000)).toBe(false);
-    expect(await store.acquireLease(panel.id, "w1", 60_000)).toBe(true);
-    expect(await store.leaseOwner(panel.id)).toBe("w1");
-    await store.releaseLease(panel.id, "w2");
-    expect(await store.leaseOwner(panel.id)).toBe("w1");
-    await store.acquireLease(panel.id, "w1", 1);
+    expect(await store.journal.acquireLease(panel.id, "w1", 60_000)).toBe(true);
+    expect(await store.journal.acquireLease(panel.id, "w2", 60_000)).toBe(false);
+    expect(await store.journal.acquireLease(panel.id, "w1", 60_000)).toBe(true);
+    expect(await store.journal.leaseOwner(panel.id)).toBe("w1");
+    await store.journal.releaseLease(panel.id, "w2");
+    expect(await store.journal.leaseOwner(panel.id)).toBe("w1");
+    await store.journal.acquireLease(panel.id, "w1", 1);
     await new Promise((r) => setTimeout(r, 20));
-    expect(await store.acquireLease(panel.id, "w2", 60_000)).toBe(true);
-    expect(await store.leaseOwner(panel.id)).toBe("w2");
+    expect(await store.journal.acquireLease(panel.id, "w2", 60_000)).toBe(true);
+    expect(await store.journal.leaseOwner(panel.id)).toBe("w2");
   });
 
   it("keeps every code out of the database in clear (codes and commands encrypted, bound to their row)", async () => {

@@ -1,0 +1,330 @@
+import type { Db, Queryable } from "./db.js";
+import { panelFromRow, type PanelRow } from "./panel-row.js";
+
+/**
+ * The dispatcher's side of the command journal, for many panels per statement: the publisher
+ * leases, the pending windows, `sent` marks, the fates of acked commands and the states panels
+ * report. A round of the dispatcher costs a few statements whatever the number of panels in it
+ * (it was several per panel, and one transaction per ack: 23 s for a 1,000-panel fan-out, most of
+ * it waiting for row locks and commits).
+ *
+ * Every statement that locks several `panels` rows locks them in id order (a sub-select ... ORDER
+ * BY id FOR UPDATE), as the API's multi-panel transaction does: two of them cannot deadlock.
+ */
+
+/** A journal row as the dispatcher takes it. */
+export interface JournalCommand {
+  id: string;
+  panelId: string;
+  seq: number;
+  kind: string;
+  body: Record<string, unknown>;
+  secretCt: Buffer | null;
+}
+
+/** A command's fate as an ack (or a local refusal) decided it. */
+export interface Fate {
+  status: "applied" | "rejected" | "superseded";
+  code?: string;
+  sentence?: string;
+  wireSeq?: number;
+}
+
+export interface FateRecord {
+  panelId: string;
+  seq: number;
+  fate: Fate;
+}
+
+/** What a panel reported in its retained state. */
+export interface ReportedState {
+  lastSeq: number;
+  epoch?: string;
+  digest: string;
+  dealerAccess?: { until: number; hours: number } | null;
+}
+
+/** A panel's row after its state was recorded, with the epoch it had before. */
+export interface RecordedState {
+  panel: PanelRow;
+  previousEpoch: string | null;
+}
+
+const commandOf = (x: Record<string, unknown>): JournalCommand => ({
+  id: String(x.id),
+  panelId: String(x.panel_id),
+  seq: Number(x.seq),
+  kind: String(x.kind),
+  body: x.body as Record<string, unknown>,
+  secretCt: x.secret_ct ? Buffer.from(x.secret_ct as Uint8Array) : null,
+});
+
+/** Rows of `panels` locked in id order (for a sub-select of an UPDATE). */
+const LOCKED_IN_ORDER = (where: string) => `(SELECT id FROM panels WHERE ${where} ORDER BY id FOR UPDATE)`;
+
+export class Journal {
+  constructor(readonly db: Db) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // publisher leases
+
+  /**
+   * Takes or renews the publisher lease of each panel for `owner` until now + ttl (the database's
+   * clock, so workers' clocks do not matter), in one statement. Answers the panels whose lease
+   * `owner` holds now, with their rows; a panel another worker holds (unexpired) is not among them.
+   */
+  async acquireLeases(panelIds: readonly string[], owner: string, ttlMs: number): Promise<Map<string, PanelRow>> {
+    const held = new Map<string, PanelRow>();
+    if (panelIds.length === 0) return held;
+    const r = await this.db.query(
+      `UPDATE panels p SET lease_owner = $2, lease_until = now() + ($3::int * interval '1 millisecond')
+       FROM ${LOCKED_IN_ORDER("id = ANY($1::text[]) AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())")} s
+       WHERE p.id = s.id RETURNING p.*`,
+      [[...panelIds], owner, ttlMs],
+    );
+    for (const row of r.rows) held.set(String(row.id), panelFromRow(row));
+    return held;
+  }
+
+  /** One panel's lease (see acquireLeases). False when another worker holds an unexpired lease. */
+  async acquireLease(panelId: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.acquireLeases([panelId], owner, ttlMs)).has(panelId);
+  }
+
+  async releaseLeases(panelIds: readonly string[], owner: string): Promise<void> {
+    if (panelIds.length === 0) return;
+    await this.db.query(
+      `UPDATE panels p SET lease_owner = NULL, lease_until = NULL FROM ${LOCKED_IN_ORDER("id = ANY($1::text[]) AND lease_owner = $2")} s WHERE p.id = s.id`,
+      [[...panelIds], owner],
+    );
+  }
+
+  async releaseLease(panelId: string, owner: string): Promise<void> {
+    await this.releaseLeases([panelId], owner);
+  }
+
+  async leaseOwner(panelId: string): Promise<string | null> {
+    const r = await this.db.query<{ lease_owner: string | null }>("SELECT lease_owner FROM panels WHERE id = $1 AND lease_until > now()", [panelId]);
+    return r.rows[0]?.lease_owner ?? null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // pending windows
+
+  /**
+   * Panels with pending commands that `owner` may publish to: free, expired, or its own lease
+   * (all of them without `owner`).
+   */
+  async panelsWithPending(owner?: string): Promise<string[]> {
+    const r = owner
+      ? await this.db.query<{ panel_id: string }>(
+          `SELECT p.id AS panel_id FROM panels p WHERE (p.lease_owner IS NULL OR p.lease_owner = $1 OR p.lease_until < now())
+             AND EXISTS (SELECT 1 FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') ORDER BY p.id`,
+          [owner],
+        )
+      : await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE status = 'pending' ORDER BY panel_id");
+    return r.rows.map((x) => x.panel_id);
+  }
+
+  /** A panel's pending commands in seq order. */
+  async pending(panelId: string, limit: number): Promise<JournalCommand[]> {
+    return (await this.pendingAfter([{ panelId, after: 0 }], limit)).get(panelId) ?? [];
+  }
+
+  /** For each panel, up to `limit` pending commands after seq `after`, in seq order; one statement for all. */
+  async pendingAfter(windows: readonly { panelId: string; after: number }[], limit: number): Promise<Map<string, JournalCommand[]>> {
+    const out = new Map<string, JournalCommand[]>();
+    if (windows.length === 0) return out;
+    const r = await this.db.query(
+      `SELECT c.id, c.panel_id, c.seq, c.kind, c.body, c.secret_ct
+       FROM unnest($1::text[], $2::bigint[]) AS w(panel_id, after)
+       CROSS JOIN LATERAL (SELECT * FROM commands c WHERE c.panel_id = w.panel_id AND c.status = 'pending' AND c.seq > w.after ORDER BY c.seq LIMIT $3) c
+       ORDER BY c.panel_id, c.seq`,
+      [windows.map((w) => w.panelId), windows.map((w) => w.after), limit],
+    );
+    for (const row of r.rows) {
+      const c = commandOf(row);
+      const list = out.get(c.panelId);
+      if (list) list.push(c);
+      else out.set(c.panelId, [c]);
+    }
+    return out;
+  }
+
+  /** Marks commands (by id, any panels) handed to the cloud client, in one statement. */
+  async markSent(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query("UPDATE commands SET sent_at = coalesce(sent_at, now()), attempts = attempts + 1 WHERE id = ANY($1::text[]) AND status = 'pending'", [[...ids]]);
+  }
+
+  /**
+   * Commands the panel consumed (its lastSeq reached them) while no worker was waiting for their
+   * acks (a worker died after publishing): their fate cannot be read back, so they are superseded
+   * with `ack_lost`, and the caller writes a snapshot that makes the panel's table certain again.
+   */
+  async markAckLost(panelId: string, throughSeq: number): Promise<number> {
+    const r = await this.db.query(
+      `UPDATE commands SET status = 'superseded', error_code = 'ack_lost', error_sentence = $3, acked_at = now(), secret_ct = NULL
+       WHERE panel_id = $1 AND seq <= $2 AND status = 'pending'`,
+      [panelId, throughSeq, "The panel consumed this command while no worker was waiting for its ack; a snapshot restores the panel's table."],
+    );
+    return r.rowCount;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // fates
+
+  /** One fate (see recordOutcomes). */
+  async recordOutcome(panelId: string, seq: number, fate: Fate): Promise<boolean> {
+    return (await this.recordOutcomes([{ panelId, seq, fate }]))[0]!;
+  }
+
+  /**
+   * Records the fates of many commands by (panel, seq) in ONE transaction, idempotently: only a
+   * pending command changes, so a second ack of the same command (a redelivery, another worker)
+   * changes nothing. Answers, per record, whether it changed the command.
+   *
+   * In the same transaction: each panel's ack goes into the action log (once: only a pending
+   * command changes), `last_ack_at`, and a snapshot that applied supersedes the commands before it
+   * that never took effect (still pending, or refused `sequence_gap`, protocol section 5). A
+   * `sequence_gap` refusal recorded after such a snapshot is recorded as superseded at once: the
+   * gap refusals of a batch are recorded after its other fates and the supersedes they imply.
+   */
+  async recordOutcomes(records: readonly FateRecord[]): Promise<boolean[]> {
+    const changed = records.map(() => false);
+    if (records.length === 0) return changed;
+    const first = new Map<string, number>();
+    records.forEach((r, i) => {
+      const key = `${r.panelId}\u0000${r.seq}`;
+      if (!first.has(key)) first.set(key, i);
+    });
+    const unique = [...first.values()];
+    const gaps = unique.filter((i) => records[i]!.fate.code === "sequence_gap");
+    const others = unique.filter((i) => records[i]!.fate.code !== "sequence_gap");
+    await this.db.transaction(async (tx) => {
+      changed.fill(false);
+      const logged: { i: number; row: FateRow }[] = [];
+      const acked = new Set<string>();
+      const apply = async (which: number[]) => {
+        const rows = await updateFates(tx, which.map((i) => records[i]!));
+        const at = new Map(which.map((i) => [`${records[i]!.panelId}\u0000${records[i]!.seq}`, i]));
+        const snapshots: FateRow[] = [];
+        for (const row of rows) {
+          const i = at.get(`${row.panel_id}\u0000${Number(row.seq)}`)!;
+          changed[i] = true;
+          if (records[i]!.fate.status !== "superseded") acked.add(row.panel_id);
+          if (row.status === "applied" || row.status === "rejected") logged.push({ i, row });
+          if (row.kind === "snapshot" && row.status === "applied") snapshots.push(row);
+        }
+        if (snapshots.length > 0) {
+          await tx.query(
+            `UPDATE commands c SET status = 'superseded', acked_at = coalesce(c.acked_at, now()), secret_ct = NULL
+             FROM unnest($1::text[], $2::bigint[]) AS s(panel_id, seq)
+             WHERE c.panel_id = s.panel_id AND c.seq < s.seq AND (c.status = 'pending' OR (c.status = 'rejected' AND c.error_code = 'sequence_gap'))`,
+            [snapshots.map((s) => s.panel_id), snapshots.map((s) => Number(s.seq))],
+          );
+        }
+      };
+      if (others.length > 0) await apply(others);
+      if (gaps.length > 0) await apply(gaps);
+      if (logged.length > 0) {
+        logged.sort((a, b) => a.i - b.i);
+        const col = <T>(f: (x: { i: number; row: FateRow }) => T) => logged.map(f);
+        const rejected = (x: { i: number; row: FateRow }) => x.row.status === "rejected" && Boolean(records[x.i]!.fate.code);
+        await tx.query(
+          `INSERT INTO action_log (actor_kind, actor_id, panel_id, slot, person_id, action, outcome, code, sentence, command_id)
+           SELECT 'panel', x.panel_id, x.panel_id, x.slot, x.person_id, x.action, x.outcome, x.code, x.sentence, x.command_id
+           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY
+             AS x(panel_id, slot, person_id, action, outcome, code, sentence, command_id, n)
+           ORDER BY x.n`,
+          [
+            col((x) => x.row.panel_id),
+            col((x) => (x.row.slot === null ? null : Number(x.row.slot))),
+            col((x) => x.row.person_id),
+            col((x) => x.row.kind),
+            col((x) => x.row.status),
+            col((x) => (rejected(x) ? records[x.i]!.fate.code! : null)),
+            col((x) => (rejected(x) ? (records[x.i]!.fate.sentence ?? "") : null)),
+            col((x) => x.row.id),
+          ],
+        );
+      }
+      if (acked.size > 0) {
+        await tx.query(`UPDATE panels p SET last_ack_at = now() FROM ${LOCKED_IN_ORDER("id = ANY($1::text[])")} s WHERE p.id = s.id`, [[...acked]]);
+      }
+    });
+    return changed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // reported states
+
+  /**
+   * Records what panels last reported in their retained states, many panels in one statement.
+   * Answers each known panel's row as recorded, with the epoch it had before (a new epoch: the
+   * panel's database was made anew). A panel the fleet does not know is not among them.
+   */
+  async recordPanelStates(states: ReadonlyMap<string, ReportedState>): Promise<RecordedState[]> {
+    if (states.size === 0) return [];
+    const ids = [...states.keys()];
+    const list = ids.map((id) => states.get(id)!);
+    const r = await this.db.query(
+      `WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS s(id, last_seq, epoch, digest, dealer_until, dealer_hours)),
+            old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE)
+       UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
+       FROM s JOIN old ON old.id = s.id WHERE p.id = s.id
+       RETURNING p.*, old.epoch AS previous_epoch`,
+      [
+        ids,
+        list.map((s) => s.lastSeq),
+        list.map((s) => s.epoch ?? null),
+        list.map((s) => s.digest),
+        list.map((s) => (s.dealerAccess ? new Date(s.dealerAccess.until).toISOString() : null)),
+        list.map((s) => s.dealerAccess?.hours ?? null),
+      ],
+    );
+    return r.rows.map((row) => ({ panel: panelFromRow(row), previousEpoch: (row.previous_epoch as string | null) ?? null }));
+  }
+
+  /** One panel's reported state (see recordPanelStates). */
+  async recordPanelState(panelId: string, state: ReportedState): Promise<void> {
+    await this.recordPanelStates(new Map([[panelId, state]]));
+  }
+
+  /** Of these panels, those with a pending command. */
+  async withPending(panelIds: readonly string[]): Promise<Set<string>> {
+    if (panelIds.length === 0) return new Set();
+    const r = await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE panel_id = ANY($1::text[]) AND status = 'pending'", [[...panelIds]]);
+    return new Set(r.rows.map((x) => x.panel_id));
+  }
+}
+
+interface FateRow {
+  id: string;
+  panel_id: string;
+  seq: unknown;
+  kind: string;
+  status: string;
+  person_id: string | null;
+  slot: string | null;
+}
+
+async function updateFates(tx: Queryable, records: readonly FateRecord[]): Promise<FateRow[]> {
+  const r = await tx.query<FateRow>(
+    `UPDATE commands c SET
+       status = CASE WHEN f.code = 'sequence_gap' AND EXISTS (SELECT 1 FROM commands s WHERE s.panel_id = f.panel_id AND s.kind = 'snapshot' AND s.status = 'applied' AND s.seq > f.seq) THEN 'superseded' ELSE f.status END,
+       error_code = f.code, error_sentence = f.sentence, wire_seq = f.wire_seq, acked_at = now(), secret_ct = NULL
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS f(panel_id, seq, status, code, sentence, wire_seq)
+     WHERE c.panel_id = f.panel_id AND c.seq = f.seq AND c.status = 'pending'
+     RETURNING c.id, c.panel_id, c.seq, c.kind, c.status, c.person_id, c.body->>'slot' AS slot`,
+    [
+      records.map((r) => r.panelId),
+      records.map((r) => r.seq),
+      records.map((r) => r.fate.status),
+      records.map((r) => r.fate.code ?? null),
+      records.map((r) => r.fate.sentence ?? null),
+      records.map((r) => r.fate.wireSeq ?? null),
+    ],
+  );
+  return r.rows;
+}
