@@ -201,13 +201,32 @@ export class FleetStore {
 
   /** Writes one command of the outbox at the panel's next seq, inside `tx`; its secret (a code, tags) only as ciphertext. */
   async writeCommand(tx: Queryable, panelId: string, personId: string | null, body: Record<string, unknown> & { kind: string }, secret?: Secret): Promise<string> {
-    const id = randomUUID();
-    const seq = await this.allocateSeq(tx, panelId);
-    const secretCt = secret ? this.vault.encrypt(secret, `command:${id}`) : null;
-    await tx.query("INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
-      id, panelId, seq, body.kind, JSON.stringify(body), secretCt, personId,
-    ]);
-    return id;
+    return (await this.writeCommands(tx, panelId, personId, [{ body, ...(secret ? { secret } : {}) }]))[0]!;
+  }
+
+  /**
+   * Writes commands of the outbox at the panel's next seqs, in order, inside `tx`: one statement
+   * allocates their seqs and one inserts them (a fan-out to 1,000 panels writes 5,000 commands in
+   * one transaction: two statements per command had been most of its time).
+   */
+  async writeCommands(tx: Queryable, panelId: string, personId: string | null, list: readonly { body: Record<string, unknown> & { kind: string }; secret?: Secret }[]): Promise<string[]> {
+    if (list.length === 0) return [];
+    const r = await tx.query<{ first: unknown }>("UPDATE panels SET next_seq = next_seq + $2 WHERE id = $1 RETURNING next_seq - $2 AS first", [panelId, list.length]);
+    if (!r.rows[0]) throw new FleetError("panel_not_found", { panelId });
+    const first = num(r.rows[0].first);
+    const ids = list.map(() => randomUUID());
+    await tx.query(
+      `INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id)
+       SELECT c.id, $2, c.seq, c.kind, c.body::jsonb, decode(c.secret_ct, 'hex'), $3 FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS c(id, seq, kind, body, secret_ct)`,
+      [
+        ids, panelId, personId,
+        list.map((_, i) => first + i),
+        list.map((c) => c.body.kind),
+        list.map((c) => JSON.stringify(c.body)),
+        list.map((c, i) => (c.secret ? this.vault.encrypt(c.secret, `command:${ids[i]}`).toString("hex") : null)),
+      ],
+    );
+    return ids;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -391,37 +410,38 @@ export class FleetStore {
       [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId, label, JSON.stringify(tagKinds), tagsCt],
     );
 
-    const commands: string[] = [];
-    const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => this.writeCommand(tx, panelId, personId, body, secret).then((id) => commands.push(id));
+    const writes: { body: Record<string, unknown> & { kind: string }; secret?: Secret }[] = [];
+    const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => void writes.push({ body, ...(secret ? { secret } : {}) });
     const labelCommand = () => write(label !== null ? { kind: "set_label", slot, label } : { kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
     const tagsSecret = () => new Secret(tagsCt ? this.vault.decrypt(tagsCt, tagsAad).reveal() : "[]");
     // Moving a switched-on person to another slot clears the old slot first.
-    if (wasOn && (slotMoved || !input.enabled)) await write({ kind: "disable_user", slot: num(cur.slot) });
+    if (wasOn && (slotMoved || !input.enabled)) write({ kind: "disable_user", slot: num(cur.slot) });
     if (input.enabled && (!wasOn || slotMoved)) {
       const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
       this.#checkCodeFits(panel, code);
-      await write({ kind: "set_code", slot }, code);
-      await labelCommand();
+      write({ kind: "set_code", slot }, code);
+      labelCommand();
       if (!isMaster) {
-        await write({ kind: "set_role", slot, role });
-        await write({ kind: "set_partitions", slot, partitions });
+        write({ kind: "set_role", slot, role });
+        write({ kind: "set_partitions", slot, partitions });
       }
-      await write({ kind: "set_schedule", slot, schedule });
-      if (doorLocks.length > 0) await write({ kind: "set_door_locks", slot, doorLocks });
-      if (tagsCt) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
-      if (account && account.status !== "Suspended") await write({ kind: "assign_account", slot, account });
+      write({ kind: "set_schedule", slot, schedule });
+      if (doorLocks.length > 0) write({ kind: "set_door_locks", slot, doorLocks });
+      if (tagsCt) write({ kind: "set_proximity_tags", slot }, tagsSecret());
+      if (account && account.status !== "Suspended") write({ kind: "assign_account", slot, account });
     } else if (input.enabled && wasOn) {
-      if (label !== ((cur.label as string | null) ?? null)) await labelCommand();
-      if (!isMaster && role !== cur.role) await write({ kind: "set_role", slot, role });
-      if (!isMaster && !sameNumbers(partitions, cur.partitions as number[])) await write({ kind: "set_partitions", slot, partitions });
-      if (JSON.stringify(schedule) !== JSON.stringify(cur.schedule)) await write({ kind: "set_schedule", slot, schedule });
-      if (JSON.stringify(doorLocks) !== JSON.stringify(cur.door_locks)) await write({ kind: "set_door_locks", slot, doorLocks });
-      if (tags !== undefined) await write({ kind: "set_proximity_tags", slot }, tagsSecret());
+      if (label !== ((cur.label as string | null) ?? null)) labelCommand();
+      if (!isMaster && role !== cur.role) write({ kind: "set_role", slot, role });
+      if (!isMaster && !sameNumbers(partitions, cur.partitions as number[])) write({ kind: "set_partitions", slot, partitions });
+      if (JSON.stringify(schedule) !== JSON.stringify(cur.schedule)) write({ kind: "set_schedule", slot, schedule });
+      if (JSON.stringify(doorLocks) !== JSON.stringify(cur.door_locks)) write({ kind: "set_door_locks", slot, doorLocks });
+      if (tags !== undefined) write({ kind: "set_proximity_tags", slot }, tagsSecret());
       if (accountId !== ((cur.account_id as string | null) ?? null)) {
-        if (account) await write({ kind: "assign_account", slot, account });
-        else await write({ kind: "unassign_account", slot });
+        if (account) write({ kind: "assign_account", slot, account });
+        else write({ kind: "unassign_account", slot });
       }
     }
+    const commands = await this.writeCommands(tx, panelId, personId, writes);
     return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId, label, tags: tagKinds }, commands };
   }
 

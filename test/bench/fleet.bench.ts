@@ -133,6 +133,14 @@ export async function run(): Promise<Record<string, number>> {
     if (PROFILE) {
       const cpu1 = cpu();
       log(`CPU s during the fan-out: workers ${(cpu1.workers - cpu0.workers).toFixed(1)}, agent hosts ${(cpu1.hosts - cpu0.hosts).toFixed(1)}, postgres ${(cpu1.postgres - cpu0.postgres).toFixed(1)} (wall ${(ms / 1000).toFixed(1)} s, 2 cores)`);
+      const ph = await db.query<Record<string, unknown>>(
+        `SELECT extract(epoch FROM min(sent_at) - min(created_at)) * 1000 AS first_sent, extract(epoch FROM max(sent_at) - min(created_at)) * 1000 AS last_sent,
+                extract(epoch FROM min(acked_at) - min(created_at)) * 1000 AS first_ack, extract(epoch FROM max(acked_at) - min(created_at)) * 1000 AS last_ack
+         FROM commands WHERE person_id = $1`,
+        [fanoutPerson],
+      );
+      const f = (k: string) => Math.round(Number(ph.rows[0]![k]));
+      log(`from the PUT's transaction start (database clock): first sent ${f("first_sent")} ms (the commit is just before), last sent ${f("last_sent")}, first ack recorded ${f("first_ack")}, last ${f("last_ack")}`);
       // Stray state messages and late acks land after the last ack; wait a little so they count too.
       await new Promise((r) => setTimeout(r, 3000));
       const q = await db.query<{ calls: unknown; ms: unknown; query: string }>(
