@@ -78,6 +78,29 @@ function until<T>(probe: () => Promise<T | undefined | false>, timeoutMs: number
   return waitOrGiveUp(() => probe().catch(() => undefined), timeoutMs, pollMs);
 }
 
+/**
+ * What a panel left unconverged looks like from the inside: its row (lease, what it last reported),
+ * its commands without a final fate (and the last ones that got one), and every worker log line
+ * (warnings and errors, as the rig keeps them) that names it.
+ */
+async function stuckPanels(db: Db, workers: readonly Worker[], panelIds: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const panelId of panelIds) {
+    try {
+      const p = (await db.query("SELECT id, next_seq, last_seq, online, state_at, last_ack_at, lease_owner, lease_until, now() AS db_now FROM panels WHERE id = $1", [panelId])).rows[0];
+      out.push(`stuck ${panelId}: ${JSON.stringify(p)}`);
+      const open = await db.query("SELECT seq, kind, status, attempts, sent_at, acked_at, error_code FROM commands WHERE panel_id = $1 AND status = 'pending' ORDER BY seq LIMIT 10", [panelId]);
+      for (const r of open.rows) out.push(`  pending ${JSON.stringify(r)}`);
+      const last = await db.query("SELECT seq, kind, status, wire_seq, sent_at, acked_at, error_code FROM commands WHERE panel_id = $1 AND status <> 'pending' ORDER BY seq DESC LIMIT 3", [panelId]);
+      for (const r of last.rows) out.push(`  settled ${JSON.stringify(r)}`);
+    } catch (err) {
+      out.push(`stuck ${panelId}: journal not readable (${(err as Error).message})`);
+    }
+    for (const w of workers) for (const l of w.warnings.filter((x) => x.includes(`"${panelId}"`)).slice(-10)) out.push(`  ${w.id}: ${l}`);
+  }
+  return out;
+}
+
 export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultResult> {
   const t0 = Date.now();
   const progress = (line: string) => o.progress?.(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
@@ -266,7 +289,10 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     progress(`converged: ${converged === true} after ${result.fleet_converge_ms} ms`);
     const drift = (await api.get<{ rows: { panelId?: string; id?: string; reason?: string; drift?: string }[] }>("/api/v1/drift?perPage=200")).body.rows;
     result.fleet_unconverged = drift.length;
-    if (!converged) details.push(`not converged after ${result.fleet_converge_ms} ms: ${JSON.stringify(drift.slice(0, 5))}`);
+    if (!converged) {
+      details.push(`not converged after ${result.fleet_converge_ms} ms: ${JSON.stringify(drift.slice(0, 5))}`);
+      details.push(...(await stuckPanels(db, workers, drift.map((d) => d.id ?? d.panelId ?? "").filter(Boolean).slice(0, 5))));
+    }
     result.fleet_commands = Number((await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands")).rows[0]!.n);
     const fates = await db.query<{ status: string; n: unknown }>("SELECT status, count(*) AS n FROM commands GROUP BY status ORDER BY status");
     details.push(`journal: ${fates.rows.map((r) => `${r.status} ${Number(r.n)}`).join(", ")}`);

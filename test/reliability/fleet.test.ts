@@ -1,0 +1,22 @@
+/**
+ * The fleet fault suite, CI-sized: 20 panels (+1 taken offline), two panel-fleet worker processes
+ * on a PostgreSQL 15 server, mosquitto; a SIGKILLed worker, a PostgreSQL restart and an offline
+ * panel whose queued commands the broker dropped, all in one burst. `npm run reliability` runs it longer.
+ */
+import { describe, expect, it } from "vitest";
+import { POSTGRES_INSTALLED } from "../helpers/postgres.js";
+import { runFleetFaults } from "./fleet.js";
+
+describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker processes, PG15, mosquitto)", () => {
+  it("loses nothing, applies nothing twice and converges after a worker SIGKILL, a PostgreSQL restart and an offline panel", async () => {
+    const r = await runFleetFaults({ panels: 20, people: 6, changes: 150, faults: ["kill_worker", "restart_postgres", "offline_panel"], settleMs: 45_000, keypadSample: 4, progress: (line) => console.log(line) });
+    console.log(JSON.stringify({ ...r, details: undefined }), "\n", r.details.join("\n"));
+    expect(r.fleet_worker_kills).toBe(1);
+    expect(r.fleet_pg_restarts).toBe(1);
+    expect(r.fleet_offline_panels).toBe(1);
+    expect(r.fleet_acked_changes).toBeGreaterThan(100);
+    expect(r.fleet_keypad_checks).toBeGreaterThan(0);
+    expect(r.fleet_takeover_ms).toBeGreaterThanOrEqual(0);
+    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged }).toEqual({ lost: 0, duplicated: 0, unconverged: 0 });
+  }, 280_000);
+});
