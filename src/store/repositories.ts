@@ -43,11 +43,14 @@ const COUNTER_KEYS = ["last_seq", "table_version", "event_seq", "log_id_last", "
 /**
  * The counters every commit may move: the last consumed cloud seq, the table version, the event
  * number and the last ids of the action log and the outbox (ids are never used twice, not even
- * after their rows were deleted). Kept in memory (read on every command) and written in one
- * statement per transaction that moved them; a rollback restores them.
+ * after their rows were deleted). Kept in memory (read on every command) and written once per
+ * transaction that moved them: in the last dedup record the transaction writes (a cloud command's
+ * commit writes that row anyway, so no page of its own), else in agent_state. Every counter only
+ * grows, so on open each is the larger of the two. A rollback restores them.
  */
 export class CountersRepo implements TxParticipant {
   readonly #write;
+  readonly #applied: AppliedRepo;
   lastSeq: number;
   tableVersion: number;
   eventSeq: number;
@@ -55,16 +58,21 @@ export class CountersRepo implements TxParticipant {
   outboxId: number;
   #saved: number[] = [];
 
-  constructor(db: Database.Database, state: AgentStateRepo) {
+  constructor(db: Database.Database, state: AgentStateRepo, applied: AppliedRepo) {
+    this.#applied = applied;
     this.#write = db.prepare<string[]>(
       `INSERT INTO agent_state (key, value) VALUES ${COUNTER_KEYS.map((k) => `('${k}', ?)`).join(", ")} ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
     );
     const read = (key: (typeof COUNTER_KEYS)[number]) => Number(state.get(key) ?? 0);
-    this.lastSeq = read("last_seq");
-    this.tableVersion = read("table_version");
-    this.eventSeq = read("event_seq");
-    this.logId = read("log_id_last");
-    this.outboxId = read("outbox_id_last");
+    const stamped = applied.latestCounters() ?? [];
+    // No counter may stand below a number a row still carries (a belt to the braces above).
+    const max = (sql: string) => (db.prepare(sql).get() as { n: number | null }).n ?? 0;
+    const at = (i: number, key: (typeof COUNTER_KEYS)[number], floor = 0) => Math.max(read(key), stamped[i] ?? 0, floor);
+    this.lastSeq = at(0, "last_seq", max("SELECT MAX(seq) AS n FROM applied"));
+    this.tableVersion = at(1, "table_version");
+    this.eventSeq = at(2, "event_seq", max("SELECT MAX(n) AS n FROM outbox"));
+    this.logId = at(3, "log_id_last", max("SELECT MAX(id) AS n FROM action_log"));
+    this.outboxId = at(4, "outbox_id_last", max("SELECT MAX(id) AS n FROM outbox"));
   }
 
   #values(): number[] {
@@ -73,17 +81,23 @@ export class CountersRepo implements TxParticipant {
 
   begin(): void {
     this.#saved = this.#values();
+    this.#applied.begin();
   }
 
   flush(): void {
     const now = this.#values();
+    // The dedup records of this transaction go in now, the last one carrying the counters.
+    if (this.#applied.flush(now)) return;
     if (now.some((v, i) => v !== this.#saved[i])) this.#write.run(...now.map(String));
   }
 
-  committed(): void {}
+  committed(): void {
+    this.#applied.end();
+  }
 
   rolledBack(): void {
     [this.lastSeq, this.tableVersion, this.eventSeq, this.logId, this.outboxId] = this.#saved as [number, number, number, number, number];
+    this.#applied.end();
   }
 }
 
@@ -133,16 +147,22 @@ export type StoredOutcome =
 /**
  * Dedup records, keyed by the cloud's seq (appends only: no random B-tree pages per commit). Local
  * keypad commands have no seq and no record: their ids are made here and never redelivered.
+ * Inside `Store.transaction` the records are written when the transaction is flushed, the last
+ * one with the store's counters (CountersRepo); outside one, at once.
  */
 export class AppliedRepo {
   readonly #db: Database.Database;
   readonly #get;
   readonly #insert;
+  readonly #latest;
+  /** Records of the open transaction, not yet written; undefined outside a transaction. */
+  #pending: [number, string, number, string][] | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
     this.#get = db.prepare<[number], { command_id: string; outcome: string }>("SELECT command_id, outcome FROM applied WHERE seq = ?");
-    this.#insert = db.prepare<[number, string, number, string]>("INSERT INTO applied (seq, command_id, at, outcome) VALUES (?, ?, ?, ?)");
+    this.#insert = db.prepare<[number, string, number, string, string | null]>("INSERT INTO applied (seq, command_id, at, outcome, counters) VALUES (?, ?, ?, ?, ?)");
+    this.#latest = db.prepare<[], { counters: string }>("SELECT counters FROM applied WHERE counters IS NOT NULL ORDER BY seq DESC LIMIT 1");
   }
 
   /** The command that consumed `seq` and its stored outcome, while its record is kept. */
@@ -152,7 +172,37 @@ export class AppliedRepo {
   }
 
   record(seq: number, id: string, at: number, outcome: StoredOutcome): void {
-    this.#insert.run(seq, id, at, JSON.stringify(outcome));
+    const row: [number, string, number, string] = [seq, id, at, JSON.stringify(outcome)];
+    if (this.#pending) this.#pending.push(row);
+    else this.#insert.run(...row, null);
+  }
+
+  /** The counters the newest stamped record carries (see CountersRepo), if any. */
+  latestCounters(): number[] | undefined {
+    const row = this.#latest.get();
+    if (!row) return undefined;
+    const parsed = JSON.parse(row.counters) as unknown;
+    return Array.isArray(parsed) && parsed.every((n) => Number.isSafeInteger(n)) ? (parsed as number[]) : undefined;
+  }
+
+  /** For CountersRepo, which takes part in the transaction for both. */
+  begin(): void {
+    this.#pending = [];
+  }
+
+  /** Writes the transaction's records, the last one with `counters`; false when there were none. */
+  flush(counters: readonly number[]): boolean {
+    const rows = this.#pending;
+    if (!rows || rows.length === 0) return false;
+    this.#pending = [];
+    const last = rows.length - 1;
+    for (let i = 0; i < last; i++) this.#insert.run(...rows[i]!, null);
+    this.#insert.run(...rows[last]!, JSON.stringify(counters));
+    return true;
+  }
+
+  end(): void {
+    this.#pending = undefined;
   }
 
   /** Removes records older than `before`, always keeping the one of `lastSeq` (the stream's position). */

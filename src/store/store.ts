@@ -48,9 +48,9 @@ export class Store {
     this.existed = existed;
     this.#fileId = fileIdentity(path);
     this.state = new AgentStateRepo(db);
-    this.counters = new CountersRepo(db, this.state);
-    this.slots = new SlotRepo(db);
     this.applied = new AppliedRepo(db);
+    this.counters = new CountersRepo(db, this.state, this.applied);
+    this.slots = new SlotRepo(db);
     this.actionLog = new ActionLogRepo(db, this.counters);
     this.outbox = new OutboxRepo(db, this.counters);
     this.#participants = [this.counters, this.outbox];
