@@ -22,6 +22,8 @@ export interface ActionView {
   panelId: string | null;
   slot: number | null;
   personId: string | null;
+  /** The person's first and last name, while the person exists. */
+  personName?: string;
   action: string;
   outcome: Outcome;
   code?: string;
@@ -41,12 +43,15 @@ export async function logAction(q: Queryable, e: ActionEntry): Promise<void> {
 export async function readActionLog(q: Queryable, filter: { panelId?: string; personId?: string }, page: number, perPage: PageSize): Promise<Page<ActionView>> {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (filter.panelId) where.push(`panel_id = $${params.push(filter.panelId)}`);
-  if (filter.personId) where.push(`person_id = $${params.push(filter.personId)}`);
+  if (filter.panelId) where.push(`l.panel_id = $${params.push(filter.panelId)}`);
+  if (filter.personId) where.push(`l.person_id = $${params.push(filter.personId)}`);
   const clause = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const total = Number((await q.query<{ n: unknown }>(`SELECT count(*) AS n FROM action_log ${clause}`, params)).rows[0]!.n);
+  const total = Number((await q.query<{ n: unknown }>(`SELECT count(*) AS n FROM action_log l ${clause}`, params)).rows[0]!.n);
   const w = pageWindow(total, page, perPage);
-  const r = await q.query(`SELECT * FROM action_log ${clause} ORDER BY id DESC LIMIT ${w.perPage} OFFSET ${w.offset}`, params);
+  const r = await q.query(
+    `SELECT l.*, p.first_name AS person_first, p.last_name AS person_last FROM action_log l LEFT JOIN people p ON p.id = l.person_id ${clause} ORDER BY l.id DESC LIMIT ${w.perPage} OFFSET ${w.offset}`,
+    params,
+  );
   return w.withRows(
     r.rows.map((x) => ({
       at: (x.at as Date).toISOString(),
@@ -54,6 +59,7 @@ export async function readActionLog(q: Queryable, filter: { panelId?: string; pe
       panelId: (x.panel_id as string | null) ?? null,
       slot: x.slot === null ? null : Number(x.slot),
       personId: (x.person_id as string | null) ?? null,
+      ...(x.person_first !== null && x.person_first !== undefined ? { personName: `${text(x.person_first)} ${text(x.person_last)}` } : {}),
       action: String(x.action),
       outcome: x.outcome as Outcome,
       ...(x.code ? { code: text(x.code) } : {}),

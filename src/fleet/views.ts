@@ -151,9 +151,10 @@ function gridRow(panel: PanelRow, x: Record<string, unknown>, pending: boolean):
 }
 
 /** The Users grid of a panel: EVERY slot 1..capacity (seed doc 001 lists each user number), a page at a time. */
-export async function usersGrid(store: FleetStore, panelId: string, page: number, perPage: PageSize): Promise<Page<GridRow>> {
-  const panel = await store.panel(panelId);
-  if (!panel) throw new FleetError("panel_not_found", { panelId });
+export async function usersGrid(store: FleetStore, panelOrId: string | PanelRow, page: number, perPage: PageSize): Promise<Page<GridRow>> {
+  const panel = typeof panelOrId === "string" ? await store.panel(panelOrId) : panelOrId;
+  if (!panel) throw new FleetError("panel_not_found", { panelId: panelOrId as string });
+  const panelId = panel.id;
   const w = pageWindow(panel.capacity, page, perPage);
   const from = w.offset + 1;
   const to = w.offset + w.count;

@@ -43,6 +43,19 @@ async function keypadAnswer(panelId: string, code: string): Promise<string> {
   }
 }
 
+/** What a keypad with a proximity reader answers a tag read with (no pending action: the bare action; at a door lock: open it). */
+async function tagAnswer(panelId: string, tag: string, door?: string): Promise<string> {
+  const c = await KeypadTestClient.connect(rig.agents.agent(panelId).config.keypadSocket);
+  try {
+    await c.hello("kp-console-tag", [1]);
+    c.send(door ? { t: "tag", tag, door } : { t: "tag", tag });
+    const line2 = lastDisplay(await c.sync())?.line2;
+    return typeof line2 === "string" ? line2 : "";
+  } finally {
+    c.close();
+  }
+}
+
 /** Runs a step that saves, then waits for the fate of THAT save (the box's data-seq moves on) to leave pending. */
 async function saved(step: () => Promise<void>, scope: Page | ReturnType<Page["locator"]> = page): Promise<{ fate: string; text: string }> {
   const box = scope.locator(".fate").first();
@@ -317,6 +330,88 @@ describe("the console", () => {
     await remember();
   }, 60_000);
 
+  /** Tag ids used in the session: secrets like codes (typed in the browser, never rendered back). */
+  const typedTags: string[] = [];
+
+  it("the details panel (001): the role from the panel type's roles; proximity tags where the type has them, added and removed, never shown back; a tag in use is rejected with the panel's sentence", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await row(graceSlot).click();
+    const drawer = page.locator(".drawer[role=dialog]");
+    await drawer.locator("[data-field=role]").waitFor();
+    expect(await drawer.locator("[data-field=role]").textContent()).toBe("User");
+    // a DSC panel's roles, less the Master (the Master's user number keeps it)
+    expect(await drawer.getByRole("combobox", { name: "Role", exact: true }).locator("option").allTextContents()).toEqual(["Supervisor", "User", "One-time User", "Duress"]);
+    await drawer.getByRole("combobox", { name: "Role", exact: true }).selectOption("Supervisor");
+    await shootBothThemes(page, "user-details-role");
+    expect((await saved(() => drawer.getByRole("button", { name: "Save role" }).click(), drawer)).fate).toBe("applied");
+    await eventually(() => drawer.locator("[data-field=role]").textContent()).toBe("Supervisor");
+    expect(await keypadAnswer(PANELS[0]!, graceCode)).toMatch(/^Access granted/);
+
+    // Legacy proximity tags (keypads with proximity readers) and doorlock proximity tags: a DSC has both, two tags a user.
+    const keypadTags = drawer.getByRole("region", { name: "Legacy proximity tags" });
+    const doorTags = drawer.getByRole("region", { name: "Doorlock proximity tags" });
+    expect(await keypadTags.locator("[data-field=tags-keypad]").textContent()).toBe("No proximity tags");
+    expect(await doorTags.locator("[data-field=tags-doorlock]").textContent()).toBe("No doorlock proximity tags");
+    const keypadTag = "KPT7Q2X9";
+    const doorTag = "DLT5M3P8";
+    typedTags.push(keypadTag, doorTag);
+    await keypadTags.getByRole("button", { name: "Add legacy proximity tag" }).click();
+    await keypadTags.getByLabel(/^Tag id/).fill(keypadTag);
+    expect(await keypadTags.getByLabel(/^Tag id/).getAttribute("type")).toBe("password");
+    await shootBothThemes(page, "user-details-tag");
+    expect((await saved(() => keypadTags.getByRole("button", { name: "Save tag" }).click(), drawer)).fate).toBe("applied");
+    await eventually(() => keypadTags.locator("[data-field=tags-keypad]").textContent()).toBe("1 tag for keypads with proximity readers");
+    expect(await keypadTags.locator("li").textContent()).toContain("Tag 1: Set");
+    expect(await tagAnswer(PANELS[0]!, keypadTag)).toMatch(/^Access granted/);
+    await remember();
+    await doorTags.getByRole("button", { name: "Add doorlock proximity tag" }).click();
+    await doorTags.getByLabel(/^Tag id/).fill(doorTag);
+    expect((await saved(() => doorTags.getByRole("button", { name: "Save tag" }).click(), drawer)).fate).toBe("applied");
+    await eventually(() => doorTags.locator("[data-field=tags-doorlock]").textContent()).toBe("1 tag for Yale Doorman L2/L3 door locks");
+    // two tags: the most a DSC user holds, so no Add until one is removed
+    expect(await drawer.getByRole("button", { name: /^Add .*proximity tag$/ }).count()).toBe(0);
+    expect(await keypadTags.getByText(/at most 2 proximity tags per user/).count()).toBe(1);
+    await shootBothThemes(page, "user-details-tags");
+    await remember();
+
+    // Door locks: the panel's "front", assigned; the doorlock tag then opens it (read at that door).
+    const doors = drawer.getByRole("region", { name: "Door locks" });
+    expect(await doors.locator("[data-field=door-locks]").textContent()).toBe("No door locks");
+    expect(await tagAnswer(PANELS[0]!, doorTag, "front")).not.toMatch(/granted/i);
+    await doors.getByLabel("front").check();
+    expect((await saved(() => doors.getByRole("button", { name: "Save door locks" }).click(), drawer)).fate).toBe("applied");
+    await eventually(() => doors.locator("[data-field=door-locks]").textContent()).toBe("1 door lock");
+    expect(await doors.locator("li").allTextContents()).toEqual(["front"]);
+    expect(await tagAnswer(PANELS[0]!, doorTag, "front")).toMatch(/granted/i);
+
+    // Remove the keypad tag: the doorlock tag stays (the panel holds it; the keypad no longer takes the other).
+    await keypadTags.getByRole("button", { name: "Remove legacy proximity tag 1" }).click();
+    const confirm = page.getByRole("dialog", { name: "Remove proximity tag?" });
+    expect((await saved(() => confirm.getByRole("button", { name: "Remove tag" }).click(), drawer)).fate).toBe("applied");
+    await eventually(() => keypadTags.locator("[data-field=tags-keypad]").textContent()).toBe("No proximity tags");
+    expect(await doorTags.locator("[data-field=tags-doorlock]").textContent()).toBe("1 tag for Yale Doorman L2/L3 door locks");
+    expect((await rig.api.call<{ tags: { kind: string }[] }>("GET", `/panels/${PANELS[0]}/users/${graceSlot}`)).body.tags).toEqual([{ kind: "doorlock" }]);
+    expect(await tagAnswer(PANELS[0]!, keypadTag)).toBe("Access denied");
+    await page.keyboard.press("Escape");
+    await eventually(() => drawer.count()).toBe(0);
+
+    // Another user given Grace's doorlock tag: the panel refuses it, and the console says the panel's sentence.
+    const alan = await rig.api.call<{ id: string }>("POST", "/people", { firstName: "Alan", lastName: "Turing" });
+    expect((await rig.api.call("PUT", `/people/${alan.body.id}/code`, { code: "2719" })).status).toBe(200);
+    typedCodes.push("2719");
+    const on = await rig.api.call<{ access: { slot: number } }>("PUT", `/people/${alan.body.id}/panels/${PANELS[0]}`, { enabled: true });
+    expect(on.status).toBe(200);
+    await page.reload();
+    await row(on.body.access.slot).click();
+    await drawer.getByRole("region", { name: "Doorlock proximity tags" }).getByRole("button", { name: "Add doorlock proximity tag" }).click();
+    await drawer.getByLabel(/^Tag id/).fill(doorTag);
+    const refused = await saved(() => drawer.getByRole("button", { name: "Save tag" }).click(), drawer);
+    expect(refused.fate).toBe("rejected");
+    expect(refused.text).toContain("Another user on this panel already has that proximity tag.");
+    await remember();
+    await page.keyboard.press("Escape");
+  }, 90_000);
+
   it("the three-dot menu (001): none without a code, no Disable for a Master; Disable panel user on one panel, Unassign account on the other", async () => {
     const mary = await rig.api.call<{ id: string }>("POST", "/people", { firstName: "Mary", lastName: "Master" });
     expect((await rig.api.call("PUT", `/people/${mary.body.id}/code`, { code: "7395" })).status).toBe(200);
@@ -327,6 +422,16 @@ describe("the console", () => {
     expect((await cells(1))[3]).toBe("1, 2, 3, 4, 5, 6, 7, 8");
     // a Master without an account: no Disable, so no menu at all
     expect(await page.getByRole("button", { name: "Actions for panel user 1" }).count()).toBe(0);
+    // ... and the Master's role is fixed in the details panel: no role to choose
+    await row(1).click();
+    const masterDrawer = page.locator(".drawer[role=dialog]");
+    await masterDrawer.locator("[data-field=role]").waitFor();
+    expect(await masterDrawer.locator("[data-field=role]").textContent()).toBe("Master");
+    expect(await masterDrawer.getByText("The Master user's role is fixed").count()).toBe(1);
+    expect(await masterDrawer.getByRole("combobox", { name: "Role", exact: true }).count()).toBe(0);
+    expect(await masterDrawer.getByRole("button", { name: "Save role" }).count()).toBe(0);
+    await page.keyboard.press("Escape");
+    await eventually(() => masterDrawer.count()).toBe(0);
     expect(await page.getByRole("button", { name: "Actions for panel user 5" }).count()).toBe(0);
 
     await page.getByRole("button", { name: `Actions for panel user ${graceSlot}` }).click();
@@ -482,10 +587,10 @@ describe("the console", () => {
       .then(() => rig.hooks.received.find((d) => typeof d.body.data?.link === "string")!.body.data.link as string);
     const link = new URL(delivery);
     expect(link.origin).toBe(new URL(rig.url).origin);
-    // The Master is no API user: the link works without a session (the cookies are cleared first).
-    const session = (await rig.context.cookies()).filter((c) => c.name === "fleet_session");
-    await rig.context.clearCookies();
-    const mail = await rig.context.newPage();
+    // The Master is no API user: the link works without a session. It opens in a browser of its
+    // own (no cookie of the console's), while the console's screen stays open and signed in.
+    const mailer = await rig.otherBrowser();
+    const mail = await mailer.newPage();
     try {
       await mail.goto(link.href);
       await mail.getByRole("heading", { name: "Grant Security Professional Access" }).waitFor();
@@ -498,8 +603,7 @@ describe("the console", () => {
       await mail.reload();
       await eventually(() => mail.locator("[data-field=request-status]").textContent()).toMatch(/confirmed|already used/);
     } finally {
-      await mail.close();
-      await rig.context.addCookies(session);
+      await mailer.close();
     }
     // The screen was left open: it shows the window once the panel has applied and reported it
     // (its own poll; no reload), however long the panel takes under load.
@@ -538,7 +642,8 @@ describe("the console", () => {
     await row(graceSlot).click();
     await page.locator(".drawer[role=dialog]").getByRole("link", { name: "This user in the Action log" }).click();
     await page.getByRole("heading", { name: "Action Log" }).waitFor();
-    await eventually(() => page.getByText("Grace Hopper").count()).toBe(1);
+    await eventually(() => page.getByLabel("User", { exact: true }).inputValue()).toBe("Grace Hopper");
+    await eventually(async () => (await page.locator("tbody tr td:nth-child(4)").allTextContents()).every((t) => t.startsWith("Grace Hopper"))).toBe(true);
     await page.getByLabel("Panel").fill("");
     // the grid of this filter, not the one still on screen while it loads
     await page.evaluate("document.querySelector('.pager select').dataset.stale = 'yes'");
@@ -547,6 +652,44 @@ describe("the console", () => {
     await page.getByLabel("Entries per page").selectOption("200");
     await eventually(() => page.locator("tbody tr").count()).toBeGreaterThan(15);
     await eventually(() => page.locator("tbody tr td:nth-child(5)").allTextContents()).toEqual(expect.arrayContaining(["set_code", "set_access_period", "set_contacts"]));
+  });
+
+  it("the Action log's user filter takes a name as a person types it: suggestions, one match or a choice among several, and a sentence for none", async () => {
+    const kay = await rig.api.call<{ id: string }>("POST", "/people", { firstName: "Alan", lastName: "Kay" });
+    await page.goto(`${rig.url}/action-log`);
+    await page.getByRole("heading", { name: "Action Log" }).waitFor();
+    const user = page.getByLabel("User", { exact: true });
+    // lower case and with extra spaces, as typed
+    await user.fill("grace   hopper");
+    await eventually(() => page.locator("#action-log-people option").evaluateAll((os) => os.map((o) => (o as unknown as { value: string }).value))).toEqual(["Grace Hopper"]);
+    await page.evaluate("document.querySelector('.pager select').dataset.stale = 'yes'");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.locator(".pager select:not([data-stale])").waitFor();
+    expect(new URL(page.url()).searchParams.get("personId")).toBe(graceId);
+    await eventually(() => page.locator("tbody tr").count()).toBeGreaterThan(3);
+    expect((await page.locator("tbody tr td:nth-child(4)").allTextContents()).every((t) => t.startsWith("Grace Hopper"))).toBe(true);
+    expect(await page.locator("tbody tr td:nth-child(5)").allTextContents()).toEqual(expect.arrayContaining(["add_tag:keypad", "remove_tag:keypad", "set_access"]));
+    // "Alan": Alan Turing and Alan Kay; the console asks which
+    await user.fill("Alan");
+    await page.getByRole("button", { name: "Filter" }).click();
+    const note = page.locator(".person-note");
+    await eventually(() => note.getByRole("alert").textContent()).toBe("2 users match “Alan”: choose one.");
+    await shootBothThemes(page, "action-log-user-choice");
+    await note.getByRole("button", { name: /^Alan Kay/ }).click();
+    await eventually(() => new URL(page.url()).searchParams.get("personId")).toBe(kay.body.id);
+    await eventually(() => page.locator("tbody tr td.empty").count()).toBe(0);
+    expect((await page.locator("tbody tr td:nth-child(4)").allTextContents()).every((t) => t.startsWith("Alan Kay"))).toBe(true);
+    await eventually(() => user.inputValue()).toBe("Alan Kay");
+    // "turing": the only match
+    await user.fill("turing");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await eventually(() => user.inputValue()).toBe("Alan Turing");
+    expect(new URL(page.url()).searchParams.get("personId")).not.toBe(kay.body.id);
+    await eventually(async () => (await page.locator("tbody tr td:nth-child(4)").allTextContents()).every((t) => t.startsWith("Alan Turing"))).toBe(true);
+    // nobody by that name
+    await user.fill("Nobody Here");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await eventually(() => note.getByRole("alert").textContent()).toBe("No user is named “Nobody Here”. Check the spelling, or leave User empty for everyone.");
   });
 
   it("themes: a toggle, remembered across a reload; with no choice the page follows prefers-color-scheme", async () => {
@@ -593,7 +736,11 @@ describe("the console", () => {
     await row(graceSlot).click();
     const drawer = page.locator(".drawer[role=dialog]");
     await drawer.locator("[data-field=code]").waitFor();
-    for (const name of ["Edit code", "Edit label", "Save partitions", "Unassign account", "Reset password", "Remove account", "Assign account"]) expect(await drawer.getByRole("button", { name }).count()).toBe(0);
+    await drawer.getByRole("region", { name: "Doorlock proximity tags" }).waitFor();
+    for (const name of ["Edit code", "Edit label", "Save partitions", "Save role", "Unassign account", "Reset password", "Remove account", "Assign account", "Add legacy proximity tag", "Add doorlock proximity tag", "Remove doorlock proximity tag 1"]) expect(await drawer.getByRole("button", { name }).count()).toBe(0);
+    expect(await drawer.getByRole("combobox", { name: "Role", exact: true }).count()).toBe(0);
+    // the viewer still sees that the tag is there, not what it is
+    expect(await drawer.locator("[data-field=tags-doorlock]").textContent()).toBe("1 tag for Yale Doorman L2/L3 door locks");
     expect(await drawer.locator("button.dots").count()).toBe(0);
     expect(await drawer.getByRole("checkbox").evaluateAll((boxes) => boxes.every((b) => (b as unknown as { disabled: boolean }).disabled))).toBe(true);
     await shootBothThemes(page, "user-details-viewer");
@@ -609,6 +756,13 @@ describe("the console", () => {
       return { status: r.status, body: await r.json() };
     })()`);
     expect(refused).toMatchObject({ status: 403, body: { error: { code: "permission_denied", detail: { permission: "manage_panel_users" } } } });
+    const tagRefused = await page.evaluate<{ status: number; body: { error: { code: string } } }>(`(async () => {
+      const s = await (await fetch("/api/v1/session")).json();
+      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/tags/0", { method: "DELETE", headers: { "x-csrf-token": s.csrfToken } });
+      return { status: r.status, body: await r.json() };
+    })()`);
+    expect(tagRefused).toMatchObject({ status: 403, body: { error: { code: "permission_denied" } } });
+    expect((await rig.api.call<{ tags: { kind: string }[] }>("GET", `/panels/${PANELS[0]}/users/${graceSlot}`)).body.tags).toEqual([{ kind: "doorlock" }]);
     const log = await rig.api.call<{ rows: { outcome: string; code?: string; actor: { name?: string } }[] }>("GET", `/action-log?panelId=${PANELS[0]}`);
     expect(log.body.rows.some((r) => r.outcome === "refused" && r.code === "permission_denied" && r.actor.name === "Viewer")).toBe(true);
 
@@ -632,6 +786,7 @@ describe("the console", () => {
     expect((await other.call("DELETE", "/session")).status).toBe(204);
     await page.getByRole("button", { name: "Next page" }).click();
     await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor();
+    expect(await page.locator("#signin-error").textContent()).toBe("You were signed out: the session was ended on the server. Sign in again to go on where you were.");
     await signIn(rig.admin.email, rig.admin.password);
     // signed in again, the console shows the page that was asked for
     await page.getByRole("heading", { name: "Equipment users" }).waitFor();
@@ -643,6 +798,26 @@ describe("the console", () => {
     expect(forged).toMatchObject({ status: 403, body: { error: { code: "csrf_failed" } } });
   });
 
+  it("a session that expires while a screen is open brings the sign-in back by itself with the API's sentence, and signing in returns to the same place", async () => {
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users?page=3&perPage=50`);
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("101-150 of 1000");
+    // the Security Professional screen polls while it is shown: the person does nothing
+    await page.getByRole("navigation", { name: "Panel" }).getByRole("link", { name: "Security Professional access" }).click();
+    await page.locator("[data-field=dealer-status]").waitFor();
+    const where = page.url();
+    await rig.db.query("UPDATE api_sessions SET expires_at = now() - interval '1 second'");
+    await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor({ timeout: 20_000 });
+    expect(await page.locator("#signin-error").textContent()).toBe("The session has expired; sign in again. You will be back on this page after signing in.");
+    expect(page.url()).toBe(where);
+    await shootBothThemes(page, "session-expired");
+    await signIn(rig.admin.email, rig.admin.password);
+    await page.locator("[data-field=dealer-status]").waitFor();
+    expect(page.url()).toBe(where);
+    // back where the person came from: the Users tab's page and page size
+    await page.goBack();
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("101-150 of 1000");
+  }, 60_000);
+
   it("the codes used in this session are in no page, no URL, no local storage, and in no response but the one that generated a code", async () => {
     await remember();
     const traffic = await rig.settledTraffic();
@@ -651,7 +826,7 @@ describe("the console", () => {
     const origin = new URL(rig.url).origin;
     expect(traffic.filter((t) => !t.url.startsWith("data:") && new URL(t.url).origin !== origin).map((t) => t.url)).toEqual([]);
     const all = [...typedCodes, ...generatedCodes];
-    expect(all.length).toBe(5);
+    expect(all.length).toBe(6);
     for (const snapshot of domSnapshots) expect(leaks(snapshot, all)).toEqual([]);
     expect(leaks(traffic.map((t) => t.url).join("\n"), all)).toEqual([]);
     // a typed code: only in the body of the one request that set it, never in any response
@@ -668,6 +843,17 @@ describe("the console", () => {
     const storage = await page.evaluate<string>("JSON.stringify(Object.entries(localStorage))");
     expect(leaks(storage, all)).toEqual([]);
     expect(leaks(rig.log.lines.join("\n"), all)).toEqual([]);
+
+    // a proximity tag's id, like a typed code: only in the one request that added it
+    expect(typedTags.length).toBe(2);
+    for (const snapshot of domSnapshots) expect(leaks(snapshot, typedTags)).toEqual([]);
+    expect(leaks(traffic.map((t) => t.url + "\n" + t.responseBody).join("\n"), typedTags)).toEqual([]);
+    expect(leaks(storage + rig.log.lines.join("\n"), typedTags)).toEqual([]);
+    const tagRequests = traffic.filter((t) => leaks(t.requestBody, typedTags).length > 0).map((t) => `${t.method} ${new URL(t.url).pathname}`);
+    // Grace's two tags and Alan's refused one
+    expect(tagRequests).toEqual(Array(3).fill(expect.stringMatching(/^POST \/api\/v1\/panels\/[^/]+\/users\/\d+\/tags$/)));
+    const logged = await rig.db.query<{ n: unknown }>("SELECT count(*) AS n FROM action_log WHERE concat_ws(' ', action, code, sentence, actor_name) ~ 'KPT7Q2X9|DLT5M3P8'");
+    expect(Number(logged.rows[0]!.n)).toBe(0);
   });
 
   it("console_users_first_paint_ms can be measured here: the Users tab of a 1000-user panel paints after an empty page's first frame", async () => {

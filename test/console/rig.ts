@@ -88,7 +88,8 @@ export class ConsoleRig {
     });
     this.api = await new SessionClient(this.fleet.url).signIn(this.admin.email, this.admin.password);
     for (const id of panels) {
-      const r = await this.api.call("POST", "/panels", { id });
+      // the agents' door lock ("front", test/helpers/agent-harness.ts), so the details panel can assign it
+      const r = await this.api.call("POST", "/panels", { id, doorLocks: ["front"] });
       if (r.status !== 201) throw new Error(`enrol ${id}: ${r.status} ${JSON.stringify(r.body)}`);
     }
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -104,6 +105,19 @@ export class ConsoleRig {
     this.context.setDefaultTimeout(15_000);
     this.context.on("request", (req) => this.#record(req));
     return this;
+  }
+
+  /**
+   * A second browser with no session (the Master opening an emailed link on another device): a
+   * context of its own, its traffic recorded with the console's for the code scans. Close it after.
+   */
+  async otherBrowser(): Promise<BrowserContext> {
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light", timezoneId: "UTC" });
+    context.setDefaultTimeout(15_000);
+    context.on("request", (req) => this.#record(req));
+    context.on("close", () => void browser.close());
+    return context;
   }
 
   #record(req: Request): void {

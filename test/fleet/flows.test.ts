@@ -114,6 +114,47 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     await until(async () => (await api.get<{ converged: boolean }>(`/api/v1/panels/${panelId}`)).body.converged);
   });
 
+  it("adds and removes a panel user's proximity tags one at a time, keeping the others (ids never answered back); the grid's page comes with the panel; the log names the person", async () => {
+    const bob = await person("Bob", "Tagger");
+    const on = await api.put<{ commands: string[]; access: { slot: number } }>(`/api/v1/people/${bob.id}/panels/${panelId}`, { enabled: true, tags: [{ kind: "keypad", id: "TAG-0777" }] });
+    expect(on.status).toBe(200);
+    const slot = on.body.access.slot;
+    await settled(on.body.commands);
+    const add = await api.post<{ access: { tags: { kind: string }[] }; commands: string[] }>(`/api/v1/panels/${panelId}/users/${slot}/tags`, { kind: "doorlock", id: "TAG-0888" });
+    expect(add.status).toBe(200);
+    expect(add.body.access.tags).toEqual([{ kind: "keypad" }, { kind: "doorlock" }]);
+    expect((await settled(add.body.commands)).map((f) => [f.kind, f.status])).toEqual([["set_proximity_tags", "applied"]]);
+    // both reach the panel: the first one was kept although the API never answers it back
+    expect(agents.agent(panelId).core!.table.slot(slot).tags.map((t) => t.kind)).toEqual(["keypad", "doorlock"]);
+    // a third is one too many on a DSC (two a user), refused before anything is written
+    const third = await api.post<{ error: { code: string; message: string } }>(`/api/v1/panels/${panelId}/users/${slot}/tags`, { kind: "keypad", id: "TAG-0999" });
+    expect([third.status, third.body.error.code]).toEqual([422, "too_many_tags"]);
+    const removed = await api.call<{ access: { tags: { kind: string }[] }; commands: string[] }>("DELETE", `/api/v1/panels/${panelId}/users/${slot}/tags/0`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.access.tags).toEqual([{ kind: "doorlock" }]);
+    await settled(removed.body.commands);
+    expect(agents.agent(panelId).core!.table.slot(slot).tags.map((t) => t.kind)).toEqual(["doorlock"]);
+    for (const [method, path, body, status, code] of [
+      ["DELETE", `/api/v1/panels/${panelId}/users/${slot}/tags/5`, undefined, 404, "not_found"],
+      ["POST", `/api/v1/panels/${panelId}/users/999/tags`, { kind: "keypad", id: "TAG-1000" }, 404, "slot_not_in_use"],
+      ["POST", `/api/v1/panels/${panelId}/users/${slot}/tags`, { kind: "keypad", id: "x" }, 400, "invalid_request"],
+      ["POST", `/api/v1/panels/nope/users/${slot}/tags`, { kind: "keypad", id: "TAG-1001" }, 404, "panel_not_found"],
+    ] as const) {
+      const r = await api.call<{ error: { code: string; message: string } }>(method, path, body);
+      expect([path, r.status, r.body.error.code]).toEqual([path, status, code]);
+      expect(r.body.error.message.length).toBeGreaterThan(10);
+    }
+    // the console's first paint: one request, the grid's page with the panel's settings and features
+    const page = await api.get<{ range: string; panel: { id: string; partitions: number; features: { tags: string[]; maxTags: number; roles: string[] }; reported: { online: boolean } } }>(`/api/v1/panels/${panelId}/users?include=panel`);
+    expect(page.body).toMatchObject({ range: "1-15 of 1000", panel: { id: panelId, partitions: 8, features: { tags: ["keypad", "doorlock"], maxTags: 2 }, reported: { online: true } } });
+    expect("panel" in (await api.get(`/api/v1/panels/${panelId}/users`)).body).toBe(false);
+    const log = await api.get<{ rows: { action: string; personName?: string; slot: number | null }[] }>(`/api/v1/action-log?personId=${bob.id}&perPage=50`);
+    expect(log.body.rows.map((r) => r.action)).toEqual(expect.arrayContaining(["add_tag:doorlock", "remove_tag:keypad"]));
+    expect(log.body.rows.every((r) => r.personName === "Bob Tagger")).toBe(true);
+    const text = JSON.stringify(api.traffic.filter((t) => t.path.includes(`/users/${slot}`) || t.path.includes("/action-log")).map((t) => t.text));
+    for (const id of ["TAG-0777", "TAG-0888"]) expect(text).not.toContain(id);
+  });
+
   it("refuses early with the agent's rule codes and sentences, writing nothing; a Master cannot be disabled", async () => {
     const master = await person("Grace", "Master");
     const before = (await api.get<{ commands: unknown[] }>(`/api/v1/panels/${panelId}/commands`)).body.commands.length;
@@ -304,9 +345,9 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(entries.rows.some((e) => e.actor.kind === "panel" && e.action === "set_code" && e.outcome === "applied")).toBe(true);
     const dump = await logicalDump(db);
     expect(leaks(dump, codes)).toEqual([]);
-    expect(dump).not.toContain("TAG-0042");
+    for (const id of ["TAG-0042", "TAG-0777", "TAG-0888"]) expect(dump).not.toContain(id);
     expect(leaks(log.lines.join("\n"), codes)).toEqual([]);
-    expect(log.lines.join("\n")).not.toContain("TAG-0042");
+    for (const id of ["TAG-0042", "TAG-0777", "TAG-0888"]) expect(log.lines.join("\n")).not.toContain(id);
     const responses = api.traffic.filter((t) => !(t.method === "PUT" && t.path.endsWith("/code")));
     expect(leaks(responses.map((t) => t.text).join("\n"), codes)).toEqual([]);
     expect(hook.received.map((r) => JSON.stringify(r.body)).join("\n")).not.toContain("TAG-0042");

@@ -143,10 +143,14 @@ async function renderPath(path: string): Promise<void> {
   }
 }
 
+// A session that ends while a screen is open (it expired, or was ended on the server): the
+// sign-in comes back with a sentence, on the same address, so signing in again returns the person
+// to the screen they were on. Several calls may fail at once: the first one decides.
 whenSignedOut((e) => {
+  if (!signedIn()) return;
   setUser(null);
   setCsrfToken(null);
-  pendingNotice = e.code === "session_expired" ? e.message : null;
+  pendingNotice = e.code === "session_expired" ? `${e.message} You will be back on this page after signing in.` : "You were signed out: the session was ended on the server. Sign in again to go on where you were.";
   void renderPath(location.pathname + location.search);
 });
 
@@ -157,7 +161,6 @@ async function start(): Promise<void> {
   const users = match(location.pathname);
   if (users?.screen === usersScreen) {
     prefetch(usersPagePath(users.params.id!, new URLSearchParams(location.search)));
-    prefetch(`/panels/${encodeURIComponent(users.params.id!)}`);
   }
   try {
     const s = await get<SessionBody>("/session", { quietAuth: true });

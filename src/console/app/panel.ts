@@ -10,8 +10,8 @@ export interface PanelDetails {
   timeZone: string;
   partitions: number;
   capacity: number;
-  features?: { doorLocks?: string[]; tags?: string[]; roles?: string[] };
-  reported?: { online: boolean; lastSeq: number; stateAt: string | null; lastAckAt: string | null };
+  features?: { doorLocks?: string[]; tags?: string[]; maxTags?: number; roles?: string[] };
+  reported?: { online: boolean | null; lastSeq?: number; stateAt: string | null; lastAckAt: string | null };
   converged?: boolean;
   drift?: string | null;
 }

@@ -23,7 +23,7 @@ export const panelDetail = z.object({
   timeZone: z.string(),
   partitions: z.int(),
   capacity: z.int(),
-  features: z.object({ doorLocks: z.array(z.string()), tags: z.array(z.enum(["keypad", "doorlock"])), roles: z.array(z.enum(ROLES)) }),
+  features: z.object({ doorLocks: z.array(z.string()), tags: z.array(z.enum(["keypad", "doorlock"])), maxTags: z.int().describe("proximity tags a user may hold on this panel type"), roles: z.array(z.enum(ROLES)) }),
   identity: z.string().describe("the panel's X25519 sealing key, hex"),
   identityKey: z.string().nullable().describe("the panel's Ed25519 identity key pinned at enrolment, hex"),
   reported: z.object({ online: z.boolean().nullable(), lastSeq: z.int().nullable(), epoch: z.string().nullable(), digest: z.string().nullable(), stateAt: isoOrNull, lastAckAt: isoOrNull }),
@@ -44,6 +44,14 @@ export const gridRow = z.object({
   enabled: z.boolean(),
   pending: z.boolean(),
 });
+
+/** A panel's settings and features without its drift (which reads the whole desired table): what the Users tab needs. */
+export const panelBrief = panelDetail.pick({ id: true, type: true, codeLength: true, timeZone: true, partitions: true, capacity: true, features: true }).extend({
+  reported: z.object({ online: z.boolean().nullable(), stateAt: isoOrNull, lastAckAt: isoOrNull }),
+});
+
+/** The Users grid's page; with `include=panel`, the panel too. */
+export const usersPage = pageOf(gridRow).extend({ panel: panelBrief.optional() });
 
 export const slotDetail = gridRow.extend({
   schedule: scheduleSchema,
@@ -92,6 +100,7 @@ export const actionEntry = z.object({
   panelId: z.string().nullable(),
   slot: z.int().nullable(),
   personId: z.string().nullable(),
+  personName: z.string().optional().describe("the person's first and last name, while the person exists"),
   action: z.string(),
   outcome: z.enum(["requested", "applied", "rejected", "refused"]),
   code: z.string().optional(),

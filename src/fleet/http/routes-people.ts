@@ -7,7 +7,7 @@ import { listPeople, panelsOfPersonView } from "../views.js";
 import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { accessPeriodBody, accountStatusBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
+import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
 
 const slotOf = (text: string): number => {
   const n = Number(text);
@@ -83,6 +83,40 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     if (at.role === "Master") throw new FleetError("master_cannot_be_disabled", { slot });
     const { commands } = kicked(await store.setAccess(at.person_id, panelId, { enabled: false }));
     return { body: { commands }, audit: [{ panelId, slot, personId: at.person_id, action: "disable_user" }] };
+  });
+
+  /**
+   * A panel user's proximity tags, one at a time (seed doc 001's tag sections). The API takes a
+   * user's whole list (setAccess `tags`), and a tag's id is never read back, so adding or removing
+   * one keeps the others by reading them here from their ciphertext; the list goes to the panel
+   * sealed, like a code.
+   */
+  const userAt = async (panelId: string, slot: number) => {
+    if (!(await store.panel(panelId))) throw new FleetError("panel_not_found", { panelId });
+    const at = (await store.db.query<{ person_id: string; enabled: boolean; tags: { kind: string }[]; tags_ct: Uint8Array | null }>("SELECT person_id, enabled, tags, tags_ct FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot])).rows[0];
+    if (!at || at.enabled !== true) throw new FleetError("slot_not_in_use", { slot });
+    const tags = at.tags_ct ? (JSON.parse(store.vault.decrypt(at.tags_ct, `tags:${at.person_id}:${panelId}`).reveal()) as { kind: "keypad" | "doorlock"; id: string }[]) : [];
+    return { personId: at.person_id, tags };
+  };
+
+  api.route("POST", "/api/v1/panels/:panelId/users/:slot/tags", { response: R.access, access: "manage_panel_users", tag: "Panel users", summary: "Add a proximity tag (keypad or doorlock) to a panel user; its id is a secret like a code, never read back", body: addTagBody }, async (req) => {
+    const body = parse(addTagBody, req.body);
+    const panelId = req.params.panelId!;
+    const slot = slotOf(req.params.slot!);
+    const at = await userAt(panelId, slot);
+    const out = kicked(await store.setAccess(at.personId, panelId, { enabled: true, tags: [...at.tags, { kind: body.kind, id: body.id }] }));
+    return { body: out, audit: [{ panelId, slot, personId: at.personId, action: `add_tag:${body.kind}` }] };
+  });
+
+  api.route("DELETE", "/api/v1/panels/:panelId/users/:slot/tags/:index", { response: R.access, access: "manage_panel_users", tag: "Panel users", summary: "Remove a panel user's proximity tag by its place in the user's list (0-based, as the slot's `tags` lists them)" }, async (req) => {
+    const panelId = req.params.panelId!;
+    const slot = slotOf(req.params.slot!);
+    const index = Number(req.params.index);
+    const at = await userAt(panelId, slot);
+    if (!Number.isInteger(index) || index < 0 || index >= at.tags.length) throw new FleetError("not_found", { tag: String(req.params.index).slice(0, 8) });
+    const kind = at.tags[index]!.kind;
+    const out = kicked(await store.setAccess(at.personId, panelId, { enabled: true, tags: at.tags.filter((_, i) => i !== index) }));
+    return { body: out, audit: [{ panelId, slot, personId: at.personId, action: `remove_tag:${kind}` }] };
   });
 
   api.route("PUT", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Assign an account to a panel user (refused for a suspended account)", body: assignAccountBody }, async (req) => {

@@ -12,7 +12,7 @@ import { registerPeopleRoutes } from "./routes-people.js";
 import { registerSessionRoutes } from "./routes-session.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { commandsQuery, createPanelBody, panelsQuery, usersQuery } from "./schemas.js";
+import { commandsQuery, createPanelBody, panelsQuery, usersGridQuery, usersQuery } from "./schemas.js";
 
 export interface RouteDeps {
   store: FleetStore;
@@ -27,9 +27,9 @@ export interface RouteDeps {
   secureCookie: boolean;
 }
 
-async function panelView(store: FleetStore, p: PanelRow) {
+/** What the Users tab needs of a panel: settings and features, online; no drift (it reads the whole desired table). */
+function panelBrief(p: PanelRow) {
   const type = PANEL_TYPES[p.type];
-  const s = await panelSummary(store, p.id);
   return {
     id: p.id,
     type: p.type,
@@ -37,7 +37,14 @@ async function panelView(store: FleetStore, p: PanelRow) {
     timeZone: p.timeZone,
     partitions: p.partitions,
     capacity: p.capacity,
-    features: { doorLocks: p.doorLocks, tags: [...type.tagKinds], roles: [...type.roles] },
+    features: { doorLocks: p.doorLocks, tags: [...type.tagKinds], maxTags: type.maxTagsPerUser, roles: [...type.roles] },
+  };
+}
+
+async function panelView(store: FleetStore, p: PanelRow) {
+  const s = await panelSummary(store, p.id);
+  return {
+    ...panelBrief(p),
     identity: p.sealKey.toString("hex"),
     identityKey: p.identityKey?.toString("hex") ?? null,
     reported: { online: p.online, lastSeq: p.lastSeq, epoch: p.epoch, digest: p.digest, stateAt: p.stateAt?.toISOString() ?? null, lastAckAt: p.lastAckAt?.toISOString() ?? null },
@@ -80,9 +87,12 @@ export function registerRoutes(api: HttpApi, deps: RouteDeps): HttpApi {
     return { body: { commands: await store.commandsOfPanel(req.params.panelId!) } };
   });
 
-  api.route("GET", "/api/v1/panels/:panelId/users", { response: R.pageOf(R.gridRow), access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200)", query: usersQuery }, async (req) => {
-    const q = parse(usersQuery, Object.fromEntries(req.query));
-    return { body: await usersGrid(store, req.params.panelId!, q.page, q.perPage) };
+  api.route("GET", "/api/v1/panels/:panelId/users", { response: R.usersPage, access: "view_panel_users", tag: "Panel users", summary: "The Users grid: every slot 1..capacity, paged (10/15/50/100/200); `include=panel` adds the panel's settings and features", query: usersGridQuery }, async (req) => {
+    const q = parse(usersGridQuery, Object.fromEntries(req.query));
+    const p = await panel(req.params.panelId!);
+    const grid = await usersGrid(store, p, q.page, q.perPage);
+    if (q.include !== "panel") return { body: grid };
+    return { body: { ...grid, panel: { ...panelBrief(p), reported: { online: p.online, stateAt: p.stateAt?.toISOString() ?? null, lastAckAt: p.lastAckAt?.toISOString() ?? null } } } };
   });
 
   api.route("GET", "/api/v1/panels/:panelId/users/:slot", { response: R.slotDetail, access: "view_panel_users", tag: "Panel users", summary: "One slot: the grid's row with schedule, door locks, tag kinds, person and version" }, async (req) => {

@@ -53,12 +53,17 @@ export const setAccessBody = z.strictObject({
 });
 
 export const usersQuery = z.strictObject(pageQuery);
+/** The Users grid's page; `include=panel` adds the panel's settings and features (the console's first paint in one request). */
+export const usersGridQuery = z.strictObject({ ...pageQuery, include: z.literal("panel").optional() });
 export const panelsQuery = z.strictObject({ q: z.string().max(64).optional(), ...pageQuery });
 export const peopleQuery = z.strictObject({ q: z.string().max(128).optional(), ...pageQuery });
 export const accountsQuery = z.strictObject({ q: z.string().max(254).default("") });
 export const actionLogQuery = z.strictObject({ panelId: id.optional(), personId: id.optional(), ...pageQuery });
 export const eventsQuery = z.strictObject({ panelId: id.optional(), personId: id.optional(), type: z.string().min(1).max(64).optional(), ...pageQuery });
 export const commandsQuery = z.strictObject({ ids: z.string().min(1).max(100 * 40) });
+
+/** One proximity tag added to a panel user: its id is a secret like a code. */
+export const addTagBody = z.strictObject({ kind: z.enum(["keypad", "doorlock"]), id: z.string().min(4).max(64) });
 
 export const accessPeriodBody = scheduleSchema;
 export const assignAccountBody = z.strictObject({ accountId: id });

@@ -60,7 +60,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       can("view_action_log") && d.personId
         ? h("p", { class: "details-audit" }, h("a", { href: `/action-log?panelId=${enc(panel.id)}&personId=${enc(d.personId)}` }, "This user in the Action log"))
         : null;
-    replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), partitionsSection(d, manage), doorLocksSection(d), tagSections(d), audit);
+    replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), roleSection(d, manage), partitionsSection(d, manage), doorLocksSection(d, manage), tagSections(d, manage), audit);
   }
 
   function accountSection(d: UserDetails): HTMLElement {
@@ -211,6 +211,33 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
     }
   }
 
+  /**
+   * The role, from the roles of the panel's type (001: "Available user roles depend on the
+   * selected panel type"). The rules are the agent's: the Master's user number keeps the Master
+   * role and no other number takes it, so a Master shows its role fixed; the API refuses anyway.
+   */
+  function roleSection(d: UserDetails, manage: boolean): HTMLElement {
+    const s = h("section", { class: "details-section", "aria-label": "Role" }, h("h3", null, "Role"), h("div", { class: "value-row" }, h("span", { class: "value", "data-field": "role" }, d.codeSet ? d.role : "-")));
+    if (!d.codeSet) {
+      if (manage) s.append(h("p", { class: "hint" }, "The role can be chosen once a PIN/code is set for the panel user."));
+      return s;
+    }
+    if (isMaster(d)) {
+      s.append(h("p", { class: "hint" }, "The Master user's role is fixed: it cannot be changed, and no other user can be made Master."));
+      return s;
+    }
+    const roles = (panel.features?.roles ?? []).filter((r) => r !== "Master");
+    if (!manage || roles.length < 2) return s;
+    const select = h("select", { id: `role-${d.slot}` }, roles.map((r) => h("option", { value: r, selected: r === d.role }, r)));
+    const save = h("button", { type: "button", class: "button" }, "Save role");
+    save.addEventListener("click", () => {
+      if (select.value === d.role) return fate.note("The role is unchanged.");
+      void saveAccess(d, { role: select.value }, `Role of ${displayLabel(d)}`);
+    });
+    s.append(h("div", { class: "inline-form" }, field("Role", select), h("div", { class: "actions left" }, save)));
+    return s;
+  }
+
   function partitionsSection(d: UserDetails, manage: boolean): HTMLElement {
     const master = isMaster(d);
     const all = Array.from({ length: panel.partitions }, (_, i) => i + 1);
@@ -234,24 +261,130 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
     return s;
   }
 
-  function doorLocksSection(d: UserDetails): HTMLElement {
+  /**
+   * Door locks: "No door locks" or the count and the list; where the panel has door locks, a
+   * person who manages panel users chooses them (once a code is set).
+   */
+  function doorLocksSection(d: UserDetails, manage: boolean): HTMLElement {
     const locks = d.doorLocks ?? [];
-    return h(
+    const s = h(
       "section",
       { class: "details-section", "aria-label": "Door locks" },
       h("h3", null, "Door locks"),
-      locks.length === 0 ? h("p", { class: "muted" }, "No door locks") : [h("p", null, `${locks.length} door lock${locks.length === 1 ? "" : "s"}`), h("ul", null, locks.map((l) => h("li", null, l)))],
+      locks.length === 0 ? h("p", { class: "muted", "data-field": "door-locks" }, "No door locks") : [h("p", { "data-field": "door-locks" }, `${locks.length} door lock${locks.length === 1 ? "" : "s"}`), h("ul", null, locks.map((l) => h("li", null, l)))],
     );
+    const panelLocks = panel.features?.doorLocks ?? [];
+    if (!manage || panelLocks.length === 0) return s;
+    if (!d.codeSet) {
+      s.append(h("p", { class: "hint" }, "Door locks can be assigned once a PIN/code is set for the panel user."));
+      return s;
+    }
+    const boxes = panelLocks.map((lock, n) => {
+      const input = h("input", { type: "checkbox", value: lock, checked: locks.includes(lock), id: `door-${d.slot}-${n}` });
+      return { lock, input, el: h("label", { class: "check", for: input.id }, input, ` ${lock}`) };
+    });
+    const save = h("button", { type: "button", class: "button" }, "Save door locks");
+    save.addEventListener("click", () => void saveAccess(d, { doorLocks: boxes.filter((b) => b.input.checked).map((b) => b.lock) }, `Door locks of ${displayLabel(d)}`));
+    s.append(h("fieldset", { class: "door-lock-choice" }, h("legend", null, "Assigned door locks"), h("div", { class: "checks" }, boxes.map((b) => b.el))), h("div", { class: "actions left" }, save));
+    return s;
   }
 
-  function tagSections(d: UserDetails): HTMLElement[] {
+  /**
+   * Legacy proximity tags (keypads with proximity readers) and doorlock proximity tags (Yale
+   * Doorman L2/L3), where the panel type has them. A tag's id is a secret like a code: typed into
+   * a masked field, sent in the one request that adds it, cleared at once, never shown back (a tag
+   * is "Set").
+   */
+  function tagSections(d: UserDetails, manage: boolean): HTMLElement[] {
     const kinds = panel.features?.tags ?? [];
-    const tags = d.tags ?? [];
-    const out: HTMLElement[] = [];
-    const count = (kind: string) => tags.filter((t) => t.kind === kind).length;
-    if (kinds.includes("keypad")) out.push(h("section", { class: "details-section", "aria-label": "Legacy proximity tags" }, h("h3", null, "Legacy proximity tags"), h("p", { class: "muted" }, count("keypad") === 0 ? "No proximity tags" : `${count("keypad")} proximity tag(s) for keypads with proximity readers`)));
-    if (kinds.includes("doorlock")) out.push(h("section", { class: "details-section", "aria-label": "Doorlock proximity tags" }, h("h3", null, "Doorlock proximity tags"), h("p", { class: "muted" }, count("doorlock") === 0 ? "No doorlock proximity tags" : `${count("doorlock")} tag(s) for Yale Doorman L2/L3 door locks`)));
-    return out;
+    const max = panel.features?.maxTags ?? 0;
+    const tags = (d.tags ?? []).map((t, index) => ({ kind: t.kind, index }));
+    const sections: { kind: "keypad" | "doorlock"; title: string; none: string; what: string }[] = [
+      { kind: "keypad", title: "Legacy proximity tags", none: "No proximity tags", what: "for keypads with proximity readers" },
+      { kind: "doorlock", title: "Doorlock proximity tags", none: "No doorlock proximity tags", what: "for Yale Doorman L2/L3 door locks" },
+    ];
+    return sections
+      .filter((k) => kinds.includes(k.kind))
+      .map((k) => {
+        const mine = tags.filter((t) => t.kind === k.kind);
+        const s = h(
+          "section",
+          { class: "details-section tags", "aria-label": k.title, "data-kind": k.kind },
+          h("h3", null, k.title),
+          mine.length === 0
+            ? h("p", { class: "muted", "data-field": `tags-${k.kind}` }, k.none)
+            : [
+                h("p", { "data-field": `tags-${k.kind}` }, `${mine.length} tag${mine.length === 1 ? "" : "s"} ${k.what}`),
+                h(
+                  "ul",
+                  { class: "tag-list" },
+                  mine.map((t, n) =>
+                    h(
+                      "li",
+                      null,
+                      h("span", null, `Tag ${n + 1}: `, h("span", { class: "code-set" }, "Set")),
+                      manage ? h("button", { type: "button", class: "button subtle", "aria-label": `Remove ${k.title.toLowerCase().replace(/s$/, "")} ${n + 1}`, onClick: () => void removeTag(d, t.index, k.title) }, "Remove") : null,
+                    ),
+                  ),
+                ),
+              ],
+        );
+        if (!manage) return s;
+        if (!d.codeSet) {
+          s.append(h("p", { class: "hint" }, "Tags can be added once a PIN/code is set for the panel user."));
+          return s;
+        }
+        if (tags.length >= max) {
+          s.append(h("p", { class: "hint" }, `This panel type holds at most ${max} proximity tag${max === 1 ? "" : "s"} per user: remove one to add another.`));
+          return s;
+        }
+        const add = h("button", { type: "button", class: "button", "aria-label": `Add ${k.title.toLowerCase().replace(/s$/, "")}` }, "Add tag");
+        add.addEventListener("click", () => {
+          add.hidden = true;
+          const input = h("input", { type: "password", autocomplete: "off", "data-secret": "tag", minlength: 4, maxlength: 64, required: true });
+          const cancel = h("button", { type: "button", class: "button" }, "Cancel");
+          const form = h("form", { class: "inline-form" }, field("Tag id (as the reader reads it)", input), h("div", { class: "actions left" }, cancel, h("button", { type: "submit", class: "button primary" }, "Save tag")));
+          cancel.addEventListener("click", () => {
+            input.value = "";
+            form.remove();
+            add.hidden = false;
+            add.focus();
+          });
+          form.addEventListener("submit", (ev) => {
+            ev.preventDefault();
+            const id = input.value;
+            // Like a code: out of the DOM before the one request that carries it.
+            input.value = "";
+            form.remove();
+            add.hidden = false;
+            void addTag(d, k.kind, id, k.title);
+          });
+          s.append(form);
+          input.focus();
+        });
+        s.append(h("div", { class: "actions left" }, add));
+        return s;
+      });
+  }
+
+  async function addTag(d: UserDetails, kind: "keypad" | "doorlock", id: string, title: string): Promise<void> {
+    try {
+      const out = await post<{ commands: string[] }>(`/panels/${enc(panel.id)}/users/${d.slot}/tags`, { kind, id });
+      mine(out.commands, `${title}: add a tag to ${displayLabel(d)}`);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  async function removeTag(d: UserDetails, index: number, title: string): Promise<void> {
+    const ok = await confirmDialog({ title: "Remove proximity tag?", message: h("p", null, `The tag no longer opens anything for ${displayLabel(d)} on this panel.`), confirm: "Remove tag", danger: true });
+    if (!ok) return;
+    try {
+      const out = await del<{ commands: string[] }>(`/panels/${enc(panel.id)}/users/${d.slot}/tags/${index}`);
+      mine(out.commands, `${title}: remove a tag from ${displayLabel(d)}`);
+    } catch (e) {
+      fail(e);
+    }
   }
 
   void load();

@@ -10,7 +10,7 @@ import { formatCreated } from "../format.js";
 import { dotsMenu, type MenuItem } from "../menu.js";
 import { confirmDialog } from "../modal.js";
 import { pageFrom, pager, pageSizeFrom, type Page } from "../pager.js";
-import { loadPanel, panelHubHeader, type PanelDetails } from "../panel.js";
+import { panelHubHeader, type PanelDetails } from "../panel.js";
 import { navigate, type ScreenContext } from "../router.js";
 import { can } from "../session.js";
 import { openAssignAccount } from "./assign.js";
@@ -101,25 +101,24 @@ export function rowActions(panel: Pick<PanelDetails, "id">, r: UserRow, after: (
 
 /** The API path of the page of users a Users tab URL shows (also prefetched at start-up). */
 export function usersPagePath(panelId: string, query: URLSearchParams): string {
-  return `/panels/${enc(panelId)}/users${qs({ page: pageFrom(query), perPage: pageSizeFrom(query) })}`;
+  return `/panels/${enc(panelId)}/users${qs({ page: pageFrom(query), perPage: pageSizeFrom(query), include: "panel" })}`;
 }
 
 export async function usersScreen(ctx: ScreenContext): Promise<void> {
   const panelId = ctx.params.id!;
   const here = (p: number, n: number) => `/panels/${enc(panelId)}/users${qs({ page: p === 1 ? undefined : p, perPage: n === 15 ? undefined : n })}`;
-  // The grid paints as soon as its page is in; the panel's details (hub header, a Master's
-  // partitions, what the details panel needs) follow on their own.
-  const panelLoad = loadPanel(panelId);
-  panelLoad.catch(() => undefined);
-  const list = await get<Page<UserRow>>(usersPagePath(panelId, ctx.query));
+  // One request for the first paint: the grid's page comes with the panel's settings and
+  // features (hub header, a Master's partitions, what the details panel needs).
+  const list = await get<Page<UserRow> & { panel: PanelDetails }>(usersPagePath(panelId, ctx.query));
   if (ctx.signal.aborted) return;
-  let panel: PanelDetails | null = null;
-  const hub = h("div", { class: "hub-slot" }, h("p", { class: "crumbs" }, h("a", { href: "/" }, "Equipment"), " / ", h("span", { class: "panel-id" }, panelId)));
+  const panel: PanelDetails = list.panel;
+  const panelLoad = Promise.resolve(panel);
+  const hub = h("div", { class: "hub-slot" });
 
   const fate = fateBox();
   const count = h("span", { class: "users-count" });
   const gridHost = h("div", { class: "grid-wrap" });
-  let current = list;
+  let current: Page<UserRow> = list;
   let refreshTimer: ReturnType<typeof setTimeout> | undefined;
   ctx.signal.addEventListener("abort", () => clearTimeout(refreshTimer));
 
@@ -199,17 +198,9 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
       gridHost,
     ),
   );
+  hub.replaceChildren(panelHubHeader(panel, "users"));
   paintGrid();
   markPainted();
-  try {
-    panel = await panelLoad;
-  } catch (e) {
-    fate.fail(e);
-    return;
-  }
-  if (ctx.signal.aborted) return;
-  hub.replaceChildren(panelHubHeader(panel, "users"));
-  if (current.rows.some((r) => r.codeSet && isMaster(r))) paintGrid();
 }
 
 /** For console_users_first_paint_ms: the grid is in the DOM; the next frame is its first paint. */
