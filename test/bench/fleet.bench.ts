@@ -9,6 +9,18 @@
  *   fleet_fanout_floor_ms  the same call for ONE panel, in the same run: the floor
  *   fleet_fanout_keypad_granted  panels whose keypad socket granted the person's code afterwards
  *                          (all of them is the pass)
+ *   fleet_cmds_per_s       sustained: FLEET_BENCH_WRITERS (default 8) API clients, each over its own
+ *                          share of the panels, each making FLEET_BENCH_CMD_ROUNDS (default 10) bulk
+ *                          calls one after the other that change the person's label at each of its
+ *                          panels (one command per panel), alternating between the two workers;
+ *                          commands applied per second from the first call until the last command's
+ *                          ack is recorded; target >= 5,000
+ *   fleet_cmds_floor_per_s the same calls for ONE panel, in the same run: the floor
+ *   fleet_reconcile_1000_ms every panel's agent reset at once (stopped, its database deleted, started:
+ *                          a new epoch, an empty table) until every panel reports the new epoch and
+ *                          the digest of its desired table; measured, no target
+ *   fleet_reconcile_floor_ms the same for ONE panel, in the same run
+ *   fleet_reconcile_keypad_granted  panels whose keypad granted the person's code after the reset
  */
 import { execFile } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -16,15 +28,19 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { postgresDb } from "../../src/fleet/db.js";
+import { desiredDigests } from "../../src/fleet/digest.js";
+import { panelFromRow } from "../../src/fleet/panel-row.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
 import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
 import { tempDirs } from "../helpers/tmp.js";
 import { waitFor } from "../helpers/wait.js";
-import { startHost, startWorker, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
+import { resetAgents, startHost, startWorker, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
 
 const PANELS = Number(process.env.FLEET_BENCH_PANELS ?? 1000);
 const HOSTS = 4;
+const CMD_ROUNDS = Number(process.env.FLEET_BENCH_CMD_ROUNDS ?? 10);
+const WRITERS = Number(process.env.FLEET_BENCH_WRITERS ?? 8);
 /** FLEET_BENCH_PROFILE=1: where the fan-out's time goes (CPU per process, statements by calls). Not for the figures. */
 const PROFILE = process.env.FLEET_BENCH_PROFILE === "1";
 const exec = promisify(execFile);
@@ -116,7 +132,8 @@ export async function run(): Promise<Record<string, number>> {
       return performance.now() - t0;
     };
 
-    const floor = await fanout(await person("Floor", "2580"), [panelIds[0]!]);
+    const floorPerson = await person("Floor", "2580");
+    const floor = await fanout(floorPerson, [panelIds[0]!]);
     log(`floor (one panel): ${Math.round(floor)} ms`);
     const fanoutPerson = await person("Fanout", "7315");
     const cpu = () => ({
@@ -128,6 +145,13 @@ export async function run(): Promise<Record<string, number>> {
       await db.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
       await db.query("SELECT pg_stat_statements_reset()");
     }
+    const statements = async () => {
+      const q = await db.query<{ calls: unknown; ms: unknown; query: string }>(
+        "SELECT calls, round(total_exec_time::numeric, 0) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements ORDER BY calls DESC LIMIT 25",
+      );
+      for (const row of q.rows) log(`  ${String(row.calls).padStart(7)} calls ${String(row.ms).padStart(6)} ms  ${row.query}`);
+      await db.query("SELECT pg_stat_statements_reset()");
+    };
     const cpu0 = cpu();
     const ms = await fanout(fanoutPerson, panelIds);
     if (PROFILE) {
@@ -143,31 +167,98 @@ export async function run(): Promise<Record<string, number>> {
       log(`from the PUT's transaction start (database clock): first sent ${f("first_sent")} ms (the commit is just before), last sent ${f("last_sent")}, first ack recorded ${f("first_ack")}, last ${f("last_ack")}`);
       // Stray state messages and late acks land after the last ack; wait a little so they count too.
       await new Promise((r) => setTimeout(r, 3000));
-      const q = await db.query<{ calls: unknown; ms: unknown; query: string }>(
-        "SELECT calls, round(total_exec_time::numeric, 0) AS ms, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query FROM pg_stat_statements ORDER BY calls DESC LIMIT 25",
-      );
-      for (const row of q.rows) log(`  ${String(row.calls).padStart(7)} calls ${String(row.ms).padStart(6)} ms  ${row.query}`);
+      await statements();
     }
     log(`fanout to ${PANELS} panels: ${Math.round(ms)} ms`);
 
-    let granted = 0;
-    const checks = [...panelIds];
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let id = checks.shift(); id !== undefined; id = checks.shift()) {
-        const kp = await KeypadTestClient.connect(join(dir, "agents", id, "keypad.sock"));
-        try {
-          await kp.hello("kp-bench", [1]);
-          kp.send({ t: "entry", action: "arm_away", code: "7315" });
-          const line = lastDisplay(await kp.sync())?.line2;
-          if (typeof line === "string" && line.startsWith("Access granted")) granted++;
-        } finally {
-          kp.close();
+    const keypadGranted = async (code: string): Promise<number> => {
+      let granted = 0;
+      const checks = [...panelIds];
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        for (let id = checks.shift(); id !== undefined; id = checks.shift()) {
+          const kp = await KeypadTestClient.connect(join(dir, "agents", id, "keypad.sock"));
+          try {
+            await kp.hello("kp-bench", [1]);
+            kp.send({ t: "entry", action: "arm_away", code });
+            const line = lastDisplay(await kp.sync())?.line2;
+            if (typeof line === "string" && line.startsWith("Access granted")) granted++;
+          } finally {
+            kp.close();
+          }
         }
-      }
-    }));
+      }));
+      return granted;
+    };
+    const granted = await keypadGranted("7315");
     log(`keypad: ${granted}/${PANELS} granted`);
+
+    // Sustained: WRITERS clients, each over its own share of the panels (two calls over the same panels
+    // would wait for each other's row locks), each making CMD_ROUNDS bulk calls one after the other
+    // (a label change at each of its panels), alternating between the workers; until the last ack is recorded.
+    let round = 0;
+    const sustained = async (personId: string, panels: string[]): Promise<{ perS: number; commands: number; writeMs: number; ms: number }> => {
+      const t0 = performance.now();
+      const ids: string[] = [];
+      const writers = Math.min(WRITERS, panels.length);
+      const share = Math.ceil(panels.length / writers);
+      await Promise.all(Array.from({ length: writers }, async (_, w) => {
+        const mine = panels.slice(w * share, (w + 1) * share);
+        for (let k = 0; k < CMD_ROUNDS; k++) {
+          const label = `Load ${++round}`;
+          const r = await workers[(w + k) % 2]!.api.put<{ commands: string[] }>(`/api/v1/people/${personId}/panels`, { panels: mine.map((panelId) => ({ panelId, enabled: true, label })) });
+          if (r.status !== 200) throw new Error(`load: ${r.status} ${JSON.stringify(r.body)}`);
+          ids.push(...r.body.commands);
+        }
+      }));
+      const writeMs = performance.now() - t0;
+      await waitFor(async () => {
+        const q = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE id = ANY($1) AND status = 'applied'", [ids]);
+        return Number(q.rows[0]!.n) === ids.length;
+      }, 600_000, `${ids.length} commands to be applied`, 20);
+      const ms = performance.now() - t0;
+      return { perS: (ids.length * 1000) / ms, commands: ids.length, writeMs, ms };
+    };
+    const cmdFloor = await sustained(floorPerson, [panelIds[0]!]);
+    if (PROFILE) await db.query("SELECT pg_stat_statements_reset()");
+    log(`commands, one panel: ${cmdFloor.commands} in ${Math.round(cmdFloor.ms)} ms = ${Math.round(cmdFloor.perS)}/s`);
+    const cpu2 = cpu();
+    const cmds = await sustained(fanoutPerson, panelIds);
+    if (PROFILE) {
+      const cpu3 = cpu();
+      log(`CPU s during the sustained calls: workers ${(cpu3.workers - cpu2.workers).toFixed(1)}, agent hosts ${(cpu3.hosts - cpu2.hosts).toFixed(1)}, postgres ${(cpu3.postgres - cpu2.postgres).toFixed(1)} (wall ${(cmds.ms / 1000).toFixed(1)} s)`);
+      await statements();
+    }
+    log(`commands, ${PANELS} panels: ${cmds.commands} in ${Math.round(cmds.ms)} ms = ${Math.round(cmds.perS)}/s (the API calls wrote them in ${Math.round(cmds.writeMs)} ms: ${Math.round((cmds.commands * 1000) / cmds.writeMs)}/s)`);
+
+    // Reconcile: agents reset at once (new epoch, empty table) until every panel reports its desired table again.
+    const reconcile = async (panels: string[]): Promise<number> => {
+      const rows = await db.query("SELECT * FROM panels WHERE id = ANY($1::text[])", [panels]);
+      const before = new Map(rows.rows.map((r) => [String(r.id), String(r.epoch)]));
+      const desired = await desiredDigests(db, rows.rows.map(panelFromRow));
+      const t0 = performance.now();
+      const resetMs = await Promise.all(hosts.map((h) => {
+        const mine = h.panels.filter((p) => before.has(p));
+        return mine.length > 0 ? resetAgents(h, mine) : Promise.resolve(0);
+      }));
+      log(`  ${panels.length} agents reset (new database) in ${Math.max(...resetMs)} ms (the slowest host)`);
+      await waitFor(async () => {
+        const q = await db.query<{ id: string; epoch: string | null; digest: string | null }>("SELECT id, epoch, digest FROM panels WHERE id = ANY($1::text[])", [panels]);
+        return q.rows.every((r) => r.epoch !== null && r.epoch !== before.get(r.id) && r.digest === desired.get(r.id));
+      }, 600_000, `${panels.length} reset panels to converge`, 50);
+      return performance.now() - t0;
+    };
+    const reconcileFloor = await reconcile([panelIds[0]!]);
+    log(`reconcile, one panel: ${Math.round(reconcileFloor)} ms`);
+    const reconcileMs = await reconcile(panelIds);
+    log(`reconcile, ${PANELS} panels: ${Math.round(reconcileMs)} ms`);
+    const grantedAfter = await keypadGranted("7315");
+    log(`keypad after the reset: ${grantedAfter}/${PANELS} granted`);
     await db.close();
-    return { [`fleet_fanout_${PANELS}_ms`]: Math.round(ms), fleet_fanout_floor_ms: Math.round(floor), fleet_fanout_keypad_granted: granted };
+    return {
+      [`fleet_fanout_${PANELS}_ms`]: Math.round(ms), fleet_fanout_floor_ms: Math.round(floor), fleet_fanout_keypad_granted: granted,
+      fleet_cmds_per_s: Math.round(cmds.perS), fleet_cmds_floor_per_s: Math.round(cmdFloor.perS),
+      [`fleet_reconcile_${PANELS}_ms`]: Math.round(reconcileMs), fleet_reconcile_floor_ms: Math.round(reconcileFloor), fleet_reconcile_keypad_granted: grantedAfter,
+    };
   } finally {
     for (const w of workers) await stopWorker(w).catch(() => {});
     for (const h of hosts) await stopHost(h).catch(() => {});

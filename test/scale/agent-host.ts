@@ -8,8 +8,13 @@
  * HOST.json: { brokerUrl, trustedKeyHex, dir, panels: [panelId, ...], concurrency? }. Prints one
  * JSON line `{ ready, ms, rssMb }` once every agent is connected, then stops them all on SIGTERM
  * (or when stdin closes) and exits 0.
+ *
+ * On stdin, one JSON line per request:
+ *   { "reset": [panelId, ...] }  each agent is stopped, its database deleted (its keys stay: a new
+ *                                epoch, lastSeq 0, an empty table) and started again; answers
+ *                                `{ "reset": n, "ms": ... }` once all of them are connected again.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { Agent } from "../../src/agent.js";
@@ -27,10 +32,16 @@ interface HostSpec {
 
 const spec = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as HostSpec;
 const logger = pino({ level: "error" });
-const agents: Agent[] = [];
+const agents = new Map<string, Agent>();
 const started = performance.now();
 
 async function startOne(panelId: string): Promise<void> {
+  const agent = new Agent(configOf(panelId), { logger: logger.child({ panel: panelId }) });
+  agents.set(panelId, agent);
+  await agent.start();
+}
+
+function configOf(panelId: string) {
   const base = join(spec.dir, panelId);
   const config = parseConfig({
     panelId,
@@ -43,26 +54,51 @@ async function startOne(panelId: string): Promise<void> {
     trustedCloudKeys: [spec.trustedKeyHex],
     logLevel: "error",
   });
-  const agent = new Agent(config, { logger: logger.child({ panel: panelId }) });
-  agents.push(agent);
-  await agent.start();
+  return config;
 }
 
-const queue = [...spec.panels];
-await Promise.all(
-  Array.from({ length: Math.min(spec.concurrency ?? 25, queue.length) }, async () => {
-    for (let p = queue.shift(); p !== undefined; p = queue.shift()) await startOne(p);
-  }),
-);
-process.stdout.write(`${JSON.stringify({ ready: agents.length, ms: Math.round(performance.now() - started), rssMb: Math.round(process.memoryUsage().rss / 1048576) })}\n`);
+/** Stops the panel's agent, deletes its database (not its keys) and starts it again. */
+async function resetOne(panelId: string): Promise<void> {
+  const old = agents.get(panelId);
+  if (!old) throw new Error(`no agent ${panelId} in this host`);
+  await old.stop();
+  const stateDir = old.config.stateDir;
+  for (const f of readdirSync(stateDir)) if (f.startsWith("panel-agent.db")) rmSync(join(stateDir, f));
+  await startOne(panelId);
+}
+
+/** Runs `fn` over `ids`, `concurrency` at a time. */
+async function each(ids: string[], fn: (id: string) => Promise<void>): Promise<void> {
+  const queue = [...ids];
+  await Promise.all(Array.from({ length: Math.min(spec.concurrency ?? 25, queue.length) }, async () => {
+    for (let p = queue.shift(); p !== undefined; p = queue.shift()) await fn(p);
+  }));
+}
+
+await each(spec.panels, startOne);
+process.stdout.write(`${JSON.stringify({ ready: agents.size, ms: Math.round(performance.now() - started), rssMb: Math.round(process.memoryUsage().rss / 1048576) })}\n`);
 
 let stopping = false;
 async function stopAll(): Promise<void> {
   if (stopping) return;
   stopping = true;
-  await Promise.all(agents.map((a) => a.stop().catch(() => {})));
+  await Promise.all([...agents.values()].map((a) => a.stop().catch(() => {})));
   process.exit(0);
 }
 process.on("SIGTERM", () => void stopAll());
 process.stdin.on("end", () => void stopAll());
-process.stdin.resume();
+let pendingInput = "";
+let requests = Promise.resolve();
+process.stdin.on("data", (d: Buffer) => {
+  pendingInput += d.toString();
+  const lines = pendingInput.split("\n");
+  pendingInput = lines.pop()!;
+  for (const line of lines.filter((l) => l.trim())) {
+    requests = requests.then(async () => {
+      const req = JSON.parse(line) as { reset?: string[] };
+      const t0 = performance.now();
+      await each(req.reset ?? [], resetOne);
+      process.stdout.write(`${JSON.stringify({ reset: req.reset?.length ?? 0, ms: Math.round(performance.now() - t0) })}\n`);
+    }).catch((err: unknown) => void process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`));
+  }
+});

@@ -110,3 +110,15 @@ export async function stopWorker(w: Worker): Promise<void> {
   await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
   if (w.alive) w.child.kill("SIGKILL");
 }
+
+/**
+ * Resets agents of a host at once: each is stopped, its database deleted (its keys stay: a new
+ * epoch, lastSeq 0, an empty table) and started again. Resolves with the host's time for it.
+ */
+export async function resetAgents(h: AgentHost, panels: string[], timeoutMs = 300_000): Promise<number> {
+  const done = lineOf(h.child, /\{"reset":\d+,"ms":(\d+)\}|\{"error":"([^"]*)"\}/, timeoutMs, "agent host reset");
+  h.child.stdin!.write(`${JSON.stringify({ reset: panels })}\n`);
+  const m = await done;
+  if (m[2] !== undefined) throw new Error(`agent host reset: ${m[2]}`);
+  return Number(m[1]);
+}
