@@ -211,21 +211,21 @@ export class FleetStore {
    */
   async writeCommands(tx: Queryable, panelId: string, personId: string | null, list: readonly { body: Record<string, unknown> & { kind: string }; secret?: Secret }[]): Promise<string[]> {
     if (list.length === 0) return [];
-    const r = await tx.query<{ first: unknown }>("UPDATE panels SET next_seq = next_seq + $2 WHERE id = $1 RETURNING next_seq - $2 AS first", [panelId, list.length]);
-    if (!r.rows[0]) throw new FleetError("panel_not_found", { panelId });
-    const first = num(r.rows[0].first);
     const ids = list.map(() => randomUUID());
-    await tx.query(
-      `INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id)
-       SELECT c.id, $2, c.seq, c.kind, c.body::jsonb, decode(c.secret_ct, 'hex'), $3 FROM unnest($1::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) AS c(id, seq, kind, body, secret_ct)`,
+    // The seqs are allocated (the panel's row locked until the transaction ends) and the commands inserted in one statement.
+    const r = await tx.query(
+      `WITH a AS (UPDATE panels SET next_seq = next_seq + $4 WHERE id = $2 RETURNING next_seq - $4 AS first)
+       INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id)
+       SELECT c.id, $2, a.first + c.n - 1, c.kind, c.body::jsonb, decode(c.secret_ct, 'hex'), $3
+       FROM a, unnest($1::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS c(id, kind, body, secret_ct, n)`,
       [
-        ids, panelId, personId,
-        list.map((_, i) => first + i),
+        ids, panelId, personId, list.length,
         list.map((c) => c.body.kind),
         list.map((c) => JSON.stringify(c.body)),
         list.map((c, i) => (c.secret ? this.vault.encrypt(c.secret, `command:${ids[i]}`).toString("hex") : null)),
       ],
     );
+    if (r.rowCount !== list.length) throw new FleetError("panel_not_found", { panelId });
     return ids;
   }
 
@@ -328,10 +328,16 @@ export class FleetStore {
     if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
     const panel = panelFromRow(locked.rows[0]);
     const type = PANEL_TYPES[panel.type];
-    const pr = await tx.query("SELECT id, first_name, last_name, code_ct, code_mac, access_period FROM people WHERE id = $1 FOR UPDATE", [personId]);
+    // The person (locked) and their access at this panel, in one round trip.
+    const pr = await tx.query(
+      `SELECT p.id, p.first_name, p.last_name, p.code_ct, p.code_mac, p.access_period,
+              a.person_id AS cur_person, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.account_id
+       FROM people p LEFT JOIN person_panels a ON a.person_id = p.id AND a.panel_id = $2 WHERE p.id = $1 FOR UPDATE OF p`,
+      [personId, panelId],
+    );
     const person = pr.rows[0];
     if (!person) throw new FleetError("person_not_found", { personId });
-    const cur = (await tx.query("SELECT * FROM person_panels WHERE person_id = $1 AND panel_id = $2", [personId, panelId])).rows[0];
+    const cur = person.cur_person !== null && person.cur_person !== undefined ? person : undefined;
 
     const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
     if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
