@@ -60,7 +60,23 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       can("view_action_log") && d.personId
         ? h("p", { class: "details-audit" }, h("a", { href: `/action-log?panelId=${enc(panel.id)}&personId=${enc(d.personId)}` }, "This user in the Action log"))
         : null;
+    // A repaint (after a fate arrives) keeps the keyboard where it was: on the control with the
+    // same name, or on the panel's title when that control is gone (the page is inert behind it).
+    const was = document.activeElement;
+    const key = was instanceof HTMLElement && modal.body.contains(was) ? controlName(was) : null;
     replaceChildren(modal.body, head, fate.root, accountSection(d), codeSection(d, manage), labelSection(d, manage), roleSection(d, manage), partitionsSection(d, manage), doorLocksSection(d, manage), tagSections(d, manage), audit);
+    if (key !== null && !modal.body.contains(document.activeElement)) {
+      const same = [...modal.body.querySelectorAll<HTMLElement>("button, select, input, a[href]")].find((el) => controlName(el) === key);
+      if (same) same.focus();
+      else {
+        title.tabIndex = -1;
+        title.focus();
+      }
+    }
+  }
+
+  function controlName(el: HTMLElement): string {
+    return `${el.tagName}:${el.getAttribute("aria-label") ?? el.id ?? ""}:${el.id ? "" : (el.textContent ?? "").trim()}`;
   }
 
   function accountSection(d: UserDetails): HTMLElement {
@@ -149,6 +165,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
         // The code leaves the page in the one request that sets it, and is gone from the DOM at once.
         input.value = "";
         form.remove();
+        edit.focus();
         void setCode(d, code);
       });
       s.append(form);
@@ -357,6 +374,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
             input.value = "";
             form.remove();
             add.hidden = false;
+            add.focus();
             void addTag(d, k.kind, id, k.title);
           });
           s.append(form);
