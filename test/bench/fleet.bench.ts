@@ -9,10 +9,11 @@
  *   fleet_fanout_floor_ms  the same call for ONE panel, in the same run: the floor
  *   fleet_fanout_keypad_granted  panels whose keypad socket granted the person's code afterwards
  *                          (all of them is the pass)
- *   fleet_cmds_per_s       sustained: FLEET_BENCH_WRITERS (default 8) API clients, each over its own
- *                          share of the panels, each making FLEET_BENCH_CMD_ROUNDS (default 10) bulk
- *                          calls one after the other that change the person's label at each of its
- *                          panels (one command per panel), alternating between the two workers;
+ *   fleet_cmds_per_s       sustained: FLEET_BENCH_WRITERS (default 8) API clients, each with its own
+ *                          person switched on at its own share of the panels, each making
+ *                          FLEET_BENCH_CMD_ROUNDS (default 10) bulk calls one after the other that
+ *                          change its person's label at each of its panels (one command per panel),
+ *                          alternating between the two workers;
  *                          commands applied per second from the first call until the last command's
  *                          ack is recorded; target >= 5,000
  *   fleet_cmds_floor_per_s the same calls for ONE panel, in the same run: the floor
@@ -195,17 +196,21 @@ export async function run(): Promise<Record<string, number>> {
     // Sustained: WRITERS clients, each over its own share of the panels (two calls over the same panels
     // would wait for each other's row locks), each making CMD_ROUNDS bulk calls one after the other
     // (a label change at each of its panels), alternating between the workers; until the last ack is recorded.
+    // Each client changes its own person (a bulk call locks the person's row for its transaction: two
+    // calls for one person wait for each other); the people are switched on at their shares first.
     let round = 0;
-    const sustained = async (personId: string, panels: string[]): Promise<{ perS: number; commands: number; writeMs: number; ms: number }> => {
+    const sustained = async (people: string[], panels: string[]): Promise<{ perS: number; commands: number; writeMs: number; ms: number }> => {
+      const writers = Math.min(people.length, panels.length);
+      const share = Math.ceil(panels.length / writers);
+      const shareOf = (w: number) => panels.slice(w * share, (w + 1) * share);
+      await Promise.all(people.slice(0, writers).map((personId, w) => fanout(personId, shareOf(w))));
       const t0 = performance.now();
       const ids: string[] = [];
-      const writers = Math.min(WRITERS, panels.length);
-      const share = Math.ceil(panels.length / writers);
       await Promise.all(Array.from({ length: writers }, async (_, w) => {
-        const mine = panels.slice(w * share, (w + 1) * share);
+        const mine = shareOf(w);
         for (let k = 0; k < CMD_ROUNDS; k++) {
           const label = `Load ${++round}`;
-          const r = await workers[(w + k) % 2]!.api.put<{ commands: string[] }>(`/api/v1/people/${personId}/panels`, { panels: mine.map((panelId) => ({ panelId, enabled: true, label })) });
+          const r = await workers[(w + k) % 2]!.api.put<{ commands: string[] }>(`/api/v1/people/${people[w]}/panels`, { panels: mine.map((panelId) => ({ panelId, enabled: true, label })) });
           if (r.status !== 200) throw new Error(`load: ${r.status} ${JSON.stringify(r.body)}`);
           ids.push(...r.body.commands);
         }
@@ -218,11 +223,13 @@ export async function run(): Promise<Record<string, number>> {
       const ms = performance.now() - t0;
       return { perS: (ids.length * 1000) / ms, commands: ids.length, writeMs, ms };
     };
-    const cmdFloor = await sustained(floorPerson, [panelIds[0]!]);
+    const loadPeople: string[] = [];
+    for (let w = 0; w < WRITERS; w++) loadPeople.push(await person(`Load${w}`, String(4100 + w * 37)));
+    const cmdFloor = await sustained([floorPerson], [panelIds[0]!]);
     if (PROFILE) await db.query("SELECT pg_stat_statements_reset()");
     log(`commands, one panel: ${cmdFloor.commands} in ${Math.round(cmdFloor.ms)} ms = ${Math.round(cmdFloor.perS)}/s`);
     const cpu2 = cpu();
-    const cmds = await sustained(fanoutPerson, panelIds);
+    const cmds = await sustained(loadPeople, panelIds);
     if (PROFILE) {
       const cpu3 = cpu();
       log(`CPU s during the sustained calls: workers ${(cpu3.workers - cpu2.workers).toFixed(1)}, agent hosts ${(cpu3.hosts - cpu2.hosts).toFixed(1)}, postgres ${(cpu3.postgres - cpu2.postgres).toFixed(1)} (wall ${(cmds.ms / 1000).toFixed(1)} s)`);
@@ -259,6 +266,10 @@ export async function run(): Promise<Record<string, number>> {
       fleet_cmds_per_s: Math.round(cmds.perS), fleet_cmds_floor_per_s: Math.round(cmdFloor.perS),
       [`fleet_reconcile_${PANELS}_ms`]: Math.round(reconcileMs), fleet_reconcile_floor_ms: Math.round(reconcileFloor), fleet_reconcile_keypad_granted: grantedAfter,
     };
+  } catch (err) {
+    // What the workers logged at warn and above, for the failure's cause.
+    for (const w of workers) for (const line of w.warnings.slice(-8)) log(`${w.id}: ${line}`);
+    throw err;
   } finally {
     for (const w of workers) await stopWorker(w).catch(() => {});
     for (const h of hosts) await stopHost(h).catch(() => {});

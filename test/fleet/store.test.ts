@@ -200,6 +200,86 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect((await store.journal.pending(panel.id, 10)).map((c) => c.seq)).toEqual([second.seq + 1, second.seq + 2, second.seq + 3]);
   });
 
+  it("records many fates in one transaction: once each, in the action log, a snapshot superseding what it covers and a later gap refusal", async () => {
+    const a = await enrol();
+    const b = await enrol();
+    const p = await store.createPerson({ firstName: "Batch", lastName: "Fates" });
+    await store.setCode(p.id, new Secret("7193"));
+    const onA = (await store.setAccess(p.id, a.id, { enabled: true })).commands;
+    const onB = (await store.setAccess(p.id, b.id, { enabled: true })).commands;
+    const snap = await store.writeSnapshot(a.id);
+    const seqOf = async (id: string) => (await store.command(id))!.seq;
+    const [a1, a2, a3] = [await seqOf(onA[0]!), await seqOf(onA[1]!), await seqOf(onA[2]!)];
+    const snapSeq = await seqOf(snap.id);
+    const b1 = await seqOf(onB[0]!);
+    const changed = await store.journal.recordOutcomes([
+      { panelId: a.id, seq: a1, fate: { status: "applied", wireSeq: a1 } },
+      { panelId: b.id, seq: b1, fate: { status: "rejected", code: "code_required", sentence: "The user has no code set.", wireSeq: b1 } },
+      // a refusal for the gap across a reset, heard in the same batch as the snapshot that covers it
+      { panelId: a.id, seq: a2, fate: { status: "rejected", code: "sequence_gap", sentence: "gap", wireSeq: a2 } },
+      { panelId: a.id, seq: snapSeq, fate: { status: "applied", wireSeq: snapSeq } },
+      // the same ack twice in one batch, and a command already decided
+      { panelId: a.id, seq: a1, fate: { status: "rejected", code: "replayed", sentence: "x" } },
+    ]);
+    expect(changed).toEqual([true, true, false, true, false]);
+    expect(await store.command(onA[0]!)).toMatchObject({ status: "applied", wireSeq: a1 });
+    expect(await store.command(onB[0]!)).toMatchObject({ status: "rejected", error: { code: "code_required" } });
+    // a2 and a3 never took effect before the snapshot: superseded (a2 before its gap refusal was recorded)
+    expect((await store.command(onA[1]!))!.status).toBe("superseded");
+    expect((await store.command(onA[2]!))!.status).toBe("superseded");
+    expect(a3).toBeLessThan(snapSeq);
+    expect(await store.journal.pending(a.id, 10)).toEqual([]);
+    const log = await db.query<{ command_id: string; outcome: string; code: string | null }>(
+      "SELECT command_id, outcome, code FROM action_log WHERE actor_kind = 'panel' AND panel_id = ANY($1::text[]) ORDER BY id",
+      [[a.id, b.id]],
+    );
+    expect(log.rows).toEqual([
+      { command_id: onA[0], outcome: "applied", code: null },
+      { command_id: onB[0], outcome: "rejected", code: "code_required" },
+      { command_id: snap.id, outcome: "applied", code: null },
+    ]);
+    const acked = await db.query<{ id: string; last_ack_at: unknown }>("SELECT id, last_ack_at FROM panels WHERE id = ANY($1::text[])", [[a.id, b.id]]);
+    expect(acked.rows.every((r) => r.last_ack_at !== null)).toBe(true);
+  });
+
+  it("reads many panels' pending windows after a seq, takes many leases in one statement, and records states with the epoch before", async () => {
+    const a = await enrol();
+    const b = await enrol();
+    const c = await enrol();
+    const p = await store.createPerson({ firstName: "Many", lastName: "Panels" });
+    await store.setCode(p.id, new Secret("6150"));
+    for (const x of [a, b]) await store.setAccess(p.id, x.id, { enabled: true });
+    const windows = await store.journal.pendingAfter([{ panelId: a.id, after: 0 }, { panelId: b.id, after: b.nextSeq + 1 }, { panelId: c.id, after: 0 }], 2);
+    expect(windows.get(a.id)!.map((x) => x.seq)).toEqual([a.nextSeq, a.nextSeq + 1]);
+    expect(windows.get(b.id)!.map((x) => x.seq)).toEqual([b.nextSeq + 2, b.nextSeq + 3]);
+    expect(windows.has(c.id)).toBe(false);
+    expect(await store.journal.panelsWithPending("w1")).toEqual(expect.arrayContaining([a.id, b.id]));
+
+    expect([...(await store.journal.acquireLeases([b.id], "w2", 60_000)).keys()]).toEqual([b.id]);
+    const held = await store.journal.acquireLeases([a.id, b.id, c.id, "p-none"], "w1", 60_000);
+    expect([...held.keys()].sort()).toEqual([a.id, c.id].sort());
+    expect(held.get(a.id)!.sealKey.equals(sealKey)).toBe(true);
+    // a panel whose lease another worker holds is not among those w1 may publish to
+    expect(await store.journal.panelsWithPending("w1")).not.toContain(b.id);
+    await store.journal.releaseLeases([a.id, b.id, c.id], "w1");
+    expect(await store.journal.leaseOwner(a.id)).toBeNull();
+    expect(await store.journal.leaseOwner(b.id)).toBe("w2");
+
+    const until = Date.now() + 3600_000;
+    const recorded = await store.journal.recordPanelStates(new Map([
+      [a.id, { lastSeq: 3, epoch: "e-new", digest: "d1".padEnd(64, "0") }],
+      [c.id, { lastSeq: 0, digest: "d2".padEnd(64, "0"), dealerAccess: { until, hours: 2 } }],
+      ["p-none", { lastSeq: 1, digest: "d3".padEnd(64, "0") }],
+    ]));
+    const byId = new Map(recorded.map((r) => [r.panel.id, r]));
+    expect([...byId.keys()].sort()).toEqual([a.id, c.id].sort());
+    expect(byId.get(a.id)).toMatchObject({ previousEpoch: null, panel: { lastSeq: 3, epoch: "e-new" } });
+    expect(byId.get(c.id)!.panel).toMatchObject({ lastSeq: 0, dealerHours: 2 });
+    expect(byId.get(c.id)!.panel.dealerUntil!.getTime()).toBe(until);
+    const again = await store.journal.recordPanelStates(new Map([[a.id, { lastSeq: 0, epoch: "e-newer", digest: "d4".padEnd(64, "0") }]]));
+    expect(again[0]).toMatchObject({ previousEpoch: "e-new", panel: { epoch: "e-newer", lastSeq: 0 } });
+  });
+
   it("gives a panel's publisher lease to one worker at a time until it expires", async () => {
     const panel = await enrol();
     expect(await store.journal.acquireLease(panel.id, "w1", 60_000)).toBe(true);
