@@ -23,9 +23,10 @@ interface Node {
   log: string;
 }
 
-/** The part of the monitoring endpoint's /jsz answer the health check reads. */
+/** The part of the monitoring endpoint's /jsz answer the health checks read. */
 interface JszReply {
   meta_cluster?: { leader?: string };
+  account_details?: { stream_detail?: { name: string; cluster?: { leader?: string }; consumer_detail?: { name: string; cluster?: { leader?: string } }[] }[] }[];
 }
 
 export class NatsCluster {
@@ -72,14 +73,52 @@ export class NatsCluster {
     }, timeoutMs, "the NATS cluster to elect a JetStream meta leader", 100);
   }
 
-  async stop(i: number): Promise<void> {
+  /** Stops node i (SIGTERM: a clean shutdown; SIGKILL: the process dies, as on a crash) and waits for it to exit. */
+  /**
+   * Node i is down and the others have noticed: as every running node sees it, the meta group,
+   * every stream and every consumer has a leader, and none is node i. (Right after a kill the
+   * survivors still name the dead node as leader until their election timeout: /healthz alone
+   * answers ok then.) Until then a QoS 1 publish times out after 4 s and nats-server closes the
+   * publisher's connection (server/mqtt.go mqttProcessPub).
+   */
+  async leadersOff(i: number, timeoutMs = 60_000): Promise<void> {
+    const dead = this.#nodes[i]!.name;
+    let last = "";
+    await waitFor(async () => {
+      for (const n of this.#nodes) {
+        if (!n.proc || n.proc.exitCode !== null) continue;
+        const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz?accounts=true&streams=true&consumers=true`).then((r) => r.json() as Promise<JszReply>, (): JszReply => ({}));
+        const leader = jsz.meta_cluster?.leader;
+        if (!leader || leader === dead) return ((last = `${n.name}: meta leader ${leader ?? "none"}`), false);
+        for (const a of jsz.account_details ?? []) {
+          for (const st of a.stream_detail ?? []) {
+            const sl = st.cluster?.leader;
+            if (!sl || sl === dead) return ((last = `${n.name}: stream ${st.name} leader ${sl ?? "none"}`), false);
+            for (const c of st.consumer_detail ?? []) {
+              const cl = c.cluster?.leader;
+              if (!cl || cl === dead) return ((last = `${n.name}: consumer ${st.name} > ${c.name} leader ${cl ?? "none"}`), false);
+            }
+          }
+        }
+      }
+      return true;
+    }, timeoutMs, `leaders off NATS node ${dead} (last seen: ${last})`, 200);
+  }
+
+  async stop(i: number, signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
     const p = this.#nodes[i]!.proc;
     if (!p || p.exitCode !== null) return;
     await new Promise<void>((resolve) => {
       p.once("exit", () => resolve());
-      p.kill("SIGTERM");
+      p.kill(signal);
     });
     this.#nodes[i]!.proc = undefined;
+  }
+
+  /** Whether node i is running. */
+  running(i: number): boolean {
+    const p = this.#nodes[i]!.proc;
+    return p !== undefined && p.exitCode === null;
   }
 
   async startNode(i: number): Promise<void> {
@@ -106,7 +145,12 @@ export class NatsCluster {
       `http: 127.0.0.1:${n.monitor}`,
       `jetstream { store_dir: "${join(this.dir, n.name)}" }`,
       `cluster { name: panels, listen: 127.0.0.1:${n.cluster}, routes: [${routes.join(", ")}] }`,
-      `mqtt { listen: 127.0.0.1:${n.mqtt} }`,
+      // Three replicas of the MQTT streams (sessions, QoS 1 messages, retained messages) and of their
+      // consumers. Left to itself, 2.9 picks as many replicas as a node has routes (two here, see
+      // mqttDetermineReplicas in server/mqtt.go): an R2 stream needs both of its peers for a quorum,
+      // so with either of them stopped, QoS 1 publishes stall for every panel, not only the stopped
+      // node's. R3 keeps a quorum (two of three) with any one node down.
+      `mqtt { listen: 127.0.0.1:${n.mqtt}, stream_replicas: ${Math.min(3, this.#size)}, consumer_replicas: ${Math.min(3, this.#size)} }`,
     ];
     writeFileSync(join(this.dir, `${n.name}.conf`), conf.join("\n") + "\n");
   }
@@ -115,7 +159,7 @@ export class NatsCluster {
     const n = this.#nodes[i]!;
     const p = spawn(NATS_BIN!, ["-c", join(this.dir, `${n.name}.conf`)], { stdio: ["ignore", "ignore", "pipe"] });
     p.stderr?.on("data", (d: Buffer) => {
-      n.log = (n.log + d.toString()).slice(-20_000);
+      n.log = (n.log + d.toString()).slice(-200_000);
     });
     n.proc = p;
   }
