@@ -104,6 +104,10 @@ export interface CloudClientOptions {
    * fleet's events. Acks, states and statuses stay unshared (every worker needs its own acks and
    * the retained states). Default: unshared, every client gets every event (NATS 2.9 has no
    * `$share`; consumers dedup by the panel's event number). Letters, digits, `.`, `_`, `-`, 1-64.
+   * Mind what a member's going away means on mosquitto 2: with a clean session (the default) an
+   * event in flight to it when it drops is not handed to another member (eclipse-mosquitto issue
+   * 2662); with a persistent session (fixed clientId) the broker keeps dealing that member its
+   * share while it is away, delivered when it returns. Unshared, the other clients still hear it.
    */
   eventShareGroup?: string;
   /** The actor of commands that name none (default `{ kind: "cloud", id: "cloud-client" }`). */
