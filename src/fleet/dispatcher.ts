@@ -41,6 +41,10 @@ const FATE_COALESCE_MS = 5;
 const MAX_FATES = 5000;
 /** How long reported states are gathered before they are recorded together. */
 const STATE_COALESCE_MS = 10;
+/** How soon what was skipped because an API call held the panel's row is tried again. */
+const BUSY_RETRY_MS = 50;
+/** How often a panel's `last_ack_at` is tried while its row stays busy (50 ms apart: a minute). */
+const MARK_ACK_ATTEMPTS = 1200;
 
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
@@ -168,6 +172,9 @@ export class Dispatcher {
   #stateFlush: Promise<void> | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   readonly #stateAttempts = new Map<string, number>();
+  /** Panels whose acks were recorded but not yet their `last_ack_at` (their row was busy), with the tries so far. */
+  readonly #unmarkedAcks = new Map<string, number>();
+  #marking = false;
   /** Per panel: the (journal seq, epoch, digest) last found equal to the desired table: the same report is not checked again. */
   readonly #matched = new Map<string, string>();
 
@@ -261,9 +268,9 @@ export class Dispatcher {
   }
 
   async #recordStates(batch: Map<string, State>): Promise<void> {
-    let recorded;
+    let result;
     try {
-      recorded = await this.#journal.recordPanelStates(batch);
+      result = await this.#journal.recordPanelStates(batch);
     } catch (err) {
       // A retained state is heard once: unrecorded (the database restarting), the fleet would keep a
       // stale digest and lastSeq for the panel until it next reports. Retried a second apart with
@@ -282,6 +289,10 @@ export class Dispatcher {
       }
       return;
     }
+    const { recorded, busy } = result;
+    // Rows held by an API call writing commands there: recorded once it commits (unless a newer state came meanwhile).
+    for (const panelId of busy) if (!this.#states.has(panelId)) this.#states.set(panelId, batch.get(panelId)!);
+    if (busy.length > 0 && !this.#stopped) setTimeout(() => void this.#flushStates(), BUSY_RETRY_MS).unref();
     for (const { panel } of recorded) this.#stateAttempts.delete(panel.id);
     const check: { panel: PanelRow; state: State }[] = [];
     const reconcile: Promise<void>[] = [];
@@ -373,13 +384,14 @@ export class Dispatcher {
     for (const p of this.#handed.keys()) if (!this.#lost.has(p) && !this.#fresh(p, now)) need.add(p);
     if (need.size > 0) {
       try {
-        const held = await this.#journal.acquireLeases([...need], this.#o.workerId, this.#o.leaseMs);
+        const { held, taken } = await this.#journal.acquireLeases([...need], this.#o.workerId, this.#o.leaseMs);
         for (const [id, row] of held) {
           this.#leasedAt.set(id, now);
           this.#sealKeys.set(id, row.sealKey);
         }
-        for (const id of need) {
-          if (held.has(id)) continue;
+        // Held by another worker: lost if this one published there. Neither held nor taken: its row
+        // was busy (an API call writing commands there); the next round asks again.
+        for (const id of taken) {
           this.#leasedAt.delete(id);
           if (this.#handed.has(id)) this.#loseLease(id);
         }
@@ -552,6 +564,29 @@ export class Dispatcher {
   }
 
   /**
+   * `last_ack_at` of the panels whose acks were recorded, after the fates' transaction, skipping the
+   * rows an API call holds (those are tried again a moment later, up to MARK_ACK_ATTEMPTS times).
+   */
+  async #markAcked(): Promise<void> {
+    if (this.#marking || this.#unmarkedAcks.size === 0) return;
+    this.#marking = true;
+    const ids = [...this.#unmarkedAcks.keys()];
+    try {
+      const done = await this.#journal.markAcked(ids);
+      for (const id of ids) {
+        const tries = this.#unmarkedAcks.get(id);
+        if (done.has(id) || tries === undefined || tries + 1 >= MARK_ACK_ATTEMPTS) this.#unmarkedAcks.delete(id);
+        else this.#unmarkedAcks.set(id, tries + 1);
+      }
+    } catch (err) {
+      this.#log.warn({ panels: ids.length, err: (err as Error).message }, "last ack times not recorded yet");
+    } finally {
+      this.#marking = false;
+    }
+    if (this.#unmarkedAcks.size > 0 && !this.#stopped) setTimeout(() => void this.#markAcked(), BUSY_RETRY_MS).unref();
+  }
+
+  /**
    * The fates buffered meanwhile, in ONE transaction. An ack arrives once: a fate not recorded (the
    * database restarting, a deadlock with a snapshot's supersede) would leave the command pending
    * for good, since this worker never hands it over again. Recording is idempotent (only a
@@ -561,7 +596,10 @@ export class Dispatcher {
     const batch = this.#fates.splice(0, MAX_FATES);
     if (batch.length === 0) return;
     try {
-      const changed = await this.#journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })));
+      const acked = new Set<string>();
+      const changed = await this.#journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })), acked);
+      for (const id of acked) this.#unmarkedAcks.set(id, 0);
+      void this.#markAcked();
       batch.forEach((f, i) => {
         const { c, o } = f;
         this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed[i], attempt: f.attempt }, "command outcome");

@@ -8,8 +8,11 @@ import { panelFromRow, type PanelRow } from "./panel-row.js";
  * (it was several per panel, and one transaction per ack: 23 s for a 1,000-panel fan-out, most of
  * it waiting for row locks and commits).
  *
- * Every statement that locks several `panels` rows locks them in id order (a sub-select ... ORDER
- * BY id FOR UPDATE), as the API's multi-panel transaction does: two of them cannot deadlock.
+ * The statements that update many `panels` rows for the dispatcher (leases, reported states, last
+ * acks) lock them in id order and SKIP the rows a transaction holds (an API call writing commands
+ * holds its panels' rows until it commits: waiting for them, the dispatcher's statements held the
+ * rows before them, and the API's next calls queued behind those: every writer in single file).
+ * What was skipped is done in a later round or flush.
  */
 
 /** A journal row as the dispatcher takes it. */
@@ -59,8 +62,8 @@ const commandOf = (x: Record<string, unknown>): JournalCommand => ({
   secretCt: x.secret_ct ? Buffer.from(x.secret_ct as Uint8Array) : null,
 });
 
-/** Rows of `panels` locked in id order (for a sub-select of an UPDATE). */
-const LOCKED_IN_ORDER = (where: string) => `(SELECT id FROM panels WHERE ${where} ORDER BY id FOR UPDATE)`;
+/** Rows of `panels` locked in id order, skipping those another transaction holds (for a sub-select of an UPDATE). */
+const LOCKED_IN_ORDER = (where: string) => `(SELECT id FROM panels WHERE ${where} ORDER BY id FOR UPDATE SKIP LOCKED)`;
 
 export class Journal {
   constructor(readonly db: Db) {}
@@ -71,11 +74,13 @@ export class Journal {
   /**
    * Takes or renews the publisher lease of each panel for `owner` until now + ttl (the database's
    * clock, so workers' clocks do not matter), in one statement. Answers the panels whose lease
-   * `owner` holds now, with their rows; a panel another worker holds (unexpired) is not among them.
+   * `owner` holds now, with their rows, and those another worker holds (unexpired). A panel in
+   * neither was busy (its row held by a transaction) or is unknown: try again later.
    */
-  async acquireLeases(panelIds: readonly string[], owner: string, ttlMs: number): Promise<Map<string, PanelRow>> {
+  async acquireLeases(panelIds: readonly string[], owner: string, ttlMs: number): Promise<{ held: Map<string, PanelRow>; taken: Set<string> }> {
     const held = new Map<string, PanelRow>();
-    if (panelIds.length === 0) return held;
+    const taken = new Set<string>();
+    if (panelIds.length === 0) return { held, taken };
     const r = await this.db.query(
       `UPDATE panels p SET lease_owner = $2, lease_until = now() + ($3::int * interval '1 millisecond')
        FROM ${LOCKED_IN_ORDER("id = ANY($1::text[]) AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < now())")} s
@@ -83,18 +88,28 @@ export class Journal {
       [[...panelIds], owner, ttlMs],
     );
     for (const row of r.rows) held.set(String(row.id), panelFromRow(row));
-    return held;
+    const rest = panelIds.filter((id) => !held.has(id));
+    if (rest.length > 0) {
+      const other = await this.db.query<{ id: string }>("SELECT id FROM panels WHERE id = ANY($1::text[]) AND lease_owner <> $2 AND lease_until >= now()", [rest, owner]);
+      for (const x of other.rows) taken.add(x.id);
+    }
+    return { held, taken };
   }
 
   /** One panel's lease (see acquireLeases). False when another worker holds an unexpired lease. */
   async acquireLease(panelId: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.acquireLeases([panelId], owner, ttlMs)).has(panelId);
+    for (;;) {
+      const { held, taken } = await this.acquireLeases([panelId], owner, ttlMs);
+      if (held.has(panelId)) return true;
+      if (taken.has(panelId) || !(await this.db.query("SELECT 1 FROM panels WHERE id = $1", [panelId])).rows[0]) return false;
+      await new Promise((r) => setTimeout(r, 10)); // its row was busy
+    }
   }
 
   async releaseLeases(panelIds: readonly string[], owner: string): Promise<void> {
     if (panelIds.length === 0) return;
     await this.db.query(
-      `UPDATE panels p SET lease_owner = NULL, lease_until = NULL FROM ${LOCKED_IN_ORDER("id = ANY($1::text[]) AND lease_owner = $2")} s WHERE p.id = s.id`,
+      "UPDATE panels p SET lease_owner = NULL, lease_until = NULL FROM (SELECT id FROM panels WHERE id = ANY($1::text[]) AND lease_owner = $2 ORDER BY id FOR UPDATE) s WHERE p.id = s.id",
       [[...panelIds], owner],
     );
   }
@@ -174,9 +189,22 @@ export class Journal {
   // ---------------------------------------------------------------------------------------------
   // fates
 
-  /** One fate (see recordOutcomes). */
+  /** One fate (see recordOutcomes), with the panel's `last_ack_at`. */
   async recordOutcome(panelId: string, seq: number, fate: Fate): Promise<boolean> {
-    return (await this.recordOutcomes([{ panelId, seq, fate }]))[0]!;
+    const acked = new Set<string>();
+    const changed = (await this.recordOutcomes([{ panelId, seq, fate }], acked))[0]!;
+    if (acked.size > 0) await this.db.query("UPDATE panels SET last_ack_at = now() WHERE id = $1", [panelId]);
+    return changed;
+  }
+
+  /**
+   * Sets `last_ack_at` of panels whose acks were recorded, skipping rows a transaction holds (an API
+   * call writing commands there): answers those it set; the caller tries the others again later.
+   */
+  async markAcked(panelIds: readonly string[]): Promise<Set<string>> {
+    if (panelIds.length === 0) return new Set();
+    const r = await this.db.query<{ id: string }>(`UPDATE panels p SET last_ack_at = now() FROM ${LOCKED_IN_ORDER("id = ANY($1::text[])")} s WHERE p.id = s.id RETURNING p.id`, [[...panelIds]]);
+    return new Set(r.rows.map((x) => x.id));
   }
 
   /**
@@ -185,12 +213,13 @@ export class Journal {
    * changes nothing. Answers, per record, whether it changed the command.
    *
    * In the same transaction: each panel's ack goes into the action log (once: only a pending
-   * command changes), `last_ack_at`, and a snapshot that applied supersedes the commands before it
+   * command changes), and a snapshot that applied supersedes the commands before it
    * that never took effect (still pending, or refused `sequence_gap`, protocol section 5). A
    * `sequence_gap` refusal recorded after such a snapshot is recorded as superseded at once: the
    * gap refusals of a batch are recorded after its other fates and the supersedes they imply.
+   * The panels acked (for `last_ack_at`, see markAcked) are added to `acked`.
    */
-  async recordOutcomes(records: readonly FateRecord[]): Promise<boolean[]> {
+  async recordOutcomes(records: readonly FateRecord[], acked = new Set<string>()): Promise<boolean[]> {
     const changed = records.map(() => false);
     if (records.length === 0) return changed;
     const first = new Map<string, number>();
@@ -201,10 +230,10 @@ export class Journal {
     const unique = [...first.values()];
     const gaps = unique.filter((i) => records[i]!.fate.code === "sequence_gap");
     const others = unique.filter((i) => records[i]!.fate.code !== "sequence_gap");
+    const ackedHere = new Set<string>();
     await this.db.transaction(async (tx) => {
       changed.fill(false);
       const logged: { i: number; row: FateRow }[] = [];
-      const acked = new Set<string>();
       const apply = async (which: number[]) => {
         const rows = await updateFates(tx, which.map((i) => records[i]!));
         const at = new Map(which.map((i) => [`${records[i]!.panelId}\u0000${records[i]!.seq}`, i]));
@@ -212,7 +241,7 @@ export class Journal {
         for (const row of rows) {
           const i = at.get(`${row.panel_id}\u0000${Number(row.seq)}`)!;
           changed[i] = true;
-          if (records[i]!.fate.status !== "superseded") acked.add(row.panel_id);
+          if (records[i]!.fate.status !== "superseded") ackedHere.add(row.panel_id);
           if (row.status === "applied" || row.status === "rejected") logged.push({ i, row });
           if (row.kind === "snapshot" && row.status === "applied") snapshots.push(row);
         }
@@ -249,10 +278,8 @@ export class Journal {
           ],
         );
       }
-      if (acked.size > 0) {
-        await tx.query(`UPDATE panels p SET last_ack_at = now() FROM ${LOCKED_IN_ORDER("id = ANY($1::text[])")} s WHERE p.id = s.id`, [[...acked]]);
-      }
     });
+    for (const id of ackedHere) acked.add(id);
     return changed;
   }
 
@@ -262,15 +289,16 @@ export class Journal {
   /**
    * Records what panels last reported in their retained states, many panels in one statement.
    * Answers each known panel's row as recorded, with the epoch it had before (a new epoch: the
-   * panel's database was made anew). A panel the fleet does not know is not among them.
+   * panel's database was made anew), and the panels whose row a transaction held (not recorded:
+   * try again later). A panel the fleet does not know is in neither.
    */
-  async recordPanelStates(states: ReadonlyMap<string, ReportedState>): Promise<RecordedState[]> {
-    if (states.size === 0) return [];
+  async recordPanelStates(states: ReadonlyMap<string, ReportedState>): Promise<{ recorded: RecordedState[]; busy: string[] }> {
+    if (states.size === 0) return { recorded: [], busy: [] };
     const ids = [...states.keys()];
     const list = ids.map((id) => states.get(id)!);
     const r = await this.db.query(
       `WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS s(id, last_seq, epoch, digest, dealer_until, dealer_hours)),
-            old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE)
+            old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE SKIP LOCKED)
        UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
        FROM s JOIN old ON old.id = s.id WHERE p.id = s.id
        RETURNING p.*, old.epoch AS previous_epoch`,
@@ -283,12 +311,16 @@ export class Journal {
         list.map((s) => s.dealerAccess?.hours ?? null),
       ],
     );
-    return r.rows.map((row) => ({ panel: panelFromRow(row), previousEpoch: (row.previous_epoch as string | null) ?? null }));
+    const recorded = r.rows.map((row) => ({ panel: panelFromRow(row), previousEpoch: (row.previous_epoch as string | null) ?? null }));
+    const done = new Set(recorded.map((x) => x.panel.id));
+    const rest = ids.filter((id) => !done.has(id));
+    const busy = rest.length > 0 ? (await this.db.query<{ id: string }>("SELECT id FROM panels WHERE id = ANY($1::text[])", [rest])).rows.map((x) => x.id) : [];
+    return { recorded, busy };
   }
 
   /** One panel's reported state (see recordPanelStates). */
   async recordPanelState(panelId: string, state: ReportedState): Promise<void> {
-    await this.recordPanelStates(new Map([[panelId, state]]));
+    while ((await this.recordPanelStates(new Map([[panelId, state]]))).busy.length > 0) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Of these panels, those with a pending command. */

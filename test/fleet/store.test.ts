@@ -212,6 +212,7 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     const [a1, a2, a3] = [await seqOf(onA[0]!), await seqOf(onA[1]!), await seqOf(onA[2]!)];
     const snapSeq = await seqOf(snap.id);
     const b1 = await seqOf(onB[0]!);
+    const acked = new Set<string>();
     const changed = await store.journal.recordOutcomes([
       { panelId: a.id, seq: a1, fate: { status: "applied", wireSeq: a1 } },
       { panelId: b.id, seq: b1, fate: { status: "rejected", code: "code_required", sentence: "The user has no code set.", wireSeq: b1 } },
@@ -220,7 +221,7 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
       { panelId: a.id, seq: snapSeq, fate: { status: "applied", wireSeq: snapSeq } },
       // the same ack twice in one batch, and a command already decided
       { panelId: a.id, seq: a1, fate: { status: "rejected", code: "replayed", sentence: "x" } },
-    ]);
+    ], acked);
     expect(changed).toEqual([true, true, false, true, false]);
     expect(await store.command(onA[0]!)).toMatchObject({ status: "applied", wireSeq: a1 });
     expect(await store.command(onB[0]!)).toMatchObject({ status: "rejected", error: { code: "code_required" } });
@@ -238,8 +239,40 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
       { command_id: onB[0], outcome: "rejected", code: "code_required" },
       { command_id: snap.id, outcome: "applied", code: null },
     ]);
-    const acked = await db.query<{ id: string; last_ack_at: unknown }>("SELECT id, last_ack_at FROM panels WHERE id = ANY($1::text[])", [[a.id, b.id]]);
-    expect(acked.rows.every((r) => r.last_ack_at !== null)).toBe(true);
+    expect([...acked].sort()).toEqual([a.id, b.id].sort());
+    expect([...(await store.journal.markAcked([...acked]))].sort()).toEqual([a.id, b.id].sort());
+    const times = await db.query<{ id: string; last_ack_at: unknown }>("SELECT id, last_ack_at FROM panels WHERE id = ANY($1::text[])", [[a.id, b.id]]);
+    expect(times.rows.every((r) => r.last_ack_at !== null)).toBe(true);
+  });
+
+  // PGlite runs one statement at a time: a second connection holding a row is the server's case.
+  it.runIf(database.name.startsWith("PostgreSQL"))("skips a panel row an API transaction holds (leases, states, last acks) and says so, instead of queueing behind it", async () => {
+    const a = await enrol();
+    const b = await enrol();
+    let release!: () => void;
+    const holding = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const tx = db.transaction(async (q) => {
+      await q.query("SELECT 1 FROM panels WHERE id = $1 FOR UPDATE", [a.id]);
+      locked();
+      await holding;
+    });
+    await isLocked;
+    try {
+      const leases = await store.journal.acquireLeases([a.id, b.id], "w1", 60_000);
+      expect([...leases.held.keys()]).toEqual([b.id]);
+      expect([...leases.taken]).toEqual([]);
+      const states = await store.journal.recordPanelStates(new Map([[a.id, { lastSeq: 1, digest: "e".repeat(64) }], [b.id, { lastSeq: 1, digest: "e".repeat(64) }]]));
+      expect(states.recorded.map((r) => r.panel.id)).toEqual([b.id]);
+      expect(states.busy).toEqual([a.id]);
+      expect([...(await store.journal.markAcked([a.id, b.id]))]).toEqual([b.id]);
+    } finally {
+      release();
+      await tx;
+    }
+    expect((await store.journal.recordPanelStates(new Map([[a.id, { lastSeq: 1, digest: "e".repeat(64) }]]))).recorded).toHaveLength(1);
+    expect(await store.journal.acquireLease(a.id, "w1", 60_000)).toBe(true);
   });
 
   it("reads many panels' pending windows after a seq, takes many leases in one statement, and records states with the epoch before", async () => {
@@ -255,9 +288,10 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect(windows.has(c.id)).toBe(false);
     expect(await store.journal.panelsWithPending("w1")).toEqual(expect.arrayContaining([a.id, b.id]));
 
-    expect([...(await store.journal.acquireLeases([b.id], "w2", 60_000)).keys()]).toEqual([b.id]);
-    const held = await store.journal.acquireLeases([a.id, b.id, c.id, "p-none"], "w1", 60_000);
+    expect([...(await store.journal.acquireLeases([b.id], "w2", 60_000)).held.keys()]).toEqual([b.id]);
+    const { held, taken } = await store.journal.acquireLeases([a.id, b.id, c.id, "p-none"], "w1", 60_000);
     expect([...held.keys()].sort()).toEqual([a.id, c.id].sort());
+    expect([...taken]).toEqual([b.id]);
     expect(held.get(a.id)!.sealKey.equals(sealKey)).toBe(true);
     // a panel whose lease another worker holds is not among those w1 may publish to
     expect(await store.journal.panelsWithPending("w1")).not.toContain(b.id);
@@ -266,18 +300,19 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect(await store.journal.leaseOwner(b.id)).toBe("w2");
 
     const until = Date.now() + 3600_000;
-    const recorded = await store.journal.recordPanelStates(new Map([
+    const { recorded, busy } = await store.journal.recordPanelStates(new Map([
       [a.id, { lastSeq: 3, epoch: "e-new", digest: "d1".padEnd(64, "0") }],
       [c.id, { lastSeq: 0, digest: "d2".padEnd(64, "0"), dealerAccess: { until, hours: 2 } }],
       ["p-none", { lastSeq: 1, digest: "d3".padEnd(64, "0") }],
     ]));
+    expect(busy).toEqual([]);
     const byId = new Map(recorded.map((r) => [r.panel.id, r]));
     expect([...byId.keys()].sort()).toEqual([a.id, c.id].sort());
     expect(byId.get(a.id)).toMatchObject({ previousEpoch: null, panel: { lastSeq: 3, epoch: "e-new" } });
     expect(byId.get(c.id)!.panel).toMatchObject({ lastSeq: 0, dealerHours: 2 });
     expect(byId.get(c.id)!.panel.dealerUntil!.getTime()).toBe(until);
     const again = await store.journal.recordPanelStates(new Map([[a.id, { lastSeq: 0, epoch: "e-newer", digest: "d4".padEnd(64, "0") }]]));
-    expect(again[0]).toMatchObject({ previousEpoch: "e-new", panel: { epoch: "e-newer", lastSeq: 0 } });
+    expect(again.recorded[0]).toMatchObject({ previousEpoch: "e-new", panel: { epoch: "e-newer", lastSeq: 0 } });
   });
 
   it("gives a panel's publisher lease to one worker at a time until it expires", async () => {
