@@ -244,6 +244,35 @@ describe("the console", () => {
     await remember();
   }, 90_000);
 
+  it("Users (000 steps 3-4): the people by name, Add opens New User; a name opens the profile with Device Access, the Time tile and contacts", async () => {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
+    await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+    expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).getAttribute("aria-current")).toBe("page");
+    await page.getByLabel("Search users").fill("  hopper ");
+    await page.getByRole("button", { name: "Search" }).click();
+    const people = page.getByRole("table", { name: "Users" });
+    await eventually(() => people.locator("tbody tr").count()).toBe(1);
+    const grace = people.locator(`tr[data-person="${graceId}"]`);
+    expect((await grace.locator("td").allTextContents()).map((t) => t.trim())).toEqual(["Grace Hopper", "", [...PANELS].sort().join(", ")]);
+    expect(await grace.getByRole("img", { name: "Code set" }).count()).toBe(1);
+    await shootBothThemes(page, "users-list");
+    await page.getByLabel("Search users").fill("nobody at all");
+    await page.getByRole("button", { name: "Search" }).click();
+    await eventually(() => people.locator("td.empty").textContent()).toBe("No user is named like “nobody at all”.");
+    await page.getByLabel("Search users").fill("Grace");
+    await page.getByRole("button", { name: "Search" }).click();
+    await people.getByRole("link", { name: "Grace Hopper" }).click();
+    await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
+    expect(await page.locator("[data-field=access-period]").textContent()).toBe("At All Times");
+    expect(await page.locator(".contacts li").count()).toBe(2);
+    for (const id of PANELS) expect(await page.getByRole("switch", { name: id }).isChecked()).toBe(true);
+    await page.goBack();
+    await page.getByRole("heading", { name: "Users", exact: true }).waitFor();
+    await page.getByRole("link", { name: "Add", exact: true }).click();
+    await page.getByRole("heading", { name: "New User" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/people/new");
+  });
+
   const CREATED = /^\d{1,2}:\d{2}:\d{2} (AM|PM) (Sun|Mon|Tue|Wed|Thu|Fri|Sat) \d{1,2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec), \d{4}$/;
   const row = (slot: number) => page.locator(`tr.user-row[data-slot="${slot}"]`);
   const cells = async (slot: number) => (await row(slot).locator("td").allTextContents()).map((t) => t.trim());
@@ -346,6 +375,8 @@ describe("the console", () => {
     expect((await saved(() => drawer.getByRole("button", { name: "Save role" }).click(), drawer)).fate).toBe("applied");
     await eventually(() => drawer.locator("[data-field=role]").textContent()).toBe("Supervisor");
     expect(await keypadAnswer(PANELS[0]!, graceCode)).toMatch(/^Access granted/);
+
+    expect(await drawer.getByRole("link", { name: "Open user profile" }).getAttribute("href")).toBe(`/people/${graceId}`);
 
     // Legacy proximity tags (keypads with proximity readers) and doorlock proximity tags: a DSC has both, two tags a user.
     const keypadTags = drawer.getByRole("region", { name: "Legacy proximity tags" });
@@ -772,7 +803,13 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "Equipment users" }).waitFor();
     await eventually(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
     const nav = page.getByRole("navigation", { name: "Main" });
-    expect(await nav.getByRole("link").allTextContents()).toEqual(["Equipment"]);
+    expect(await nav.getByRole("link").allTextContents()).toEqual(["Equipment", "Users"]);
+    // the viewer finds people but cannot add one
+    await nav.getByRole("link", { name: "Users" }).click();
+    await eventually(() => page.getByRole("table", { name: "Users" }).locator("tbody tr").count()).toBeGreaterThan(2);
+    expect(await page.getByRole("link", { name: "Add", exact: true }).count()).toBe(0);
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await page.getByRole("heading", { name: "Equipment users" }).waitFor();
     expect(await page.getByRole("button", { name: "Assign account" }).count()).toBe(0);
     expect(await page.locator("button.dots").count()).toBe(0);
     await shootBothThemes(page, "users-grid-viewer");

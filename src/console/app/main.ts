@@ -12,6 +12,7 @@ import { actionLogScreen } from "./screens/action-log.js";
 import { dealerRequestScreen } from "./screens/dealer-request.js";
 import { dealerScreen } from "./screens/dealer.js";
 import { equipmentScreen } from "./screens/equipment.js";
+import { peopleScreen } from "./screens/people.js";
 import { newPersonScreen } from "./screens/person-new.js";
 import { personScreen } from "./screens/person.js";
 import { usersPagePath, usersScreen } from "./screens/users.js";
@@ -22,6 +23,7 @@ route("/", equipmentScreen);
 route("/panels/:id", (ctx) => navigate(`/panels/${encodeURIComponent(ctx.params.id!)}/users`, { replace: true }));
 route("/panels/:id/users", usersScreen);
 route("/panels/:id/dealer", dealerScreen);
+route("/people", peopleScreen);
 route("/people/new", newPersonScreen);
 route("/people/:id", personScreen);
 route("/action-log", actionLogScreen);
@@ -48,6 +50,7 @@ function paintHeader(): void {
         "nav",
         { class: "nav", "aria-label": "Main" },
         can("view_equipment") ? h("a", { href: "/", "data-nav": "equipment" }, "Equipment") : null,
+        can("view_panel_users") ? h("a", { href: "/people", "data-nav": "users" }, "Users") : null,
         can("manage_panel_users") ? h("a", { href: "/people/new", "data-nav": "new-user" }, "New user") : null,
         can("view_action_log") ? h("a", { href: "/action-log", "data-nav": "action-log" }, "Action log") : null,
       )
@@ -62,7 +65,8 @@ function paintHeader(): void {
   const here = location.pathname;
   for (const a of header.querySelectorAll<HTMLAnchorElement>("nav a")) {
     const href = a.getAttribute("href")!;
-    if (href === "/" ? here === "/" || here.startsWith("/panels/") : here.startsWith(href)) a.setAttribute("aria-current", "page");
+    const current = href === "/" ? here === "/" || here.startsWith("/panels/") : href === "/people" ? here === "/people" || (here.startsWith("/people/") && here !== "/people/new") : here.startsWith(href);
+    if (current) a.setAttribute("aria-current", "page");
   }
 }
 

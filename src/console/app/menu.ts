@@ -45,7 +45,11 @@ export function dotsMenu(label: string, items: MenuItem[]): HTMLElement | null {
     if (list.hidden) open();
     else close(true);
   });
-  button.addEventListener("keydown", (ev) => ev.stopPropagation());
+  // Enter and Space on the button are its own (not the grid row's); Escape and Tab go on to the
+  // open panel or modal (close it, keep Tab inside it), as from any other control.
+  button.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" || ev.key === " ") ev.stopPropagation();
+  });
   list.addEventListener("keydown", (ev) => {
     ev.stopPropagation();
     const i = entries.indexOf(document.activeElement as HTMLButtonElement);

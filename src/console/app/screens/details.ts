@@ -56,10 +56,15 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       h("p", { class: "details-role" }, h("span", { class: "muted" }, "Role: "), d.codeSet ? d.role : "-"),
       dotsMenu(`Actions for ${displayLabel(d)}`, rowActions(panel, d, mine, fail)),
     );
-    const audit =
-      can("view_action_log") && d.personId
-        ? h("p", { class: "details-audit" }, h("a", { href: `/action-log?panelId=${enc(panel.id)}&personId=${enc(d.personId)}` }, "This user in the Action log"))
-        : null;
+    const audit = d.personId
+      ? h(
+          "p",
+          { class: "details-audit" },
+          // the person's profile (000): Device Access at every panel, the Time tile, contacts
+          h("a", { href: `/people/${enc(d.personId)}` }, "Open user profile"),
+          can("view_action_log") ? [" · ", h("a", { href: `/action-log?panelId=${enc(panel.id)}&personId=${enc(d.personId)}` }, "This user in the Action log")] : null,
+        )
+      : null;
     // A repaint (after a fate arrives) keeps the keyboard where it was: on the control with the
     // same name, or on the panel's title when that control is gone (the page is inert behind it).
     const was = document.activeElement;

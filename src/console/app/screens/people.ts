@@ -1,0 +1,66 @@
+/**
+ * Users (000_*.txt steps 3-4): the people of the fleet, searchable by name and paged, with Add in
+ * the header; a name opens the person's profile (Device Access, the Time tile, contacts).
+ */
+import { enc, get, qs, sentence } from "../api.js";
+import { h, icon, replaceChildren } from "../dom.js";
+import { pageFrom, pager, pageSizeFrom, type Page } from "../pager.js";
+import { navigate, type ScreenContext } from "../router.js";
+import { can } from "../session.js";
+
+interface PersonRow {
+  id: string;
+  firstName: string;
+  lastName: string;
+  codeSet: boolean;
+  panels: string[];
+}
+
+export async function peopleScreen(ctx: ScreenContext): Promise<void> {
+  const q = ctx.query.get("q") ?? "";
+  const page = pageFrom(ctx.query);
+  const perPage = pageSizeFrom(ctx.query);
+  const here = (o: { q: string; page?: number; perPage: number }) => `/people${qs({ q: o.q, page: o.page && o.page > 1 ? o.page : undefined, perPage: o.perPage === 15 ? undefined : o.perPage })}`;
+  const search = h("input", { type: "search", id: "people-search", value: q, placeholder: "First or last name", autocomplete: "off" });
+  const form = h("form", { class: "search", role: "search" }, h("label", { for: search.id }, "Search users"), search, h("button", { type: "submit", class: "button" }, "Search"));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    navigate(here({ q: search.value.trim().replace(/\s+/g, " "), perPage }));
+  });
+  const add = can("manage_panel_users") ? h("a", { class: "button primary", href: "/people/new" }, "Add") : null;
+  const body = h("div", { class: "grid-wrap" });
+  replaceChildren(ctx.main, h("section", { class: "page" }, h("header", { class: "page-header" }, h("h1", null, "Users"), add), form, body));
+  let list: Page<PersonRow>;
+  try {
+    list = await get<Page<PersonRow>>(`/people${qs({ q, page, perPage })}`);
+  } catch (e) {
+    replaceChildren(body, h("p", { class: "error", role: "alert" }, sentence(e)));
+    return;
+  }
+  if (ctx.signal.aborted) return;
+  const rows = list.rows.map((p) =>
+    h(
+      "tr",
+      { "data-person": p.id },
+      h("td", null, h("a", { href: `/people/${enc(p.id)}` }, `${p.firstName} ${p.lastName}`)),
+      h(
+        "td",
+        { class: "code" },
+        p.codeSet
+          ? h("span", { class: "code-set", role: "img", "aria-label": "Code set" }, icon("check"))
+          : h("span", { class: "code-unset", role: "img", "aria-label": "No code" }, icon("minus")),
+      ),
+      h("td", null, p.panels.length > 0 ? p.panels.join(", ") : "-"),
+    ),
+  );
+  replaceChildren(
+    body,
+    h(
+      "table",
+      { class: "grid", "aria-label": "Users" },
+      h("thead", null, h("tr", null, ["Name", "Code", "Security panels"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", null, rows.length > 0 ? rows : h("tr", null, h("td", { colspan: 3, class: "empty" }, q ? `No user is named like “${q}”.` : "No users yet."))),
+    ),
+    pager(list, "users", (p, n) => navigate(here({ q, page: p, perPage: n }))),
+  );
+}
