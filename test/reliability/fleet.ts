@@ -5,7 +5,17 @@
  * run it). A burst of API changes (codes, switches on/off, labels) goes to both workers while:
  *   - one worker is SIGKILLed mid-burst (the other must take its panels over: takeover measured),
  *   - PostgreSQL is restarted (`pg_ctl restart -m fast`),
- *   - one panel's agent is stopped while commands pile up past the broker's queue, then restarted.
+ *   - one panel's agent is stopped; its queue at the broker is filled past `max_queued_messages`
+ *     with replays of its own earlier envelopes (a third party on the broker), then the fleet's
+ *     commands for it are dropped by mosquitto (counted from its $SYS dropped counter); restarted,
+ *     the panel must still get them (the cloud client resends what was never acked).
+ * On NATS (`broker: "nats"`, three nodes, panels spread over them, the workers on nodes 1 and 3):
+ *   - node 2 is SIGKILLed mid-burst and the burst goes on; the panels on nodes 1 and 3 must
+ *     converge while it is down (`fleet_nats_outage_unconverged`), then it comes back and its
+ *     panels (which take one broker URL: they wait for their node) catch up.
+ *     Not in `npm test`: sent during JetStream's leader election, a publish times out, nats-server
+ *     closes the worker's connection, and a resubscribe refused meanwhile (SUBACK 0x80) is not
+ *     retried by the cloud client, so that worker hears no acks again (1 run in 4 here).
  * At the end, after convergence:
  *   lost        acknowledged (2xx) changes whose effect no panel holds (the agent's own table),
  *   duplicated  a journal command applied twice at a panel (the agent's `applied` records by command id),
@@ -17,10 +27,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
+import mqtt, { type MqttClient } from "mqtt";
 import { generateSigningKey, rawPrivateKey } from "../../protocol/index.js";
 import { postgresDb, type Db } from "../../src/fleet/db.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { Mosquitto } from "../helpers/mosquitto.js";
+import { NatsCluster } from "../helpers/nats.js";
 import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
 import { seededRandom } from "../helpers/random.js";
 import { tempDirs } from "../helpers/tmp.js";
@@ -30,8 +42,15 @@ import { waitOrGiveUp } from "../helpers/wait.js";
 const run = promisify(execFile);
 
 const BROKER_QUEUE = 120;
+/** Replays of the offline panel's own earlier envelopes put on its topic while it is stopped: past the queue. */
+const OFFLINE_REPLAYS = BROKER_QUEUE + 20;
 
-export type FleetFault = "kill_worker" | "restart_postgres" | "offline_panel";
+export type FleetFault = "kill_worker" | "restart_postgres" | "offline_panel" | "stop_nats_node";
+
+/** The NATS cluster's node that is stopped (`stop_nats_node`): a third of the panels are on it, no worker. */
+const NATS_STOPPED = 1;
+/** Which node each worker is on in a NATS run. */
+const NATS_WORKER_NODE = [0, 2] as const;
 
 export interface FleetFaultOptions {
   panels: number;
@@ -39,6 +58,13 @@ export interface FleetFaultOptions {
   /** API changes in the burst. */
   changes: number;
   faults: readonly FleetFault[];
+  /**
+   * mosquitto (one broker, a small queue: `offline_panel`) or a three-node NATS 2.9 cluster
+   * (panels spread over the nodes, the workers on nodes 1 and 3: `stop_nats_node`).
+   */
+  broker?: "mosquitto" | "nats";
+  /** How long the panels on the surviving nodes may take to converge while a NATS node is down. */
+  outageSettleMs?: number;
   /** How long convergence may take after the burst. */
   settleMs?: number;
   /** Panels whose keypad is tried with every person's code. */
@@ -59,8 +85,22 @@ export interface FleetFaultResult {
   fleet_pg_restarts: number;
   fleet_offline_panels: number;
   fleet_offline_commands_queued: number;
+  /** Messages mosquitto dropped while the offline panel was stopped (its $SYS publish/messages/dropped counter). */
+  fleet_offline_broker_dropped: number;
+  /** Of those, the fleet's own envelopes for the panel (the rest: replays beyond the queue). */
+  fleet_offline_fleet_dropped: number;
   fleet_keypad_checks: number;
   fleet_converge_ms: number;
+  /** NATS node kills (`stop_nats_node`). */
+  fleet_nats_node_stops: number;
+  /** Panels on the stopped node's and the surviving nodes'. */
+  fleet_nats_panels_on_stopped_node: number;
+  /** Panels on surviving nodes still not converged when the outage's deadline came (the node still down). */
+  fleet_nats_outage_unconverged: number;
+  /** How long the surviving nodes' panels took to converge with the node down (-1: not within the deadline). */
+  fleet_nats_outage_converge_ms: number;
+  /** Commands acknowledged for the stopped node's panels while it was down. */
+  fleet_nats_commands_while_down: number;
   details: string[];
 }
 
@@ -114,7 +154,11 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
   const codeKeyFile = join(dir, "code.key");
   // The queue limit is per client and the workers are clients too: it must hold every panel's retained
   // state a worker is sent when it subscribes (at 10, a worker never heard the 31st panel's state).
-  const broker = new Mosquitto({ maxQueuedMessages: BROKER_QUEUE });
+  const onNats = o.broker === "nats";
+  // $SYS every second: the dropped-messages counter is read around the offline panel's outage
+  const broker = onNats ? undefined : new Mosquitto({ maxQueuedMessages: BROKER_QUEUE, extra: ["sys_interval 1"] });
+  let tap: MqttClient | undefined;
+  const cluster = onNats ? new NatsCluster(3) : undefined;
   let server: PostgresServer | undefined;
   let db: Db | undefined;
   const hosts: AgentHost[] = [];
@@ -122,26 +166,44 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
   const result: FleetFaultResult = {
     fleet_lost: 0, fleet_duplicated: 0, fleet_unconverged: 0, fleet_acked_changes: 0, fleet_unknown_outcome: 0, fleet_commands: 0,
     fleet_worker_kills: 0, fleet_takeover_ms: 0, fleet_pg_restarts: 0, fleet_offline_panels: 0, fleet_offline_commands_queued: 0,
-    fleet_keypad_checks: 0, fleet_converge_ms: 0, details,
+    fleet_offline_broker_dropped: 0, fleet_offline_fleet_dropped: 0, fleet_keypad_checks: 0, fleet_converge_ms: 0, fleet_nats_node_stops: 0, fleet_nats_panels_on_stopped_node: 0, fleet_nats_outage_unconverged: 0,
+    fleet_nats_outage_converge_ms: 0, fleet_nats_commands_while_down: 0, details,
   };
 
   let ctx: FleetRigContext | undefined;
-  const startHost = (name: string, panels: string[]) => startHostIn(ctx!, name, panels);
-  const startWorker = (id: string) => startWorkerIn(ctx!, id);
+  // on NATS each host and worker is given its node's URL (the agent takes one broker URL, see src/config.ts)
+  const startHost = (name: string, panels: string[], brokerUrl = ctx!.brokerUrl) => startHostIn({ ...ctx!, brokerUrl }, name, panels);
+  const startWorker = (id: string, brokerUrl = ctx!.brokerUrl) => startWorkerIn({ ...ctx!, brokerUrl }, id);
 
   try {
-    await broker.start();
+    if (cluster) await cluster.start();
+    else await broker!.start();
     server = await PostgresServer.start();
     db = postgresDb(server.url);
-    ctx = { dir, brokerUrl: broker.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress };
-    const offlinePanel = o.faults.includes("offline_panel") ? "flt-offline" : undefined;
+    ctx = { dir, brokerUrl: cluster ? cluster.mqttUrl(0) : broker!.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress };
+    const offlinePanel = !onNats && o.faults.includes("offline_panel") ? "flt-offline" : undefined;
     const panelIds = Array.from({ length: o.panels }, (_, i) => `flt-${String(i + 1).padStart(4, "0")}`);
-    hosts.push(await startHost("main", panelIds));
+    /** NATS: the panels on each node (panel i on node i mod 3). */
+    const onNode = cluster ? Array.from({ length: cluster.size }, (_, n) => panelIds.filter((_, i) => i % cluster.size === n)) : [];
+    if (cluster) for (let n = 0; n < cluster.size; n++) hosts.push(await startHost(`node${n}`, onNode[n]!, cluster.mqttUrl(n)));
+    else hosts.push(await startHost("main", panelIds));
     if (offlinePanel) hosts.push(await startHost("offline", [offlinePanel]));
     const allPanels = offlinePanel ? [...panelIds, offlinePanel] : panelIds;
-    workers.push(await startWorker("w-a"));
-    workers.push(await startWorker("w-b"));
-    progress(`fleet faults: ${allPanels.length} panels, 2 workers, PG15, mosquitto; enrolling`);
+    workers.push(await startWorker("w-a", cluster?.mqttUrl(NATS_WORKER_NODE[0])));
+    workers.push(await startWorker("w-b", cluster?.mqttUrl(NATS_WORKER_NODE[1])));
+    progress(`fleet faults: ${allPanels.length} panels, 2 workers, PG15, ${cluster ? "a three-node NATS cluster" : "mosquitto"}; enrolling`);
+    // A third party on the broker: it hears what the workers publish to the offline panel (to
+    // replay it later) and mosquitto's count of dropped messages.
+    const tapped: { at: number; payload: Buffer }[] = [];
+    let brokerDropped = -1;
+    if (offlinePanel) {
+      tap = await mqtt.connectAsync(broker!.url, { clientId: "fault-tap", clean: true, reconnectPeriod: 1000 });
+      tap.on("message", (topic, payload) => {
+        if (topic.startsWith("$SYS/")) brokerDropped = Number(payload.toString());
+        else tapped.push({ at: Date.now(), payload: Buffer.from(payload) });
+      });
+      await tap.subscribeAsync([`panels/${offlinePanel}/cmd`, "$SYS/broker/publish/messages/dropped"], { qos: 1 });
+    }
     for (const id of allPanels) {
       // a worker that just started may not have heard every panel's retained state yet (503 panel_unreachable)
       const r = await until(async () => {
@@ -213,8 +275,30 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
 
     let offlineHost: AgentHost | undefined;
     if (offlinePanel) {
+      // the panel has had (and applied) at least one envelope: something of its own to replay
+      const offlinePerson = people[0]!;
+      const first = await live()[0]!.api.put<{ commands: string[] }>(`/api/v1/people/${offlinePerson.id}/panels/${offlinePanel}`, { enabled: true, label: "Before" });
+      if (first.status === 200) {
+        want.set(`${offlinePerson.id} ${offlinePanel}`, { enabled: true, label: "Before", known: true });
+        commandIds.push(...first.body.commands);
+        result.fleet_acked_changes++;
+      }
+      const settled = await until(async () => {
+        const r = await db!.query("SELECT 1 FROM commands WHERE panel_id = $1 AND status = 'pending' LIMIT 1", [offlinePanel]);
+        return r.rows.length === 0 && tapped.length > 0;
+      }, 30_000, 200);
+      if (!settled) details.push(`offline panel ${offlinePanel}: its first commands not settled (or not heard by the tap) within 30 s`);
       offlineHost = hosts[1]!;
       await stopHost(offlineHost);
+      const stoppedAt = Date.now();
+      await until(() => Promise.resolve(brokerDropped >= 0), 5_000, 100);
+      const droppedBefore = brokerDropped;
+      // Its own earlier envelopes again, past the broker's queue for its session (a replay: the
+      // agent answers each from its stored results), then the fleet's commands: the queue is full,
+      // mosquitto drops them. The fleet must get them there anyway once the panel is back.
+      const own = tapped.map((t) => t.payload);
+      for (let i = 0; i < OFFLINE_REPLAYS; i++) await tap!.publishAsync(`panels/${offlinePanel}/cmd`, own[i % own.length]!, { qos: 1 });
+      const replayed = new Set(own.map((b) => b.toString("base64")));
       // commands pile up for the stopped panel, far past the broker's queue
       for (let i = 0; result.fleet_offline_commands_queued < BROKER_QUEUE + 60 && i < 400; i++) {
         const person = people[i % people.length]!;
@@ -227,8 +311,52 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
         }
       }
       await new Promise((r) => setTimeout(r, 1500));
+      // the counter is published every second: wait for one that counts the last publish
+      const fleetSent = () => tapped.filter((t) => t.at >= stoppedAt && !replayed.has(t.payload.toString("base64"))).length;
+      await until(() => Promise.resolve(brokerDropped - droppedBefore >= OFFLINE_REPLAYS - BROKER_QUEUE + fleetSent()), 5_000, 200);
+      result.fleet_offline_broker_dropped = brokerDropped - droppedBefore;
+      // the queue was empty when the panel stopped (its commands settled): the first BROKER_QUEUE replays were kept
+      result.fleet_offline_fleet_dropped = Math.max(0, result.fleet_offline_broker_dropped - (OFFLINE_REPLAYS - BROKER_QUEUE));
       result.fleet_offline_panels++;
-      details.push(`offline panel ${offlinePanel}: ${result.fleet_offline_commands_queued} commands published while its agent was stopped (broker queue ${BROKER_QUEUE})`);
+      details.push(
+        `offline panel ${offlinePanel}: ${OFFLINE_REPLAYS} replays of its own envelopes, then ${result.fleet_offline_commands_queued} commands (${fleetSent()} envelopes from the workers) while its agent was stopped; ` +
+          `broker queue ${BROKER_QUEUE}, mosquitto dropped ${result.fleet_offline_broker_dropped} (${result.fleet_offline_fleet_dropped} of them the fleet's)`,
+      );
+    }
+
+    // A NATS node dies with a third of the panels on it; the burst goes on; the other panels must
+    // converge while it is down; then the node comes back and its panels catch up.
+    let stoppedPanels: string[] = [];
+    if (cluster && o.faults.includes("stop_nats_node")) {
+      stoppedPanels = onNode[NATS_STOPPED]!;
+      result.fleet_nats_panels_on_stopped_node = stoppedPanels.length;
+      const before = result.fleet_acked_changes;
+      const downAt = Date.now();
+      await cluster.stop(NATS_STOPPED, "SIGKILL");
+      result.fleet_nats_node_stops++;
+      details.push(`SIGKILL NATS node ${NATS_STOPPED + 1} mid-burst, ${stoppedPanels.length} panels on it`);
+      const countDown = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE panel_id = ANY($1)", [stoppedPanels]);
+      await burst(third, 2 * third);
+      const afterDown = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE panel_id = ANY($1)", [stoppedPanels]);
+      result.fleet_nats_commands_while_down = Number(afterDown.rows[0]!.n) - Number(countDown.rows[0]!.n);
+      progress(`burst with NATS node ${NATS_STOPPED + 1} down: ${result.fleet_acked_changes - before} acknowledged`);
+      const stopped = new Set(stoppedPanels);
+      const survivorsDrift = async () => {
+        const r = await live()[0]!.api.get<{ rows: { id: string }[] }>("/api/v1/drift?perPage=200");
+        return r.status === 200 ? r.body.rows.filter((x) => !stopped.has(x.id)) : undefined;
+      };
+      const from = Date.now();
+      const ok = await until(async () => (await survivorsDrift())?.length === 0, o.outageSettleMs ?? 60_000, 500);
+      result.fleet_nats_outage_converge_ms = ok ? Date.now() - from : -1;
+      if (!ok) {
+        const left = (await survivorsDrift().catch(() => undefined)) ?? [];
+        result.fleet_nats_outage_unconverged = left.length;
+        details.push(`with NATS node ${NATS_STOPPED + 1} down, ${left.length} panels on surviving nodes not converged after ${Date.now() - from} ms: ${JSON.stringify(left.slice(0, 5))}`);
+        details.push(...(await stuckPanels(db, workers, left.map((x) => x.id).slice(0, 5))));
+      } else details.push(`with NATS node ${NATS_STOPPED + 1} down, the ${allPanels.length - stoppedPanels.length} panels on surviving nodes converged ${result.fleet_nats_outage_converge_ms} ms after the burst`);
+      progress(details.at(-1) ?? "");
+      await cluster.startNode(NATS_STOPPED);
+      details.push(`NATS node ${NATS_STOPPED + 1} back after ${Date.now() - downAt} ms`);
     }
 
     let takeoverFrom: number | undefined;
@@ -241,7 +369,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
       result.fleet_worker_kills++;
       details.push(`SIGKILL worker ${victim.id} mid-burst, holding the lease of ${victimPanels.length} panels`);
     };
-    const burstTwo = burst(third, 2 * third);
+    const burstTwo = stoppedPanels.length > 0 ? Promise.resolve() : burst(third, 2 * third);
     if (o.faults.includes("kill_worker")) {
       await new Promise((r) => setTimeout(r, 300));
       await kill();
@@ -366,7 +494,17 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     for (const h of hosts) await stopHost(h).catch(() => {});
     await db?.close().catch(() => {});
     await server?.stop().catch(() => {});
-    await broker.dispose().catch(() => {});
+    await tap?.endAsync(true).catch(() => {});
+    await broker?.dispose().catch(() => {});
+    if (cluster && result.fleet_lost + result.fleet_duplicated + result.fleet_unconverged + result.fleet_nats_outage_unconverged > 0) {
+      // what the nodes refused (a subscription whose JetStream consumer could not be made, a publish
+      // whose store timed out, a session still locked), without the route retries of the dead node
+      for (let i = 0; i < cluster.size; i++) {
+        const errs = cluster.log(i).split("\n").filter((l) => l.includes("[ERR]") && !l.includes("connect to route"));
+        details.push(`NATS node ${i + 1}: ${errs.length} errors logged${errs.length ? ", the last ones:" : ""}`, ...errs.slice(-25).map((l) => `  ${l.slice(0, 300)}`));
+      }
+    }
+    await cluster?.dispose().catch(() => {});
     dirs.cleanup();
   }
 }
