@@ -112,6 +112,9 @@ const ALWAYS: Schedule = { kind: "always" };
 const allPartitions = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** Another person switched on at panel $1 with the code whose MAC is $6 (the person is $4). */
+const CODE_CLASH = "SELECT 1 FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND a.person_id <> $4 AND p.code_mac = $6";
+
 function commandFromRow(r: Record<string, unknown>): CommandView {
   return {
     id: String(r.id),
@@ -209,12 +212,22 @@ export class FleetStore {
    * allocates their seqs and one inserts them (a fan-out to 1,000 panels writes 5,000 commands in
    * one transaction: two statements per command had been most of its time).
    */
-  async writeCommands(tx: Queryable, panelId: string, personId: string | null, list: readonly { body: Record<string, unknown> & { kind: string }; secret?: Secret }[]): Promise<string[]> {
-    if (list.length === 0) return [];
+  async writeCommands(
+    tx: Queryable,
+    panelId: string,
+    personId: string | null,
+    list: readonly { body: Record<string, unknown> & { kind: string }; secret?: Secret }[],
+    /** A data-modifying statement to run in the same statement (one round trip less), its parameters numbered from `$${from + 1}`. */
+    also?: { sql: (from: number) => string; params: unknown[] },
+  ): Promise<string[]> {
+    if (list.length === 0) {
+      if (also) await tx.query(also.sql(0), also.params);
+      return [];
+    }
     const ids = list.map(() => randomUUID());
     // The seqs are allocated (the panel's row locked until the transaction ends) and the commands inserted in one statement.
     const r = await tx.query(
-      `WITH a AS (UPDATE panels SET next_seq = next_seq + $4 WHERE id = $2 RETURNING next_seq - $4 AS first)
+      `WITH a AS (UPDATE panels SET next_seq = next_seq + $4 WHERE id = $2 RETURNING next_seq - $4 AS first)${also ? `, also AS (${also.sql(7)})` : ""}
        INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id)
        SELECT c.id, $2, a.first + c.n - 1, c.kind, c.body::jsonb, decode(c.secret_ct, 'hex'), $3
        FROM a, unnest($1::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS c(id, kind, body, secret_ct, n)`,
@@ -223,6 +236,7 @@ export class FleetStore {
         list.map((c) => c.body.kind),
         list.map((c) => JSON.stringify(c.body)),
         list.map((c, i) => (c.secret ? this.vault.encrypt(c.secret, `command:${ids[i]}`).toString("hex") : null)),
+        ...(also?.params ?? []),
       ],
     );
     if (r.rowCount !== list.length) throw new FleetError("panel_not_found", { panelId });
@@ -301,10 +315,7 @@ export class FleetStore {
   }
 
   async #checkCodeFree(tx: Queryable, panelId: string, personId: string, mac: string): Promise<void> {
-    const clash = await tx.query(
-      "SELECT 1 FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND a.person_id <> $2 AND p.code_mac = $3 LIMIT 1",
-      [panelId, personId, mac],
-    );
+    const clash = await tx.query(`SELECT 1 WHERE EXISTS (${CODE_CLASH.replace("$4", "$2").replace("$6", "$3")})`, [panelId, personId, mac]);
     if (clash.rows.length > 0) throw new FleetError("code_in_use", { panelId });
   }
 
@@ -342,6 +353,8 @@ export class FleetStore {
     const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
     if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
     let slot = input.slot ?? (cur ? num(cur.slot) : undefined);
+    /** Whether the person's code is in use at this panel, when it was read with the free slot. */
+    let codeClash: boolean | undefined;
     if (slot !== undefined && (slot < 1 || slot > panel.capacity)) throw new FleetError("slot_out_of_range", { slot, capacity: panel.capacity });
     if (slot !== undefined) {
       const isMasterSlot = type.masterSlots.includes(slot);
@@ -353,14 +366,18 @@ export class FleetStore {
       const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
       if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
     } else {
-      const free = await tx.query<{ s: unknown }>(
-        `SELECT s FROM generate_series(1, $2::int) AS s
-         WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
-         ORDER BY s LIMIT 1`,
-        [panelId, panel.capacity, [...type.masterSlots]],
+      // The first free slot and, for a person switched on here now, whether their code is in use here: one round trip.
+      const switchingOn = input.enabled && cur?.enabled !== true && Boolean(person.code_ct);
+      const free = await tx.query<{ s: unknown; clash: boolean }>(
+        `SELECT (SELECT s FROM generate_series(1, $2::int) AS s
+                 WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
+                 ORDER BY s LIMIT 1) AS s,
+                $5::boolean AND EXISTS (${CODE_CLASH}) AS clash`,
+        [panelId, panel.capacity, [...type.masterSlots], personId, switchingOn, switchingOn ? String(person.code_mac) : null],
       );
-      if (!free.rows[0]) throw new FleetError("panel_full", { panelId });
+      if (free.rows[0]?.s === null || free.rows[0]?.s === undefined) throw new FleetError("panel_full", { panelId });
       slot = num(free.rows[0].s);
+      if (switchingOn) codeClash = free.rows[0].clash === true;
     }
     const isMaster = role === "Master";
     const all = allPartitions(panel.partitions);
@@ -401,20 +418,25 @@ export class FleetStore {
 
     if (input.enabled && !wasOn) {
       if (!person.code_ct) throw new FleetError("code_required", { personId });
-      await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
+      if (codeClash === undefined) await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
+      else if (codeClash) throw new FleetError("code_in_use", { panelId });
     }
     if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
 
     const tagsAad = `tags:${personId}:${panelId}`;
     const tagsCt = tags !== undefined ? (tags.length ? this.vault.encrypt(JSON.stringify(tags), tagsAad) : null) : ((cur?.tags_ct as Uint8Array | null | undefined) ?? null);
     const tagKinds = tags !== undefined ? tags.map((t) => ({ kind: t.kind })) : ((cur?.tags as { kind: string }[] | undefined) ?? []);
-    await tx.query(
-      `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
-       ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = $3, slot = $4, role = $5, partitions = $6, schedule = $7, door_locks = $8, account_id = $9,
-         label = $10, tags = $11, tags_ct = $12, version = person_panels.version + 1, updated_at = now()`,
-      [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId, label, JSON.stringify(tagKinds), tagsCt],
-    );
+    // The access row, written in the same statement as the commands (see writeCommands).
+    const upsert = {
+      sql: (o: number) => {
+        const $ = (n: number) => `$${o + n}`;
+        return `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
+         VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, ${$(8)}, ${$(9)}, ${$(10)}, ${$(11)}, ${$(12)}, now())
+         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = ${$(3)}, slot = ${$(4)}, role = ${$(5)}, partitions = ${$(6)}, schedule = ${$(7)}, door_locks = ${$(8)}, account_id = ${$(9)},
+           label = ${$(10)}, tags = ${$(11)}, tags_ct = ${$(12)}, version = person_panels.version + 1, updated_at = now()`;
+      },
+      params: [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId, label, JSON.stringify(tagKinds), tagsCt],
+    };
 
     const writes: { body: Record<string, unknown> & { kind: string }; secret?: Secret }[] = [];
     const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => void writes.push({ body, ...(secret ? { secret } : {}) });
@@ -447,7 +469,7 @@ export class FleetStore {
         else write({ kind: "unassign_account", slot });
       }
     }
-    const commands = await this.writeCommands(tx, panelId, personId, writes);
+    const commands = await this.writeCommands(tx, panelId, personId, writes, upsert);
     return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId, label, tags: tagKinds }, commands };
   }
 

@@ -142,6 +142,8 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     await store.setAccess(a.id, panel.id, { enabled: true });
     const before = (await store.panel(panel.id))!.nextSeq;
     await rejects(store.setAccess(b.id, panel.id, { enabled: true }), "code_in_use");
+    // the same check when the slot is given (read with the free slot otherwise)
+    await rejects(store.setAccess(b.id, panel.id, { enabled: true, slot: 5 }), "code_in_use");
     await rejects(store.setAccess(b.id, panel.id, { enabled: true, role: "Installer" }), "invalid_role_for_panel");
     await rejects(store.setAccess(b.id, panel.id, { enabled: true, partitions: [9] }), "partition_out_of_range");
     await rejects(store.setAccess(b.id, panel.id, { enabled: true, slot: 2 }), "slot_in_use");
