@@ -67,7 +67,7 @@ async function resetOne(panelId: string): Promise<void> {
   await startOne(panelId);
 }
 
-/** Runs `fn` over `ids`, `concurrency` at a time. */
+/** Runs `fn` over `ids`, `concurrency` at a time (the start-up's pace). */
 async function each(ids: string[], fn: (id: string) => Promise<void>): Promise<void> {
   const queue = [...ids];
   await Promise.all(Array.from({ length: Math.min(spec.concurrency ?? 25, queue.length) }, async () => {
@@ -97,7 +97,8 @@ process.stdin.on("data", (d: Buffer) => {
     requests = requests.then(async () => {
       const req = JSON.parse(line) as { reset?: string[] };
       const t0 = performance.now();
-      await each(req.reset ?? [], resetOne);
+      // At once: every agent asked for is stopped, wiped and started together.
+      await Promise.all((req.reset ?? []).map(resetOne));
       process.stdout.write(`${JSON.stringify({ reset: req.reset?.length ?? 0, ms: Math.round(performance.now() - t0) })}\n`);
     }).catch((err: unknown) => void process.stdout.write(`${JSON.stringify({ error: (err as Error).message })}\n`));
   }

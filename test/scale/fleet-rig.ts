@@ -85,7 +85,9 @@ export async function startWorker(ctx: FleetRigContext, id: string): Promise<Wor
     FLEET_BROKER_URL: ctx.brokerUrl, FLEET_WORKER_ID: id, FLEET_LOG_LEVEL: "warn", FLEET_ADMIN_EMAIL: FLEET_ADMIN.email, FLEET_ADMIN_PASSWORD: FLEET_ADMIN.password,
   };
   // node itself (not the tsx wrapper script): SIGKILL must reach the worker, not a parent that leaves it running
-  const child = spawn(process.execPath, ["--import", "tsx", "src/bin/panel-fleet.ts", "--port", "0"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // FLEET_RIG_WORKER_NODE_ARGS: node options for the workers (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)
+  const nodeArgs = (process.env.FLEET_RIG_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/bin/panel-fleet.ts", "--port", "0"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const w: Worker = { id, child, url: "", api: undefined as unknown as ApiClient, alive: true, stderr: "", warnings: [] };
   child.stderr.on("data", (d: Buffer) => (w.stderr = (w.stderr + d.toString()).slice(-20_000)));
   // the worker's log (pino JSON on stdout): its warnings and errors go into the details
