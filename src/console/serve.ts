@@ -58,12 +58,13 @@ export function createConsoleHandler(opts: { root?: string } = {}): (req: Incomi
     }
     const isFile = extname(path) !== "";
     const file = isFile ? normalize(join(root, path)) : join(root, "index.html");
+    const preloads = isFile ? [] : preloadsFor(url);
     if (file !== root && !file.startsWith(root + sep)) {
       reply(res, req, 404, "text/plain; charset=utf-8", "Not found");
       return true;
     }
     readFile(file).then(
-      (body) => reply(res, req, 200, TYPES[extname(file)] ?? "application/octet-stream", body),
+      (body) => reply(res, req, 200, TYPES[extname(file)] ?? "application/octet-stream", preloads.length > 0 ? withPreloads(body, preloads) : body),
       () =>
         isFile
           ? reply(res, req, 404, "text/plain; charset=utf-8", "Not found")
@@ -71,6 +72,38 @@ export function createConsoleHandler(opts: { root?: string } = {}): (req: Incomi
     );
     return true;
   };
+}
+
+const PAGE_SIZES = [10, 15, 50, 100, 200];
+
+/**
+ * The API reads a screen needs first, for the page to preload while its script is still on the
+ * way (console_users_first_paint_ms): on a Users tab, the session and the grid's page with the
+ * panel. The URLs are exactly those the console asks for (app/screens/users.ts usersPagePath, the
+ * session check in app/main.ts); app/api.ts prefetch() fetches them the way a preload is reused.
+ */
+export function preloadsFor(url: URL): string[] {
+  const m = /^\/panels\/([^/]+)\/users$/.exec(url.pathname);
+  if (!m) return [];
+  let id: string;
+  try {
+    id = encodeURIComponent(decodeURIComponent(m[1]!));
+  } catch {
+    return [];
+  }
+  const pageN = Number(url.searchParams.get("page"));
+  const perPageN = Number(url.searchParams.get("perPage"));
+  const q = new URLSearchParams({ page: String(Number.isInteger(pageN) && pageN >= 1 ? pageN : 1), perPage: String(PAGE_SIZES.includes(perPageN) ? perPageN : 15), include: "panel" });
+  return ["/api/v1/session", `/api/v1/panels/${id}/users?${q.toString()}`];
+}
+
+const attr = (s: string) => s.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+function withPreloads(html: Buffer, urls: string[]): Buffer {
+  const links = urls.map((u) => `<link rel="preload" as="fetch" crossorigin="use-credentials" href="${attr(u)}" />`).join("");
+  const text = html.toString("utf8");
+  const at = text.indexOf("</head>");
+  return Buffer.from(at < 0 ? text : text.slice(0, at) + links + text.slice(at), "utf8");
 }
 
 function reply(res: ServerResponse, req: IncomingMessage, status: number, type: string, body: string | Buffer): void {

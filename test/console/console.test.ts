@@ -937,6 +937,14 @@ describe("the console", () => {
   });
 
   it("console_users_first_paint_ms can be measured here: the Users tab of a 1000-user panel paints after an empty page's first frame", async () => {
+    // the page's preloads are what the console uses: one request each, started by the page's <link>
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users?perPage=50`);
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("1-50 of 1000");
+    const loads = await page.evaluate<{ name: string; initiatorType: string }[]>(`performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/v1/")).map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, initiatorType: e.initiatorType }))`);
+    expect(loads.filter((l) => l.name === "/api/v1/session" || l.name.endsWith("include=panel"))).toEqual([
+      { name: "/api/v1/session", initiatorType: "link" },
+      { name: `/api/v1/panels/${PANELS[0]}/users?page=1&perPage=50&include=panel`, initiatorType: "link" },
+    ]);
     const r = await measureUsersFirstPaintOn(rig, PANELS[0]!, 3);
     expect(r.runs).toHaveLength(3);
     expect(r.floorMs).toBeGreaterThan(0);

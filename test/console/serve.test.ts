@@ -19,7 +19,7 @@ beforeAll(async () => {
   const top = dirs.make("console-serve-");
   const root = join(top, "console");
   mkdirSync(root);
-  writeFileSync(join(root, "index.html"), "<!doctype html><title>console</title>");
+  writeFileSync(join(root, "index.html"), "<!doctype html><head><title>console</title></head>");
   writeFileSync(join(root, "app.js"), "export {};");
   writeFileSync(join(top, "secret.txt"), "outside the root");
   const handle = createConsoleHandler({ root });
@@ -49,9 +49,20 @@ describe("the console's static handler", () => {
   });
 
   it("answers every other path with the single page, so /dealer-requests/<token> opens the console", async () => {
-    for (const path of ["/", "/panels/350000000000001/users?page=2", "/dealer-requests/abc123"]) {
-      expect(await get(path)).toMatchObject({ status: 200, type: "text/html; charset=utf-8", body: "<!doctype html><title>console</title>" });
+    for (const path of ["/", "/panels/350000000000001/dealer", "/dealer-requests/abc123"]) {
+      expect(await get(path)).toMatchObject({ status: 200, type: "text/html; charset=utf-8", body: "<!doctype html><head><title>console</title></head>" });
     }
+  });
+
+  it("on a Users tab, the single page preloads the session and the grid's page with the panel: the URLs the console asks for", async () => {
+    const link = (href: string) => `<link rel="preload" as="fetch" crossorigin="use-credentials" href="${href}" />`;
+    const page = await get("/panels/350000000000001/users?page=2&perPage=50");
+    expect(page).toMatchObject({ status: 200, type: "text/html; charset=utf-8" });
+    expect(page.body).toBe(`<!doctype html><head><title>console</title>${link("/api/v1/session")}${link("/api/v1/panels/350000000000001/users?page=2&amp;perPage=50&amp;include=panel")}</head>`);
+    // a page size the grid does not offer, or no page, is what the console falls back to
+    expect((await get("/panels/350000000000001/users?perPage=20&page=x")).body).toContain(link("/api/v1/panels/350000000000001/users?page=1&amp;perPage=15&amp;include=panel"));
+    // an id is escaped as the console escapes it; markup in it cannot leave the attribute
+    expect((await get('/panels/a%22%3Cb/users')).body).toContain(link("/api/v1/panels/a%22%3Cb/users?page=1&amp;perPage=15&amp;include=panel"));
   });
 
   it("gives nothing outside its root, and 404 for a missing file", async () => {

@@ -61,9 +61,26 @@ export async function api<T>(method: string, path: string, body?: unknown, opts:
  */
 const prefetched = new Map<string, { at: number; promise: Promise<unknown> }>();
 export function prefetch(path: string): void {
-  const promise = api("GET", path, undefined, { quietAuth: true });
+  const promise = preloaded(path);
   promise.catch(() => prefetched.delete(path));
   prefetched.set(path, { at: Date.now(), promise });
+}
+
+/**
+ * A GET made the way the page's own <link rel=preload as=fetch crossorigin=use-credentials>
+ * (src/console/serve.ts) is reused by the browser: same URL, CORS mode, credentials included, the
+ * default cache mode and no extra header. Answers as api() does (quietly on a 401).
+ */
+async function preloaded(path: string): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, { credentials: "include" });
+  } catch {
+    throw new ApiError(0, "network_error", "The console cannot reach panel-fleet. Check the connection and try again.");
+  }
+  const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string; detail?: Record<string, unknown> } } | undefined;
+  if (!res.ok) throw new ApiError(res.status, body?.error?.code ?? "http_error", body?.error?.message ?? `panel-fleet answered ${res.status}.`, body?.error?.detail);
+  return body;
 }
 
 export function get<T>(path: string, opts?: { quietAuth?: boolean }): Promise<T> {

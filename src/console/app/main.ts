@@ -164,6 +164,8 @@ async function start(): Promise<void> {
   // Opened on a Users tab (a bookmark, a reload): its data is fetched while the session is checked.
   const users = match(location.pathname);
   if (users?.screen === usersScreen) {
+    // the page preloads both (src/console/serve.ts): these take its answers
+    prefetch("/session");
     prefetch(usersPagePath(users.params.id!, new URLSearchParams(location.search)));
   }
   try {
