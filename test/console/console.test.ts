@@ -889,8 +889,12 @@ describe("the console", () => {
     await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor({ timeout: 20_000 });
     expect(await page.locator("#signin-error").textContent()).toBe("The session has expired; sign in again. You will be back on this page after signing in.");
     expect(page.url()).toBe(where);
+    // the person who was signed in is asked for the password only
+    expect(await page.getByLabel("Email").inputValue()).toBe(rig.admin.email);
+    expect(await page.evaluate("document.activeElement.id")).toBe("signin-password");
     await shootBothThemes(page, "session-expired");
-    await signIn(rig.admin.email, rig.admin.password);
+    await page.getByLabel("Password").fill(rig.admin.password);
+    await page.keyboard.press("Enter");
     await page.locator("[data-field=dealer-status]").waitFor();
     expect(page.url()).toBe(where);
     // back where the person came from: the Users tab's page and page size

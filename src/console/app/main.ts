@@ -42,6 +42,8 @@ document.addEventListener("click", linkHandler);
 
 let screenAbort: AbortController | null = null;
 let pendingNotice: string | null = null;
+/** Who was signed in when a session ended under an open screen: the sign-in asks only for the password. */
+let lastEmail = "";
 
 function paintHeader(): void {
   const user = signedIn();
@@ -80,6 +82,7 @@ async function signOutNow(): Promise<void> {
   }
   setUser(null);
   setCsrfToken(null);
+  lastEmail = "";
   closeAllModals();
   navigate("/");
 }
@@ -117,7 +120,10 @@ function signInScreen(message: string | null): void {
       });
   });
   replaceChildren(main, form);
-  email.focus();
+  if (lastEmail) {
+    email.value = lastEmail;
+    password.focus();
+  } else email.focus();
 }
 
 async function renderPath(path: string): Promise<void> {
@@ -151,7 +157,9 @@ async function renderPath(path: string): Promise<void> {
 // sign-in comes back with a sentence, on the same address, so signing in again returns the person
 // to the screen they were on. Several calls may fail at once: the first one decides.
 whenSignedOut((e) => {
-  if (!signedIn()) return;
+  const was = signedIn();
+  if (!was) return;
+  lastEmail = was.email;
   setUser(null);
   setCsrfToken(null);
   pendingNotice = e.code === "session_expired" ? `${e.message} You will be back on this page after signing in.` : "You were signed out: the session was ended on the server. Sign in again to go on where you were.";
