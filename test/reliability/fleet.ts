@@ -47,7 +47,7 @@ const OFFLINE_REPLAYS = BROKER_QUEUE + 20;
 
 export type FleetFault = "kill_worker" | "restart_postgres" | "offline_panel" | "stop_nats_node";
 
-/** The NATS cluster's node that is stopped (`stop_nats_node`): a third of the panels are on it, no worker. */
+/** The NATS cluster's node stopped by default (`stop_nats_node`): a third of the panels are on it, no worker. */
 const NATS_STOPPED = 1;
 /** Which node each worker is on in a NATS run. */
 const NATS_WORKER_NODE = [0, 2] as const;
@@ -65,6 +65,8 @@ export interface FleetFaultOptions {
   broker?: "mosquitto" | "nats";
   /** How long the panels on the surviving nodes may take to converge while a NATS node is down. */
   outageSettleMs?: number;
+  /** Which NATS node `stop_nats_node` stops (0-based; default 1, the one without a worker; 0 is worker w-a's). */
+  natsStopNode?: number;
   /** How long convergence may take after the burst. */
   settleMs?: number;
   /** Panels whose keypad is tried with every person's code. */
@@ -327,19 +329,20 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     // A NATS node dies with a third of the panels on it; the burst goes on; the other panels must
     // converge while it is down; then the node comes back and its panels catch up.
     let stoppedPanels: string[] = [];
+    const stopNode = o.natsStopNode ?? NATS_STOPPED;
     if (cluster && o.faults.includes("stop_nats_node")) {
-      stoppedPanels = onNode[NATS_STOPPED]!;
+      stoppedPanels = onNode[stopNode]!;
       result.fleet_nats_panels_on_stopped_node = stoppedPanels.length;
       const before = result.fleet_acked_changes;
       const downAt = Date.now();
-      await cluster.stop(NATS_STOPPED, "SIGKILL");
+      await cluster.stop(stopNode, "SIGKILL");
       result.fleet_nats_node_stops++;
-      details.push(`SIGKILL NATS node ${NATS_STOPPED + 1} mid-burst, ${stoppedPanels.length} panels on it`);
+      details.push(`SIGKILL NATS node ${stopNode + 1} mid-burst, ${stoppedPanels.length} panels on it`);
       const countDown = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE panel_id = ANY($1)", [stoppedPanels]);
       await burst(third, 2 * third);
       const afterDown = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE panel_id = ANY($1)", [stoppedPanels]);
       result.fleet_nats_commands_while_down = Number(afterDown.rows[0]!.n) - Number(countDown.rows[0]!.n);
-      progress(`burst with NATS node ${NATS_STOPPED + 1} down: ${result.fleet_acked_changes - before} acknowledged`);
+      progress(`burst with NATS node ${stopNode + 1} down: ${result.fleet_acked_changes - before} acknowledged`);
       const stopped = new Set(stoppedPanels);
       const survivorsDrift = async () => {
         const r = await live()[0]!.api.get<{ rows: { id: string }[] }>("/api/v1/drift?perPage=200");
@@ -351,12 +354,12 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
       if (!ok) {
         const left = (await survivorsDrift().catch(() => undefined)) ?? [];
         result.fleet_nats_outage_unconverged = left.length;
-        details.push(`with NATS node ${NATS_STOPPED + 1} down, ${left.length} panels on surviving nodes not converged after ${Date.now() - from} ms: ${JSON.stringify(left.slice(0, 5))}`);
+        details.push(`with NATS node ${stopNode + 1} down, ${left.length} panels on surviving nodes not converged after ${Date.now() - from} ms: ${JSON.stringify(left.slice(0, 5))}`);
         details.push(...(await stuckPanels(db, workers, left.map((x) => x.id).slice(0, 5))));
-      } else details.push(`with NATS node ${NATS_STOPPED + 1} down, the ${allPanels.length - stoppedPanels.length} panels on surviving nodes converged ${result.fleet_nats_outage_converge_ms} ms after the burst`);
+      } else details.push(`with NATS node ${stopNode + 1} down, the ${allPanels.length - stoppedPanels.length} panels on surviving nodes converged ${result.fleet_nats_outage_converge_ms} ms after the burst`);
       progress(details.at(-1) ?? "");
-      await cluster.startNode(NATS_STOPPED);
-      details.push(`NATS node ${NATS_STOPPED + 1} back after ${Date.now() - downAt} ms`);
+      await cluster.startNode(stopNode);
+      details.push(`NATS node ${stopNode + 1} back after ${Date.now() - downAt} ms`);
     }
 
     let takeoverFrom: number | undefined;

@@ -7,7 +7,8 @@
  * panels and API changes, default 100 and 1000; it prints fleet_lost fleet_duplicated
  * fleet_unconverged), `-- --fleet-nats-panels N` and `-- --fleet-nats-changes N` (the same suite on a
  * three-node NATS cluster with a node SIGKILLed mid-burst, default 60 and 600: fleet_nats_lost,
- * fleet_nats_duplicated, fleet_nats_unconverged, fleet_nats_outage_unconverged), `-- --fleet-only`
+ * fleet_nats_duplicated, fleet_nats_unconverged, fleet_nats_outage_unconverged; run again with the
+ * node of a worker stopped: fleet_nats_wnode_*), `-- --fleet-only`
  * (only the two fleet runs and their figures), `-- --seed S`, `-- --json` (one JSON object on
  * stdout; progress on stderr).
  */
@@ -50,17 +51,26 @@ async function fleetRuns(): Promise<{ figures: Record<string, number>; details: 
     panels: Number(values["fleet-nats-panels"]), people: 12, changes: Number(values["fleet-nats-changes"]), broker: "nats",
     faults: ["stop_nats_node"], keypadSample: 10, seed, progress,
   });
-  progress("fleet fault suite done (NATS)");
+  progress("fleet fault suite done (NATS, a panels-only node down)");
+  // the node of worker w-a: its panels on the other nodes wait for it (it keeps their leases)
+  const natsWorkerNode = await runFleetFaults({
+    panels: Number(values["fleet-nats-panels"]), people: 12, changes: Number(values["fleet-nats-changes"]), broker: "nats",
+    faults: ["stop_nats_node"], natsStopNode: 0, keypadSample: 10, seed, progress,
+  });
+  progress("fleet fault suite done (NATS, a worker's node down)");
   const pick = (prefix: string, r: FleetFaultResult, keys: (keyof FleetFaultResult)[]) =>
     Object.fromEntries(keys.map((k) => [k.replace(/^fleet_/, prefix), Number(r[k])]));
   return {
     figures: {
       ...pick("fleet_", fleet, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_unknown_outcome", "fleet_commands", "fleet_worker_kills",
-        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_keypad_checks", "fleet_converge_ms"]),
+        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_offline_fleet_dropped", "fleet_keypad_checks", "fleet_converge_ms"]),
       ...pick("fleet_nats_", nats, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_commands", "fleet_keypad_checks", "fleet_converge_ms"]),
       ...pick("fleet_", nats, ["fleet_nats_node_stops", "fleet_nats_panels_on_stopped_node", "fleet_nats_commands_while_down", "fleet_nats_outage_unconverged", "fleet_nats_outage_converge_ms"]),
+      ...pick("fleet_nats_wnode_", natsWorkerNode, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_converge_ms"]),
+      fleet_nats_wnode_outage_unconverged: natsWorkerNode.fleet_nats_outage_unconverged,
+      fleet_nats_wnode_outage_converge_ms: natsWorkerNode.fleet_nats_outage_converge_ms,
     },
-    details: [...fleet.details, ...nats.details.map((d) => `nats: ${d}`)],
+    details: [...fleet.details, ...nats.details.map((d) => `nats: ${d}`), ...natsWorkerNode.details.map((d) => `nats, worker's node: ${d}`)],
   };
 }
 
