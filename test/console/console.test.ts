@@ -900,6 +900,16 @@ describe("the console", () => {
     // back where the person came from: the Users tab's page and page size
     await page.goBack();
     await eventually(() => page.locator(".pager .range").textContent()).toBe("101-150 of 1000");
+
+    // A Users tab does not poll: its session ends while the tab is in the background, and the
+    // sign-in is there as soon as the person comes back to the tab (the browser's visibilitychange).
+    await rig.db.query("UPDATE api_sessions SET expires_at = now() - interval '1 second'");
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+    await page.getByRole("heading", { name: "Sign in to panel-fleet" }).waitFor();
+    expect(new URL(page.url()).search).toBe("?page=3&perPage=50");
+    await page.getByLabel("Password").fill(rig.admin.password);
+    await page.keyboard.press("Enter");
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("101-150 of 1000");
   }, 60_000);
 
   it("the codes used in this session are in no page, no URL, no local storage, and in no response but the one that generated a code", async () => {

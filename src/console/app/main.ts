@@ -168,6 +168,12 @@ whenSignedOut((e) => {
 
 onNavigate((path) => void renderPath(path));
 
+// A screen left open in a background tab (no poll on it) finds out its session has ended when the
+// person comes back to it, not at their next click: the sign-in then shows at once.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && signedIn()) void get("/session").catch(() => undefined);
+});
+
 async function start(): Promise<void> {
   // Opened on a Users tab (a bookmark, a reload): its data is fetched while the session is checked.
   const users = match(location.pathname);
