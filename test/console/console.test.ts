@@ -369,8 +369,8 @@ describe("the console", () => {
     await drawer.locator("[data-field=role]").waitFor();
     expect(await drawer.locator("[data-field=role]").textContent()).toBe("User");
     // a DSC panel's roles, less the Master (the Master's user number keeps it)
-    expect(await drawer.getByRole("combobox", { name: "Role", exact: true }).locator("option").allTextContents()).toEqual(["Supervisor", "User", "One-time User", "Duress"]);
-    await drawer.getByRole("combobox", { name: "Role", exact: true }).selectOption("Supervisor");
+    expect(await drawer.getByRole("combobox", { name: "Change role" }).locator("option").allTextContents()).toEqual(["Supervisor", "User", "One-time User", "Duress"]);
+    await drawer.getByRole("combobox", { name: "Change role" }).selectOption("Supervisor");
     await shootBothThemes(page, "user-details-role");
     expect((await saved(() => drawer.getByRole("button", { name: "Save role" }).click(), drawer)).fate).toBe("applied");
     await eventually(() => drawer.locator("[data-field=role]").textContent()).toBe("Supervisor");
@@ -448,7 +448,7 @@ describe("the console", () => {
     await row(graceSlot).focus();
     await page.keyboard.press("Enter");
     const drawer = page.locator(".drawer[role=dialog]");
-    const role = drawer.getByRole("combobox", { name: "Role", exact: true });
+    const role = drawer.getByRole("combobox", { name: "Change role" });
     await role.waitFor();
     expect(await role.inputValue()).toBe("Supervisor");
     await role.focus();
@@ -502,7 +502,7 @@ describe("the console", () => {
     await masterDrawer.locator("[data-field=role]").waitFor();
     expect(await masterDrawer.locator("[data-field=role]").textContent()).toBe("Master");
     expect(await masterDrawer.getByText("The Master user's role is fixed").count()).toBe(1);
-    expect(await masterDrawer.getByRole("combobox", { name: "Role", exact: true }).count()).toBe(0);
+    expect(await masterDrawer.getByRole("combobox", { name: "Change role" }).count()).toBe(0);
     expect(await masterDrawer.getByRole("button", { name: "Save role" }).count()).toBe(0);
     await page.keyboard.press("Escape");
     await eventually(() => masterDrawer.count()).toBe(0);
@@ -818,7 +818,7 @@ describe("the console", () => {
     await drawer.locator("[data-field=code]").waitFor();
     await drawer.getByRole("region", { name: "Doorlock proximity tags" }).waitFor();
     for (const name of ["Edit code", "Edit label", "Save partitions", "Save role", "Unassign account", "Reset password", "Remove account", "Assign account", "Add legacy proximity tag", "Add doorlock proximity tag", "Remove doorlock proximity tag 1"]) expect(await drawer.getByRole("button", { name }).count()).toBe(0);
-    expect(await drawer.getByRole("combobox", { name: "Role", exact: true }).count()).toBe(0);
+    expect(await drawer.getByRole("combobox", { name: "Change role" }).count()).toBe(0);
     // the viewer still sees that the tag is there, not what it is
     expect(await drawer.locator("[data-field=tags-doorlock]").textContent()).toBe("1 tag for Yale Doorman L2/L3 door locks");
     expect(await drawer.locator("button.dots").count()).toBe(0);

@@ -256,7 +256,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       if (select.value === d.role) return fate.note("The role is unchanged.");
       void saveAccess(d, { role: select.value }, `Role of ${displayLabel(d)}`);
     });
-    s.append(h("div", { class: "inline-form" }, field("Role", select), h("div", { class: "actions left" }, save)));
+    s.append(h("div", { class: "inline-form" }, field("Change role", select), h("div", { class: "actions left" }, save)));
     return s;
   }
 
