@@ -28,7 +28,8 @@ import { closeJob, laterOf, type Job } from "./job.js";
 import type { Panel } from "./panel.js";
 import { PanelSender, type SenderOptions } from "./sender.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
-import { CloudError, type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason } from "./types.js";
+import { CloudError } from "./failures.js";
+import { type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason } from "./types.js";
 
 export * from "./types.js";
 

@@ -7,7 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { MQTT_LOG } from "../mqtt-log.js";
-import { CloudError, type TlsOptions } from "./types.js";
+import { CloudError } from "./failures.js";
+import type { TlsOptions } from "./types.js";
 
 export interface ConnectionOptions {
   url: string;

@@ -2,5 +2,6 @@
 export * from "./client.js";
 export * from "./seq-store.js";
 export * from "./codes.js";
+export * from "./failures.js";
 export * from "./authenticity.js";
 export * from "./identity-gate.js";

@@ -4,6 +4,7 @@
  * (which answer `pending` in time) and the ack handler (which answers finally).
  */
 import type { Outcome as WireOutcome, WireCommandInput } from "../../protocol/index.js";
+import type { OutcomeCode } from "./failures.js";
 import type { AppliedOutcome, ErrorDetail, Outcome, PendingOutcome, RejectedOutcome } from "./types.js";
 
 export interface Job {
@@ -57,7 +58,7 @@ export function fromWire(panelId: string, job: Job, o: WireOutcome): AppliedOutc
   return out;
 }
 
-export function rejectedLocally(panelId: string, id: string, code: string, detail?: ErrorDetail): RejectedOutcome {
+export function rejectedLocally(panelId: string, id: string, code: OutcomeCode, detail?: ErrorDetail): RejectedOutcome {
   const out: RejectedOutcome = { status: "rejected", panelId, id, code, local: true };
   if (detail) out.detail = detail;
   return out;

@@ -139,17 +139,6 @@ export interface CloudClientOptions {
   now?: () => number;
 }
 
-export type CloudErrorCode = "not_connected" | "connection_failed" | "closed" | "invalid_panel_id";
-
-export class CloudError extends Error {
-  readonly code: CloudErrorCode;
-  constructor(code: CloudErrorCode, message: string) {
-    super(message);
-    this.name = "CloudError";
-    this.code = code;
-  }
-}
-
 export interface ResyncRequest {
   panelId: string;
   lastSeq: number;

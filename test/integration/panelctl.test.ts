@@ -222,7 +222,7 @@ describe("panelctl", () => {
     } finally {
       await r1.stop();
     }
-  });
+  }, 90_000); // eight panelctl processes and two agent starts: ~17 s on a loaded 2-core machine
 
   it("JSON output: null where the grid shows -, ISO-8601 beside every ms time; snapshot prints its added/changed/removed slots", async () => {
     const set = await panelctl(["set-code", "--panel", "p1", "--slot", "5", "--generate", "--json", ...common()]);

@@ -2,8 +2,7 @@
  * What panelctl prints: one line (or one JSON object) per panel and command, a refusal with its
  * code and sentence, pages as tables. A code is printed only when panelctl generated it, once.
  */
-import type { Outcome } from "../../cloud/index.js";
-import { ERROR_SENTENCES } from "../../domain/index.js";
+import { outcomeSentence, type Outcome } from "../../cloud/index.js";
 import { windowText, type DealerWindowView } from "./dealer-window.js";
 import { EXIT } from "./usage.js";
 
@@ -14,16 +13,8 @@ export interface Out {
   error(line: string): void;
 }
 
-/** Codes the cloud client gives itself (not the agent's table). */
-const LOCAL_SENTENCES: Record<string, string> = {
-  seq_store_failed: "The command could not be numbered: the sequence file could not be written.",
-  missing_ack: "The panel's batch ack did not answer this command.",
-};
-
-/** The sentence of an error code (src/domain/errors.ts), for people; the code stays beside it. */
-export function sentenceOf(code: string): string {
-  return (ERROR_SENTENCES as Record<string, string>)[code] ?? LOCAL_SENTENCES[code] ?? "The panel refused the command (a code this panelctl does not know).";
-}
+/** The sentence of an outcome's code (the agent's table, then the cloud client's own), for people; the code stays beside it. */
+export const sentenceOf = outcomeSentence;
 
 /** Why a command is pending, in a sentence. */
 export function pendingSentence(o: { panelId: string; reason: string }, broker: string): string {
