@@ -516,7 +516,9 @@ export function inspectDb(stateDir: string): DbReport {
     for (const r of db.prepare("SELECT command_id, COUNT(*) AS n FROM action_log WHERE result = 'ok' GROUP BY command_id").all() as { command_id: string; n: number }[]) {
       okLogRows.set(r.command_id, r.n);
     }
-    const lastSeq = Number((db.prepare("SELECT value FROM agent_state WHERE key = 'last_seq'").get() as { value: string } | undefined)?.value ?? 0);
+    // Since schema 4 a cloud command's commit stamps the counters on its dedup record, not in agent_state: the larger one is current.
+    const stateSeq = Number((db.prepare("SELECT value FROM agent_state WHERE key = 'last_seq'").get() as { value: string } | undefined)?.value ?? 0);
+    const lastSeq = Math.max(stateSeq, Number((db.prepare("SELECT MAX(seq) AS n FROM applied").get() as { n: number | null }).n ?? 0));
     const outboxRows = (db.prepare("SELECT COUNT(*) AS n FROM outbox").get() as { n: number }).n;
     const actionLogText = (db.prepare("SELECT actor, action, slot, before, after, command_id, result FROM action_log").all() as Record<string, unknown>[]).map((r) => JSON.stringify(r)).join("\n");
     return { integrity, slots, applied, okLogRows, lastSeq, outboxRows, actionLogText };
