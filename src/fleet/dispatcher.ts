@@ -1,12 +1,13 @@
 import type { Logger } from "pino";
-import type { CloudClient, CommandInput, Outcome, ResyncRequest, SeqStore } from "../cloud/index.js";
-import { commandSchema, ERROR_SENTENCES, Secret, type Actor } from "../domain/index.js";
+import type { CloudClient, CommandInput, Outcome, ResyncRequest } from "../cloud/index.js";
+import { ERROR_SENTENCES } from "../domain/index.js";
+import { commandInput } from "./command-input.js";
 import type { State } from "../../protocol/index.js";
 import { desiredDigests } from "./digest.js";
+import { FateRecorder } from "./fate-recorder.js";
 import type { Fate, Journal, JournalCommand } from "./journal.js";
 import type { PanelRow } from "./panel-row.js";
 import type { FleetStore } from "./store.js";
-import { text } from "./row.js";
 
 export interface DispatcherOptions {
   store: FleetStore;
@@ -15,7 +16,7 @@ export interface DispatcherOptions {
   logger: Logger;
   /** This worker's name in the publisher lease. */
   workerId: string;
-  /** How long a lease lasts without renewal (default 30 s); renewed on every round. */
+  /** How long a lease lasts without renewal (default 30 s); renewed once a third of it has passed. */
   leaseMs?: number;
   /** How often the journal is polled for pending commands (default 250 ms); `kick()` runs a round at once. */
   pollMs?: number;
@@ -31,88 +32,20 @@ export interface DispatcherOptions {
  * reason: the client refuses an expired command LOCALLY, using no seq, which would shift every later
  * command off its journal seq.
  */
-/** How often a fate is tried before it is given up (backoff 0.2 s .. 5 s: about 90 s in all). */
-const OUTCOME_ATTEMPTS = 22;
 /** How often a panel's reported state is tried, a second apart, before it waits for the next report. */
 const STATE_ATTEMPTS = 60;
-/** How long fates are gathered before they are recorded together (more gather while one batch is written). */
-const FATE_COALESCE_MS = 5;
-/** The most fates in one transaction. */
-const MAX_FATES = 5000;
 /** How long reported states are gathered before they are recorded together. */
 const STATE_COALESCE_MS = 10;
 /** How soon what was skipped because an API call held the panel's row is tried again. */
 const BUSY_RETRY_MS = 50;
-/** How often a panel's `last_ack_at` is tried while its row stays busy (50 ms apart: a minute). */
-const MARK_ACK_ATTEMPTS = 1200;
+
+export { journalSeqStore } from "./journal-seq-store.js";
 
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
-const FILLER_ACTOR: Actor = { kind: "cloud", id: "panel-fleet" };
 
 const sentence = (code: string): string =>
   (ERROR_SENTENCES as Record<string, string>)[code] ?? (code === "seq_store_failed" ? "The command could not be numbered." : code === "missing_ack" ? "The panel's batch ack did not answer this command." : "The panel refused the command.");
-
-/**
- * The cloud client's SeqStore backed by the journal. The fleet allocates each command's seq in the
- * transaction that writes it; the client numbers what it is handed from the last seq it loads. So
- * `load` answers "the seq just before the first command not yet acked", and the dispatcher hands
- * commands over in seq order with nothing else in between: the client's numbers then ARE the
- * journal's. `save` has nothing to keep (the journal already holds every seq). The dispatcher
- * checks every ack's seq against the journal's and logs `seq_mismatch` if they ever differ (see
- * the README: the client has no way to send at an explicit seq yet).
- */
-export function journalSeqStore(store: FleetStore): SeqStore {
-  // The client asks per panel; a fan-out to many panels asks for all of them in one turn: one query.
-  const firstPending = batched(async (ids: string[]) => {
-    const r = await store.db.query<{ id: string; first: unknown; next_seq: unknown }>(
-      "SELECT p.id, (SELECT min(c.seq) FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') AS first, p.next_seq FROM panels p WHERE p.id = ANY($1::text[])",
-      [ids],
-    );
-    return new Map(r.rows.map((x) => [x.id, x.first !== null && x.first !== undefined ? Number(x.first) - 1 : Number(x.next_seq) - 1]));
-  });
-  const identities = batched(async (ids: string[]) => {
-    const r = await store.db.query<{ id: string; k: string | null }>("SELECT id, encode(identity_key, 'hex') AS k FROM panels WHERE id = ANY($1::text[])", [ids]);
-    return new Map(r.rows.map((x) => [x.id, x.k ?? undefined]));
-  });
-  return {
-    load: (panelId) => firstPending(panelId),
-    save() {},
-    // The identity pinned at enrolment (panels.identity_key) is the one the client verifies against.
-    loadIdentity: (panelId) => identities(panelId),
-    // A panel enrolled before it published an identity key gets it pinned on first sight; a pinned key is never replaced.
-    async saveIdentity(panelId, hex) {
-      if (hex) await store.db.query("UPDATE panels SET identity_key = decode($2, 'hex') WHERE id = $1 AND identity_key IS NULL", [panelId, hex]);
-    },
-  };
-}
-
-/** Keys asked for in one event-loop turn are looked up together: `fetch` gets them all at once. */
-function batched<V>(fetch: (keys: string[]) => Promise<Map<string, V | undefined>>): (key: string) => Promise<V | undefined> {
-  type Waiter = { resolve: (v: V | undefined) => void; reject: (e: unknown) => void };
-  let waiting: Map<string, Waiter[]> | undefined;
-  return (key) =>
-    new Promise<V | undefined>((resolve, reject) => {
-      if (!waiting) {
-        const mine = new Map<string, Waiter[]>();
-        waiting = mine;
-        setImmediate(() => {
-          waiting = undefined;
-          fetch([...mine.keys()]).then(
-            (found) => {
-              for (const [k, list] of mine) for (const w of list) w.resolve(found.get(k));
-            },
-            (err: unknown) => {
-              for (const list of mine.values()) for (const w of list) w.reject(err);
-            },
-          );
-        });
-      }
-      const list = waiting.get(key) ?? [];
-      list.push({ resolve, reject });
-      waiting.set(key, list);
-    });
-}
 
 /**
  * Publishes each panel's pending commands in seq order through the cloud client and records every
@@ -137,6 +70,7 @@ export class Dispatcher {
   readonly #o: Required<Omit<DispatcherOptions, "store" | "client" | "logger">>;
   readonly #store: FleetStore;
   readonly #journal: Journal;
+  readonly #fates: FateRecorder;
   readonly #client: CloudClient;
   readonly #log: Logger;
   /** Per panel: the highest seq handed to the client in this process (it keeps retrying those). */
@@ -163,18 +97,11 @@ export class Dispatcher {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  /** Fates waiting to be recorded (one transaction for all of them), and the flush under way. */
-  #fates: QueuedFate[] = [];
-  #fateFlush: Promise<void> | undefined;
-  #fateTimer: NodeJS.Timeout | undefined;
   /** The newest state heard per panel, not yet recorded; the recording under way; attempts of a panel's failed ones. */
   #states = new Map<string, State>();
   #stateFlush: Promise<void> | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   readonly #stateAttempts = new Map<string, number>();
-  /** Panels whose acks were recorded but not yet their `last_ack_at` (their row was busy), with the tries so far. */
-  readonly #unmarkedAcks = new Map<string, number>();
-  #marking = false;
   /** Per panel: the (journal seq, epoch, digest) last found equal to the desired table: the same report is not checked again. */
   readonly #matched = new Map<string, string>();
 
@@ -183,6 +110,7 @@ export class Dispatcher {
     this.#journal = options.store.journal;
     this.#client = options.client;
     this.#log = options.logger.child({ worker: options.workerId });
+    this.#fates = new FateRecorder(this.#journal, this.#log, () => this.#stopped);
     this.#o = {
       workerId: options.workerId,
       leaseMs: options.leaseMs ?? 30_000,
@@ -493,36 +421,13 @@ export class Dispatcher {
     });
   }
 
-  /**
-   * The command as the cloud client takes it. One the client would refuse locally (a kind this
-   * panel does not advertise, a body that does not parse) would use no seq and shift every later
-   * command off its journal seq; it goes as a FILLER instead: a read (`list_users`), which consumes
-   * its seq and changes nothing, and the command's fate is recorded as that local refusal.
-   */
+  /** The command as the cloud client takes it; one it would refuse locally goes as a filler (see commandInput). */
   #input(c: JournalCommand, state: State): CommandInput {
-    const input: Record<string, unknown> = { ...c.body, id: c.id };
-    if (c.secretCt) {
-      const secret = this.#store.vault.decrypt(c.secretCt, `command:${c.id}`);
-      const tagsOf = (list: unknown) => ((list as { kind: string; id: string }[] | undefined) ?? []).map((t) => ({ kind: t.kind, tag: new Secret(t.id) }));
-      if (c.kind === "snapshot") {
-        const codes = JSON.parse(secret.reveal()) as Record<string, unknown>;
-        input.users = (c.body.users as { slot: number }[]).map((u) => {
-          const tags = codes[`tags:${u.slot}`];
-          return { ...u, code: new Secret(text(codes[String(u.slot)] ?? "")), ...(tags !== undefined ? { tags: tagsOf(tags) } : {}) };
-        });
-      } else if (c.kind === "set_proximity_tags") input.tags = tagsOf(JSON.parse(secret.reveal()));
-      else input.code = secret;
-    }
-    let refusal: { code: string; detail?: Record<string, string> } | undefined;
-    if (!state.proto.kinds.includes(c.kind)) refusal = { code: "unknown_command", detail: { kind: c.kind } };
-    else {
-      const parsed = commandSchema.safeParse({ ...input, actor: FILLER_ACTOR });
-      if (!parsed.success) refusal = { code: "schema_violation", detail: { path: parsed.error.issues[0]?.path.join(".") ?? "" } };
-    }
-    if (!refusal) return input as unknown as CommandInput;
+    const { input, refusal } = commandInput(c, state, this.#store.vault);
+    if (!refusal) return input;
     this.#fillers.set(c.id, refusal);
     this.#log.warn({ panelId: c.panelId, seq: c.seq, kind: c.kind, ...refusal }, "command the client would refuse goes as a filler read to keep the seq");
-    return { kind: "list_users", id: c.id, page: 1, perPage: 10 };
+    return input;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -545,88 +450,6 @@ export class Dispatcher {
       o.status === "applied"
         ? { status: "applied", wireSeq: o.seq }
         : { status: "rejected", code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
-    const settled = o;
-    await new Promise<void>((resolve) => {
-      this.#fates.push({ c, fate, attempt: 1, done: resolve, o: settled });
-      this.#scheduleFates(FATE_COALESCE_MS);
-    });
+    await this.#fates.record(c, o, fate);
   }
-
-  #scheduleFates(ms: number): void {
-    if (this.#fateFlush || this.#fateTimer) return;
-    this.#fateTimer = setTimeout(() => {
-      this.#fateTimer = undefined;
-      this.#fateFlush = this.#flushFates().finally(() => {
-        this.#fateFlush = undefined;
-        if (this.#fates.length > 0) this.#scheduleFates(0);
-      });
-    }, ms);
-  }
-
-  /**
-   * `last_ack_at` of the panels whose acks were recorded, after the fates' transaction, skipping the
-   * rows an API call holds (those are tried again a moment later, up to MARK_ACK_ATTEMPTS times).
-   */
-  async #markAcked(): Promise<void> {
-    if (this.#marking || this.#unmarkedAcks.size === 0) return;
-    this.#marking = true;
-    const ids = [...this.#unmarkedAcks.keys()];
-    try {
-      const done = await this.#journal.markAcked(ids);
-      for (const id of ids) {
-        const tries = this.#unmarkedAcks.get(id);
-        if (done.has(id) || tries === undefined || tries + 1 >= MARK_ACK_ATTEMPTS) this.#unmarkedAcks.delete(id);
-        else this.#unmarkedAcks.set(id, tries + 1);
-      }
-    } catch (err) {
-      this.#log.warn({ panels: ids.length, err: (err as Error).message }, "last ack times not recorded yet");
-    } finally {
-      this.#marking = false;
-    }
-    if (this.#unmarkedAcks.size > 0 && !this.#stopped) setTimeout(() => void this.#markAcked(), BUSY_RETRY_MS).unref();
-  }
-
-  /**
-   * The fates buffered meanwhile, in ONE transaction. An ack arrives once: a fate not recorded (the
-   * database restarting, a deadlock with a snapshot's supersede) would leave the command pending
-   * for good, since this worker never hands it over again. Recording is idempotent (only a
-   * pending command changes), so a batch that failed is retried with backoff.
-   */
-  async #flushFates(): Promise<void> {
-    const batch = this.#fates.splice(0, MAX_FATES);
-    if (batch.length === 0) return;
-    try {
-      const acked = new Set<string>();
-      const changed = await this.#journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })), acked);
-      for (const id of acked) this.#unmarkedAcks.set(id, 0);
-      void this.#markAcked();
-      batch.forEach((f, i) => {
-        const { c, o } = f;
-        this.#log.info({ panelId: c.panelId, seq: c.seq, id: c.id, kind: c.kind, status: o.status, ...(o.status === "rejected" ? { code: o.code, local: o.local === true } : {}), recorded: changed[i], attempt: f.attempt }, "command outcome");
-        f.done();
-      });
-    } catch (err) {
-      const attempt = batch[0]!.attempt;
-      const giveUp = this.#stopped || attempt >= OUTCOME_ATTEMPTS;
-      this.#log.error({ fates: batch.length, panelId: batch[0]!.c.panelId, seq: batch[0]!.c.seq, attempt, err: (err as Error).message }, giveUp ? "outcome not recorded" : "outcome not recorded yet; retrying");
-      if (giveUp) {
-        for (const f of batch) f.done();
-        return;
-      }
-      setTimeout(() => {
-        for (const f of batch) f.attempt = attempt + 1;
-        this.#fates.push(...batch);
-        this.#scheduleFates(0);
-      }, Math.min(5_000, 100 * 2 ** attempt));
-    }
-  }
-}
-
-/** A fate waiting to be recorded, with its attempts so far. */
-interface QueuedFate {
-  c: JournalCommand;
-  o: Exclude<Outcome, { status: "pending" }>;
-  fate: Fate;
-  attempt: number;
-  done: () => void;
 }
