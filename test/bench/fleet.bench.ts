@@ -252,7 +252,18 @@ export async function run(): Promise<Record<string, number>> {
         const q = await db.query<{ id: string; epoch: string | null; digest: string | null }>("SELECT id, epoch, digest FROM panels WHERE id = ANY($1::text[])", [panels]);
         return q.rows.every((r) => r.epoch !== null && r.epoch !== before.get(r.id) && r.digest === desired.get(r.id));
       }, 600_000, `${panels.length} reset panels to converge`, 50);
-      return performance.now() - t0;
+      const ms = performance.now() - t0;
+      if (PROFILE) {
+        const ph = await db.query<Record<string, unknown>>(
+          `SELECT count(*) AS n, extract(epoch FROM max(created_at) - min(created_at)) * 1000 AS written, extract(epoch FROM max(sent_at) - min(created_at)) * 1000 AS sent,
+                  extract(epoch FROM max(acked_at) - min(created_at)) * 1000 AS acked
+           FROM commands WHERE kind = 'snapshot' AND panel_id = ANY($1::text[]) AND created_at > now() - ($2::int * interval '1 millisecond')`,
+          [panels, Math.ceil(ms) + 1000],
+        );
+        const r = ph.rows[0]!;
+        log(`  ${String(r.n)} snapshots; from the first written (database clock): last written ${Math.round(Number(r.written))} ms, last sent ${Math.round(Number(r.sent))}, last acked ${Math.round(Number(r.acked))}`);
+      }
+      return ms;
     };
     const reconcileFloor = await reconcile([panelIds[0]!]);
     log(`reconcile, one panel: ${Math.round(reconcileFloor)} ms`);
