@@ -29,6 +29,7 @@ import type { Panel } from "./panel.js";
 import { PanelSender, type SenderOptions } from "./sender.js";
 import { MemorySeqStore, type SeqStore } from "./seq-store.js";
 import { CloudError } from "./failures.js";
+import { Subscriptions } from "./subscriptions.js";
 import { type CloudClientEvents, type CloudClientOptions, type CommandInput, type Outcome, type PendingOutcome, type PendingReason } from "./types.js";
 
 export * from "./types.js";
@@ -69,6 +70,20 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #closed = false;
   #fleetEvents = false;
   readonly #iterators = new Set<() => void>();
+  readonly #subscriptions = new Subscriptions({
+    client: () => this.#client,
+    closed: () => this.#closed,
+    refused: (filter, retryMs, reason) => {
+      this.#o.logger?.warn({ filter, retryMs, reason }, "subscription refused by the broker; retrying");
+      this.emit("warning", { code: "subscription_refused" });
+    },
+    // An ack may have gone by while its filter was refused: the commands in flight go again, the
+    // same bytes (the agent answers a redelivery with its stored result).
+    grantedLate: (filter) => {
+      this.#o.logger?.info({ filter }, "subscription granted after a refusal; commands in flight are sent again");
+      for (const p of this.#panels.values()) p.sender.republish();
+    },
+  });
   readonly #senderOptions: SenderOptions;
   readonly #inbound: InboundContext;
   readonly #counter: CounterDeps;
@@ -146,10 +161,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#closed) throw new CloudError("closed", "the client was closed");
     if (this.#client) return;
     const o = this.#o;
+    if (o.fleet) void this.#subscriptions.add(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)));
     const { client, ready } = openConnection(o, {
-      connected: (c) => {
-        if (o.fleet) c.subscribe(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)), { qos: 1 });
-      },
+      connected: (c, sessionPresent) => this.#subscriptions.connected(c, sessionPresent),
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
       reconnected: () => {
         for (const p of this.#panels.values()) p.sender.republish();
@@ -173,6 +187,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#closed) return;
     this.#closed = true;
     for (const stop of [...this.#iterators]) stop();
+    this.#subscriptions.close();
     for (const p of this.#panels.values()) {
       p.deadlines.clear();
       for (const job of p.sender.close()) closeJob(job);
@@ -231,10 +246,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   /** Subscribes to the panel's ack, evt, state and status (once). */
   #watch(p: Panel): Promise<void> {
     if (this.#o.fleet) return Promise.resolve();
-    const client = this.#client_();
-    p.subscribed ??= new Promise<void>((resolve) => {
-      client.subscribe(AGENT_CHANNELS.map((c) => this.#shared(c, p.topics[c])), { qos: 1 }, () => resolve());
-    });
+    this.#client_();
+    p.subscribed ??= this.#subscriptions.add(AGENT_CHANNELS.map((c) => this.#shared(c, p.topics[c])));
     return p.subscribed;
   }
 
@@ -391,9 +404,9 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #watchFleetEvents(): void {
     if (this.#fleetEvents || this.#o.fleet) return;
     this.#fleetEvents = true;
-    const client = this.#client_();
+    this.#client_();
     // The states too: in `tofu` mode a panel's first signed state pins the identity its events are checked against.
-    client.subscribe([this.#fleetFilter("evt"), this.#fleetFilter("state"), this.#fleetFilter("status")], { qos: 1 });
+    void this.#subscriptions.add([this.#fleetFilter("evt"), this.#fleetFilter("state"), this.#fleetFilter("status")]);
   }
 
   /** Every panel's topic of a channel; events through the share group when there is one. */

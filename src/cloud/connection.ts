@@ -22,8 +22,8 @@ export interface ConnectionOptions {
 }
 
 export interface ConnectionEvents {
-  /** Every (re)connect, first included: subscriptions that must stand on a clean session. */
-  connected(client: MqttClient): void;
+  /** Every (re)connect, first included, and whether the broker kept the session (its subscriptions). */
+  connected(client: MqttClient, sessionPresent: boolean): void;
   /** A reconnect after the first connect. */
   reconnected(): void;
   /** The broker was lost (false, once per outage) or is back (true). */
@@ -44,6 +44,8 @@ export function openConnection(o: ConnectionOptions, on: ConnectionEvents): { cl
     protocolVersion: o.protocolVersion,
     keepalive: 30,
     reconnectPeriod: 1000,
+    // The client's Subscriptions resubscribe, and retry what a broker refused (mqtt.js forgets those).
+    resubscribe: false,
     connectTimeout: o.connectTimeoutMs,
     ...MQTT_LOG,
     username: o.username,
@@ -59,10 +61,10 @@ export function openConnection(o: ConnectionOptions, on: ConnectionEvents): { cl
     down = true;
     on.broker(false);
   });
-  client.on("connect", () => {
+  client.on("connect", (connack) => {
     // mqtt.js leaves Nagle on: a QoS 1 round trip would cost tens of milliseconds.
     (client.stream as unknown as Socket).setNoDelay?.(true);
-    on.connected(client);
+    on.connected(client, connack.sessionPresent);
     if (first) {
       first = false;
       return;
