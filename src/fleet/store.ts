@@ -342,9 +342,11 @@ export class FleetStore {
     // The person (locked) and their access at this panel, in one round trip.
     const pr = await tx.query(
       `SELECT p.id, p.first_name, p.last_name, p.code_ct, p.code_mac, p.access_period,
-              a.person_id AS cur_person, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.account_id
+              a.person_id AS cur_person, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.account_id,
+              -- whether another person holds the slot asked for (or the current one): the slot check below, without a round trip
+              EXISTS (SELECT 1 FROM person_panels t WHERE t.panel_id = $2 AND t.slot = coalesce($3::int, a.slot) AND t.person_id <> $1) AS slot_taken
        FROM people p LEFT JOIN person_panels a ON a.person_id = p.id AND a.panel_id = $2 WHERE p.id = $1 FOR UPDATE OF p`,
-      [personId, panelId],
+      [personId, panelId, input.slot ?? null],
     );
     const person = pr.rows[0];
     if (!person) throw new FleetError("person_not_found", { personId });
@@ -359,8 +361,8 @@ export class FleetStore {
     if (slot !== undefined) {
       const isMasterSlot = type.masterSlots.includes(slot);
       if (isMasterSlot !== (role === "Master")) throw new FleetError("master_role_fixed", { slot });
-      const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2 AND person_id <> $3", [panelId, slot, personId]);
-      if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
+      // `slot` is the one asked for or the current one: read with the person (slot_taken).
+      if (person.slot_taken === true) throw new FleetError("slot_in_use", { slot });
     } else if (role === "Master") {
       slot = type.masterSlots[0]!;
       const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
