@@ -4,6 +4,7 @@ import { PANEL_TYPE_IDS, PANEL_TYPES } from "./domain/panel-types.js";
 import { PANEL_ID_PATTERN } from "../protocol/schema.js";
 import { TOPIC_PREFIX_PATTERN } from "../protocol/topics.js";
 import { AgentFailure } from "./failures.js";
+import { FAILOVER_URL_PATTERN } from "./broker-servers.js";
 
 /** Exit codes the daemon uses (sysexits where one fits), so supervisors and scripts can tell. */
 export const EXIT = { ok: 0, failure: 1, usage: 64, config: 78, state: 73 } as const;
@@ -50,6 +51,8 @@ export const configSchema = z
     keypadSocket: z.string().min(1),
     broker: z.strictObject({
       url: z.string().regex(/^(mqtts?|tcp|tls|wss?):\/\//, "an mqtt://, mqtts://, ws:// or wss:// URL"),
+      /** Other nodes of the same broker cluster, tried in turn after the connection is lost (mqtt://, mqtts://, tcp://, tls://). */
+      failoverUrls: z.array(z.string().regex(FAILOVER_URL_PATTERN, "an mqtt://, mqtts://, tcp:// or tls:// URL (a WebSocket URL cannot fail over)")).max(16).default([]),
       clientId: z.string().min(1).max(128).optional(),
       username: z.string().optional(),
       password: z.string().optional(),

@@ -60,8 +60,8 @@ const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
  * iterator (event-iterator.ts).
  */
 export class CloudClient extends EventEmitter<CloudClientEvents> {
-  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger" | "eventShareGroup">> &
-    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger" | "eventShareGroup">;
+  readonly #o: Required<Omit<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "seqStore" | "now" | "persistentSession" | "fleet" | "logger" | "eventShareGroup" | "failoverUrls">> &
+    Pick<CloudClientOptions, "clientId" | "username" | "password" | "tls" | "persistentSession" | "fleet" | "logger" | "eventShareGroup" | "failoverUrls">;
   readonly #seqStore: SeqStore;
   readonly #gate: IdentityGate;
   readonly #now: () => number;
@@ -95,6 +95,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     const maxBatch = Math.min(Math.max(1, options.maxBatch ?? DEFAULTS.maxBatch), LIMITS.maxBatch);
     this.#o = {
       url: options.url,
+      ...(options.failoverUrls?.length ? { failoverUrls: options.failoverUrls } : {}),
       signingKey: options.signingKey,
       protocolVersion: options.protocolVersion ?? 4,
       topicPrefix: options.topicPrefix ?? DEFAULT_PREFIX,

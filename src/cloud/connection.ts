@@ -6,12 +6,14 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { failoverOptions } from "../broker-servers.js";
 import { MQTT_LOG } from "../mqtt-log.js";
 import { CloudError } from "./failures.js";
 import type { TlsOptions } from "./types.js";
 
 export interface ConnectionOptions {
   url: string;
+  failoverUrls?: readonly string[] | undefined;
   protocolVersion: 4 | 5;
   clientId?: string | undefined;
   persistentSession?: boolean | undefined;
@@ -48,6 +50,7 @@ export function openConnection(o: ConnectionOptions, on: ConnectionEvents): { cl
     resubscribe: false,
     connectTimeout: o.connectTimeoutMs,
     ...MQTT_LOG,
+    ...failoverOptions(o.url, o.failoverUrls),
     username: o.username,
     password: o.password,
     ...(o.persistentSession && o.protocolVersion === 5 ? { properties: { sessionExpiryInterval: 24 * 3600 } } : {}),

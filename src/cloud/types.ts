@@ -74,6 +74,8 @@ export interface TlsOptions {
 export interface CloudClientOptions {
   /** mqtt://, mqtts://, ws:// or wss:// */
   url: string;
+  /** Other nodes of the same broker cluster, tried in turn after the connection is lost (mqtt://, mqtts://, tcp://, tls://). */
+  failoverUrls?: readonly string[];
   signingKey: SigningKey;
   protocolVersion?: 4 | 5;
   clientId?: string;

@@ -1,3 +1,4 @@
+import { currentBroker, failoverOptions } from "../broker-servers.js";
 import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from "mqtt";
@@ -20,6 +21,8 @@ const END_WAIT_MS = 2000;
 
 export interface BrokerOptions {
   url: string;
+  /** Other nodes of the same cluster, tried in turn after the connection is lost. */
+  failoverUrls?: readonly string[];
   clientId?: string;
   username?: string;
   password?: string;
@@ -97,6 +100,7 @@ export class SyncLink {
       reconnectPeriod: DEFAULT_BACKOFF.minMs,
       connectTimeout: 10_000,
       ...MQTT_LOG,
+      ...failoverOptions(broker.url, broker.failoverUrls),
       username: broker.username,
       password: broker.password,
       will: { topic: this.topics.status, payload: encodeStatus({ panel: this.#o.panelId, status: "offline", reason: "connection_lost" }), qos: 1, retain: true },
@@ -117,7 +121,7 @@ export class SyncLink {
       (client.stream as unknown as Socket).setNoDelay?.(true);
       const outage = this.#backoff.connected(Date.now());
       client.options.reconnectPeriod = DEFAULT_BACKOFF.minMs;
-      logger.info({ broker: broker.url, sessionPresent: connack.sessionPresent, ...(outage?.kind === "up" ? { downForS: Math.round(outage.downForMs / 1000), attempts: outage.attempts } : {}) }, outage ? "broker reachable again" : "connected to broker");
+      logger.info({ broker: currentBroker(client.options), sessionPresent: connack.sessionPresent, ...(outage?.kind === "up" ? { downForS: Math.round(outage.downForMs / 1000), attempts: outage.attempts } : {}) }, outage ? "broker reachable again" : "connected to broker");
       // Without a stored session (first start, or the broker lost it) subscribe again.
       if (!connack.sessionPresent) client.subscribe(this.topics.cmd, { qos: 1 }, (err) => err && logger.error({ err: err.message }, "subscribe failed"));
       client.publish(this.topics.status, encodeStatus({ panel: this.#o.panelId, status: "online", at: core.now }), { qos: 1, retain: true });
