@@ -18,6 +18,8 @@ Environment:
   FLEET_CODE_KEY_FILE      the code vault key (32 bytes, 0600; made when missing); required with DATABASE_URL
   FLEET_SIGNING_KEY_FILE   the Ed25519 signing key the panels trust (required)
   FLEET_BROKER_URL         default mqtt://127.0.0.1:1883 (FLEET_BROKER_USERNAME, FLEET_BROKER_PASSWORD)
+  FLEET_BROKER_FAILOVER_URLS  the broker cluster's other nodes, comma-separated (mqtt://, mqtts://, tcp://, tls://)
+  FLEET_EVENT_SHARE_GROUP  events through $share/<group>/... (mosquitto, EMQX; not NATS 2.9); needs FLEET_WORKER_ID
   FLEET_HOST, FLEET_PORT   default 127.0.0.1:8080
   FLEET_WORKER_ID          this worker's name in publisher leases (default host-pid)
   FLEET_LOG_LEVEL          default info
@@ -62,6 +64,8 @@ async function main(): Promise<number> {
     db,
     vault,
     brokerUrl: config.brokerUrl,
+    brokerFailoverUrls: config.brokerFailoverUrls,
+    ...(config.eventShareGroup ? { eventShareGroup: config.eventShareGroup } : {}),
     signingKey: config.signingKey,
     logger,
     port: config.port,

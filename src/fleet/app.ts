@@ -19,6 +19,14 @@ export interface FleetOptions {
   db: Db;
   vault: CodeVault;
   brokerUrl: string;
+  /** Other nodes of the broker cluster (see the cloud client's `failoverUrls`). */
+  brokerFailoverUrls?: readonly string[];
+  /**
+   * Events through `$share/<group>/...` so each reaches one worker (mosquitto, EMQX; NATS 2.9 has
+   * none). Needs `workerId`: the worker's client id is then fixed and its session persistent, so
+   * its share of the events waits for it across a restart instead of being lost.
+   */
+  eventShareGroup?: string;
   signingKey: SigningKey;
   logger: Logger;
   port?: number;
@@ -62,6 +70,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     const made = await auth.ensureFirstAdmin(o.admin.email, o.admin.password);
     if (made) o.logger.info({ email: made.email }, "first API user (admin) created");
   }
+  if (o.eventShareGroup && !o.workerId) throw new TypeError("eventShareGroup needs a fixed workerId (its client id and persistent session)");
   const workerId = o.workerId ?? `${hostname()}-${process.pid}`;
   const client = new CloudClient({
     url: o.brokerUrl,
@@ -72,10 +81,12 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     fleet: o.fleetSubscription ?? true,
     ...(o.brokerUsername ? { username: o.brokerUsername } : {}),
     ...(o.brokerPassword ? { password: o.brokerPassword } : {}),
+    ...(o.brokerFailoverUrls?.length ? { failoverUrls: o.brokerFailoverUrls } : {}),
+    ...(o.eventShareGroup ? { eventShareGroup: o.eventShareGroup, clientId: `panel-fleet-${workerId}`, persistentSession: true } : {}),
   });
   const hooks = o.webhooks ?? {};
   const deliverer = new WebhookDeliverer(o.db, hooks, o.logger);
-  // Every worker hears every event (NATS has no $share); the (panel, n) key stores each once and notifies it once.
+  // Every worker hears every event unless they share them (eventShareGroup; NATS has no $share); the (panel, n) key stores each once and notifies it once either way.
   client.on("event", (panelId, event) => {
     ingestEvent(o.db, panelId, event, { notify: Boolean(hooks.notificationUrl) })
       .then((fresh) => fresh && deliverer.kick())

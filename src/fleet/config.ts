@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadSigningKey, type SigningKey } from "../../protocol/index.js";
+import { FAILOVER_URL_PATTERN } from "../broker-servers.js";
 
 export class FleetConfigError extends Error {
   override readonly name = "FleetConfigError";
@@ -12,6 +13,10 @@ export interface FleetConfig {
   dataDir: string;
   keyFile: string;
   brokerUrl: string;
+  /** Other nodes of the broker cluster, tried in turn after the connection is lost (FLEET_BROKER_FAILOVER_URLS, comma-separated). */
+  brokerFailoverUrls: string[];
+  /** Events through `$share/<group>/...` (mosquitto, EMQX; not NATS 2.9): each event reaches one worker of the group. */
+  eventShareGroup?: string;
   brokerUsername?: string;
   brokerPassword?: string;
   signingKey: SigningKey;
@@ -81,6 +86,13 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
   }
   const retentionDays = Number(env.FLEET_EVENT_RETENTION_DAYS ?? "90");
   if (!Number.isFinite(retentionDays) || retentionDays <= 0) problems.push("FLEET_EVENT_RETENTION_DAYS: must be a positive number of days");
+  const failover = (env.FLEET_BROKER_FAILOVER_URLS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
+  for (const u of failover) if (!FAILOVER_URL_PATTERN.test(u)) problems.push(`FLEET_BROKER_FAILOVER_URLS: ${u} is not an mqtt://, mqtts://, tcp:// or tls:// URL`);
+  const shareGroup = env.FLEET_EVENT_SHARE_GROUP || undefined;
+  if (shareGroup !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(shareGroup)) problems.push("FLEET_EVENT_SHARE_GROUP: letters, digits, '.', '_' or '-', at most 64");
+  // A shared event in flight to a worker that died goes to no other worker on mosquitto unless the
+  // worker's session outlives it: sharing needs a fixed client id (the worker id) and a persistent session.
+  if (shareGroup !== undefined && !env.FLEET_WORKER_ID) problems.push("FLEET_EVENT_SHARE_GROUP: needs FLEET_WORKER_ID (a fixed id per worker: its broker session keeps its share of the events while it restarts)");
   if (problems.length > 0) throw new FleetConfigError(problems.join("\n"));
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   return {
@@ -88,6 +100,8 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
     dataDir,
     keyFile: keyFile!,
     brokerUrl: env.FLEET_BROKER_URL ?? "mqtt://127.0.0.1:1883",
+    brokerFailoverUrls: failover,
+    ...(shareGroup ? { eventShareGroup: shareGroup } : {}),
     ...(env.FLEET_BROKER_USERNAME ? { brokerUsername: env.FLEET_BROKER_USERNAME } : {}),
     ...(env.FLEET_BROKER_PASSWORD ? { brokerPassword: env.FLEET_BROKER_PASSWORD } : {}),
     signingKey: signingKey!,

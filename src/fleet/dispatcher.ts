@@ -1,6 +1,5 @@
 import type { Logger } from "pino";
-import type { CloudClient, CommandInput, Outcome, ResyncRequest } from "../cloud/index.js";
-import { ERROR_SENTENCES } from "../domain/index.js";
+import { outcomeSentence, type CloudClient, type CommandInput, type Outcome, type ResyncRequest } from "../cloud/index.js";
 import { commandInput } from "./command-input.js";
 import type { State } from "../../protocol/index.js";
 import { desiredDigests } from "./digest.js";
@@ -44,8 +43,8 @@ export { journalSeqStore } from "./journal-seq-store.js";
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
 
-const sentence = (code: string): string =>
-  (ERROR_SENTENCES as Record<string, string>)[code] ?? (code === "seq_store_failed" ? "The command could not be numbered." : code === "missing_ack" ? "The panel's batch ack did not answer this command." : "The panel refused the command.");
+/** The sentence a refusal is recorded with: the agent's table, then the cloud client's own codes. */
+const sentence = outcomeSentence;
 
 /**
  * Publishes each panel's pending commands in seq order through the cloud client and records every
@@ -97,6 +96,8 @@ export class Dispatcher {
   #running: Promise<void> | undefined;
   #again = false;
   #stopped = false;
+  /** The last round found the cloud client without a broker connection. */
+  #offBroker = false;
   /** The newest state heard per panel, not yet recorded; the recording under way; attempts of a panel's failed ones. */
   #states = new Map<string, State>();
   #stateFlush: Promise<void> | undefined;
@@ -299,6 +300,16 @@ export class Dispatcher {
   }
 
   async #round(): Promise<void> {
+    // No broker: this worker takes and renews no lease, so its panels' leases run out and a worker
+    // that can reach the panels takes them over (a worker cut off from its broker node had kept
+    // renewing them from the database, and its panels waited for the node to come back).
+    if (!this.#client.connected) {
+      if (!this.#offBroker) this.#log.warn({ leaseMs: this.#o.leaseMs }, "no broker connection: leases are left to run out for another worker");
+      this.#offBroker = true;
+      return;
+    }
+    if (this.#offBroker) this.#log.info("broker connection back: publishing again");
+    this.#offBroker = false;
     let panels: string[];
     try {
       panels = (await this.#journal.panelsWithPending(this.#o.workerId)).filter((p) => !this.#busy.has(p) && !this.#lost.has(p));
