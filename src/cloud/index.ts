@@ -5,3 +5,4 @@ export * from "./codes.js";
 export * from "./failures.js";
 export * from "./authenticity.js";
 export * from "./identity-gate.js";
+export { FAILOVER_URL_PATTERN } from "../broker-servers.js";

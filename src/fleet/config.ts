@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadSigningKey, type SigningKey } from "../../protocol/index.js";
-import { FAILOVER_URL_PATTERN } from "../broker-servers.js";
+import { FAILOVER_URL_PATTERN } from "../cloud/index.js";
 
 export class FleetConfigError extends Error {
   override readonly name = "FleetConfigError";
