@@ -1,9 +1,10 @@
 /** Equipment: the fleet's panels, searchable by id/IMEI; a row opens the panel's Users tab. */
-import { enc, get, qs, sentence } from "../api.js";
+import { enc, qs } from "../api.js";
 import { h, replaceChildren } from "../dom.js";
 import { formatCreated } from "../format.js";
-import { pageFrom, pager, pageSizeFrom, type Page } from "../pager.js";
+import { pageFrom, pager, pageSizeFrom } from "../pager.js";
 import { navigate, type ScreenContext } from "../router.js";
+import { searchList } from "../search-list.js";
 
 export interface PanelSummary {
   id: string;
@@ -19,22 +20,16 @@ export async function equipmentScreen(ctx: ScreenContext): Promise<void> {
   const q = ctx.query.get("q") ?? "";
   const page = pageFrom(ctx.query);
   const perPage = pageSizeFrom(ctx.query);
-  const search = h("input", { type: "search", id: "panel-search", value: q, placeholder: "IMEI or panel id", autocomplete: "off" });
-  const form = h("form", { class: "search", role: "search" }, h("label", { for: search.id }, "Search panels"), search, h("button", { type: "submit", class: "button" }, "Search"));
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    navigate(`/${qs({ q: search.value.trim(), perPage: perPage === 15 ? undefined : perPage })}`);
+  const loaded = await searchList<PanelSummary>(ctx, {
+    title: "Equipment",
+    searchId: "panel-search",
+    searchLabel: "Search panels",
+    placeholder: "IMEI or panel id",
+    addressFor: (typed) => `/${qs({ q: typed, perPage: perPage === 15 ? undefined : perPage })}`,
+    apiPath: `/panels${qs({ q, page, perPage })}`,
   });
-  const body = h("div", { class: "grid-wrap" });
-  replaceChildren(ctx.main, h("section", { class: "page" }, h("header", { class: "page-header" }, h("h1", null, "Equipment")), form, body));
-  let list: Page<PanelSummary>;
-  try {
-    list = await get<Page<PanelSummary>>(`/panels${qs({ q, page, perPage })}`);
-  } catch (e) {
-    replaceChildren(body, h("p", { class: "error", role: "alert" }, sentence(e)));
-    return;
-  }
-  if (ctx.signal.aborted) return;
+  if (!loaded) return;
+  const { body, list } = loaded;
   const rows = list.rows.map((p) =>
     h(
       "tr",

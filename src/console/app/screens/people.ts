@@ -2,10 +2,11 @@
  * Users (000_*.txt steps 3-4): the people of the fleet, searchable by name and paged, with Add in
  * the header; a name opens the person's profile (Device Access, the Time tile, contacts).
  */
-import { enc, get, qs, sentence } from "../api.js";
+import { enc, qs } from "../api.js";
 import { h, icon, replaceChildren } from "../dom.js";
-import { pageFrom, pager, pageSizeFrom, type Page } from "../pager.js";
+import { pageFrom, pager, pageSizeFrom } from "../pager.js";
 import { navigate, type ScreenContext } from "../router.js";
+import { searchList } from "../search-list.js";
 import { can } from "../session.js";
 
 interface PersonRow {
@@ -21,23 +22,18 @@ export async function peopleScreen(ctx: ScreenContext): Promise<void> {
   const page = pageFrom(ctx.query);
   const perPage = pageSizeFrom(ctx.query);
   const here = (o: { q: string; page?: number; perPage: number }) => `/people${qs({ q: o.q, page: o.page && o.page > 1 ? o.page : undefined, perPage: o.perPage === 15 ? undefined : o.perPage })}`;
-  const search = h("input", { type: "search", id: "people-search", value: q, placeholder: "First or last name", autocomplete: "off" });
-  const form = h("form", { class: "search", role: "search" }, h("label", { for: search.id }, "Search users"), search, h("button", { type: "submit", class: "button" }, "Search"));
-  form.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    navigate(here({ q: search.value.trim().replace(/\s+/g, " "), perPage }));
-  });
   const add = can("manage_panel_users") ? h("a", { class: "button primary", href: "/people/new" }, "Add") : null;
-  const body = h("div", { class: "grid-wrap" });
-  replaceChildren(ctx.main, h("section", { class: "page" }, h("header", { class: "page-header" }, h("h1", null, "Users"), add), form, body));
-  let list: Page<PersonRow>;
-  try {
-    list = await get<Page<PersonRow>>(`/people${qs({ q, page, perPage })}`);
-  } catch (e) {
-    replaceChildren(body, h("p", { class: "error", role: "alert" }, sentence(e)));
-    return;
-  }
-  if (ctx.signal.aborted) return;
+  const loaded = await searchList<PersonRow>(ctx, {
+    title: "Users",
+    searchId: "people-search",
+    searchLabel: "Search users",
+    placeholder: "First or last name",
+    addressFor: (typed) => here({ q: typed, perPage }),
+    apiPath: `/people${qs({ q, page, perPage })}`,
+    action: add,
+  });
+  if (!loaded) return;
+  const { body, list } = loaded;
   const rows = list.rows.map((p) =>
     h(
       "tr",
