@@ -1,0 +1,63 @@
+/**
+ * Two panel-fleet workers sharing the panels' events through an MQTT shared subscription
+ * (`eventShareGroup`, FLEET_EVENT_SHARE_GROUP) on a real mosquitto and one PostgreSQL server: each
+ * event reaches ONE of the workers (both get a share, none gets an event twice), and the fleet
+ * still stores every event once, with none missing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
+import { CodeVault } from "../../src/fleet/code-vault.js";
+import type { Db } from "../../src/fleet/db.js";
+import { Secret } from "../../src/domain/index.js";
+import { DATABASES } from "./databases.js";
+import { AgentFleet, captureLog, until } from "./fixture.js";
+import { adminClient, TEST_ADMIN } from "./http-client.js";
+
+const server = DATABASES.find((d) => d.name.startsWith("PostgreSQL"))!;
+const ATTEMPTS = 24;
+
+describe("two workers in one event share group", () => {
+  const agents = new AgentFleet();
+  const log = captureLog();
+  let db: Db;
+  let closeDb: () => Promise<void>;
+  const workers: RunningFleet[] = [];
+  const heard = new Map<string, number[]>();
+
+  beforeAll(async () => {
+    await agents.start(["share-1"]);
+    ({ db, close: closeDb } = await server.open());
+    for (const workerId of ["w-a", "w-b"]) {
+      const w = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 6)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, admin: TEST_ADMIN, workerId, eventShareGroup: "panel-fleet" });
+      heard.set(workerId, []);
+      w.client.on("event", (_panelId, e) => heard.get(workerId)!.push(e.n));
+      workers.push(w);
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await closeDb?.();
+    await agents.stop();
+  });
+
+  it("gives each event to one worker, both get a share, and every event is stored once", async () => {
+    const a = await adminClient(workers[0]!.url);
+    expect((await a.post("/api/v1/panels", { id: "share-1" })).status).toBe(201);
+    const agent = agents.agent("share-1");
+    // Wrong codes at three keypads: an access event each, and lockouts beside them.
+    for (let i = 0; i < ATTEMPTS; i++) await agent.core!.access({ keypadId: `kp${i % 3}`, partitions: [1] }, { kind: "pin", value: new Secret("9999") }, "disarm");
+    const top = async () => Number((await db.query<{ n: unknown }>("SELECT coalesce(max(n), 0) AS n FROM events WHERE panel_id = 'share-1'")).rows[0]!.n);
+    await until(async () => (await top()) >= ATTEMPTS, 30_000);
+    const highest = await top();
+    const stored = await db.query<{ n: unknown; c: unknown }>("SELECT n, count(*) AS c FROM events WHERE panel_id = 'share-1' GROUP BY n ORDER BY n");
+    expect(stored.rows.map((r) => Number(r.n))).toEqual(Array.from({ length: highest }, (_, i) => i + 1));
+    expect(stored.rows.every((r) => Number(r.c) === 1)).toBe(true);
+    await until(async () => heard.get("w-a")!.length + heard.get("w-b")!.length >= highest, 10_000);
+    const [ha, hb] = [heard.get("w-a")!, heard.get("w-b")!];
+    expect(ha.length).toBeGreaterThan(0);
+    expect(hb.length).toBeGreaterThan(0);
+    expect(ha.filter((n) => hb.includes(n))).toEqual([]);
+    expect(new Set([...ha, ...hb]).size).toBe(highest);
+  }, 60_000);
+});
