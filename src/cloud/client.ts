@@ -79,8 +79,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     },
     // An ack may have gone by while its filter was refused: the commands in flight go again, the
     // same bytes (the agent answers a redelivery with its stored result).
-    grantedLate: (filter) => {
-      this.#o.logger?.info({ filter }, "subscription granted after a refusal; commands in flight are sent again");
+    grantedLate: (filters) => {
+      this.#o.logger?.info({ filters }, "subscription granted after a refusal; commands in flight are sent again");
       for (const p of this.#panels.values()) p.sender.republish();
     },
   });

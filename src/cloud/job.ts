@@ -68,12 +68,5 @@ export function rejectedLocally(panelId: string, id: string, code: OutcomeCode, 
 export function closeJob(job: Job): void {
   const out: PendingOutcome = { status: "pending", panelId: job.panelId, id: job.id, reason: "closed", later: laterOf(job) };
   if (job.seq !== undefined) out.seq = job.seq;
-  if (!job.firstDone) {
-    job.firstDone = true;
-    job.resolveFirst(out);
-  }
-  if (!job.finalDone) {
-    job.finalDone = true;
-    job.resolveLater?.(out);
-  }
+  final(job, out);
 }

@@ -20,8 +20,8 @@ export interface SubscriptionsHost {
   closed(): boolean;
   /** A filter was refused; it is retried after `retryMs`. */
   refused(filter: string, retryMs: number, reason: string): void;
-  /** A filter refused before is granted now: what was published meanwhile may have been answered unheard. */
-  grantedLate(filter: string): void;
+  /** Filters refused before are granted now (one call per broker answer): what was published meanwhile may have been answered unheard. */
+  grantedLate(filters: string[]): void;
 }
 
 export class Subscriptions {
@@ -71,6 +71,7 @@ export class Subscriptions {
     client.subscribe(filters, { qos: 1 }, (err, granted) => {
       if (this.#host.closed()) return;
       const refused = new Map<string, string>();
+      const late: string[] = [];
       if (err) for (const f of filters) refused.set(f, err.message);
       else {
         const byTopic = new Map((granted ?? []).map((g: ISubscriptionGrant) => [g.topic, g.qos]));
@@ -79,10 +80,12 @@ export class Subscriptions {
           if (qos === undefined || qos >= REFUSED) refused.set(f, `suback ${qos ?? "missing"}`);
           else {
             this.#granted.add(f);
-            if (this.#retryMs.delete(f)) this.#host.grantedLate(f);
+            // A retry delay on record means the filter was refused before.
+            if (this.#retryMs.delete(f)) late.push(f);
           }
         }
       }
+      if (late.length > 0) this.#host.grantedLate(late);
       for (const [f, reason] of refused) this.#retry(f, reason);
       for (const f of filters) this.#answer(f);
     });

@@ -43,8 +43,6 @@ export { journalSeqStore } from "./journal-seq-store.js";
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
 
-/** The sentence a refusal is recorded with: the agent's table, then the cloud client's own codes. */
-const sentence = outcomeSentence;
 
 /**
  * Publishes each panel's pending commands in seq order through the cloud client and records every
@@ -460,7 +458,7 @@ export class Dispatcher {
     const fate: Fate =
       o.status === "applied"
         ? { status: "applied", wireSeq: o.seq }
-        : { status: "rejected", code: o.code, sentence: sentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
+        : { status: "rejected", code: o.code, sentence: outcomeSentence(o.code), ...(o.seq !== undefined ? { wireSeq: o.seq } : {}) };
     await this.#fates.record(c, o, fate);
   }
 }

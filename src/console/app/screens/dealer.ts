@@ -105,7 +105,8 @@ export async function dealerScreen(ctx: ScreenContext): Promise<void> {
     const manage = can("manage_panel_users");
     const sw = toggle("Security Professional Access", state.open, undefined, !manage);
     const save = h("button", { type: "button", class: "button primary", disabled: true }, "SAVE");
-    shown = { key: viewKey(state), dirty: () => sw.input.checked !== state.open || save.disabled === false };
+    // Moved and not saved, or being saved: the switch differs from the state painted.
+    shown = { key: viewKey(state), dirty: () => sw.input.checked !== state.open };
     const left = h("p", { class: "time-left", "aria-live": "off", "data-field": "time-left" });
     const paintLeft = (ms: number) => (left.textContent = `Time left: ${formatRemaining(ms)}`);
     if (state.open && state.remainingMs !== null) {
