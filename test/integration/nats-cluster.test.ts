@@ -4,8 +4,7 @@
  * code set through the cluster works at each panel's keypad, and with one node killed the panel on
  * a surviving node keeps applying what is sent while the stopped node's panel gets its commands
  * once the node is back (its MQTT session and queued messages live in JetStream streams, three
- * replicas: see test/helpers/nats.ts for why not the default two); a panel given the other nodes
- * as failover URLs moves to one of them when its node is killed and applies there meanwhile.
+ * replicas: see test/helpers/nats.ts for why not the default two).
  */
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,11 +43,9 @@ beforeEach(() => {
 beforeAll(async () => {
   if (!NATS_BIN) throw new Error("nats-server missing: apt-get install nats-server (.ci/run installs it)");
   cluster = await new NatsCluster(3).start();
-  // Panels north and west on node 1, panel south on node 2; the cloud on node 3. West alone lists
-  // the other nodes as failover URLs.
-  for (const [panel, node] of [["north", 0], ["south", 1], ["west", 0]] as const) {
-    const failover = panel === "west" ? { broker: { url: cluster.mqttUrl(node), failoverUrls: [cluster.mqttUrl(2), cluster.mqttUrl(1)], protocolVersion: 4 } } : {};
-    configs[panel] = cloudAgentConfig(dirs.make(), cluster.mqttUrl(node), panel, key, failover);
+  // Panel north on node 1, panel south on node 2; the cloud on node 3.
+  for (const [panel, node] of [["north", 0], ["south", 1]] as const) {
+    configs[panel] = cloudAgentConfig(dirs.make(), cluster.mqttUrl(node), panel, key);
     // the agent's own log (info and up), kept for a failing test's report
     const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (agentLog.push(`${panel} ${chunk.toString().trim()}`), done()) });
     agents[panel] = new Agent(configs[panel], { logger: pino({ level: "info" }, sink) });
@@ -94,17 +91,5 @@ describe("on a three-node NATS cluster", () => {
     await Promise.all(sent);
     expect(agents.south!.core!.lastSeq).toBe(4);
     expect(agents.north!.core!.lastSeq).toBe(4);
-  }, 180_000);
-
-  it("moves a panel with failover URLs to a surviving node when its own is killed: it applies there while its node is down", async () => {
-    expect((await client.send("west", { kind: "set_code", slot: 4, code: new Secret("5937") })).status).toBe("applied");
-    await cluster.stop(0, "SIGKILL"); // west's (and north's) node dies
-    await cluster.leadersOff(0, 60_000);
-    await waitFor(() => agents.west!.link?.connected === true && agents.north!.link?.connected === false, 60_000, "west connected to another node");
-    for (let i = 1; i <= 2; i++) {
-      void client.send("west", { kind: "set_label", slot: 4, label: `Moved ${i}` });
-      await waitFor(() => agents.west!.core!.table.slot(4).label === `Moved ${i}`, 60_000, `west to apply change ${i} on another node\n${cluster.log(2).slice(-1500)}`, 100);
-    }
-    expect(await keypadEntry(configs.west!.keypadSocket, "kp-1", "5937", "arm_away")).toMatch(/Access granted/);
   }, 180_000);
 });
