@@ -67,7 +67,9 @@ export function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs: number, 
 export async function startHost(ctx: FleetRigContext, name: string, panels: string[], concurrency = 10): Promise<AgentHost> {
   const specFile = join(ctx.dir, `${name}.json`);
   writeFileSync(specFile, JSON.stringify({ brokerUrl: ctx.brokerUrl, trustedKeyHex: ctx.signing.publicRaw.toString("hex"), dir: join(ctx.dir, "agents"), panels, concurrency }));
-  const child = spawn(process.execPath, ["--import", "tsx", "test/scale/agent-host.ts", specFile], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "inherit"] });
+  // FLEET_RIG_HOST_NODE_ARGS: node options for the agent hosts (e.g. --cpu-prof --cpu-prof-dir=DIR)
+  const hostArgs = (process.env.FLEET_RIG_HOST_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...hostArgs, "--import", "tsx", "test/scale/agent-host.ts", specFile], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "inherit"] });
   await lineOf(child, /"ready":\d+/, 300_000, `agent host ${name}`);
   return { child, specFile, panels };
 }
