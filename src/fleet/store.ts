@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { PANEL_TYPES, ROLE_PERMISSIONS, pageWindow, type Page, type PageSize, type PanelTypeId, type Role, type scheduleSchema, Secret } from "../domain/index.js";
+import { PANEL_TYPES, pageWindow, type Page, type PageSize, type PanelTypeId, type Role, type scheduleSchema, Secret } from "../domain/index.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
@@ -8,8 +8,10 @@ import { text } from "./row.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
 import { Journal } from "./journal.js";
 import { writeSnapshot } from "./snapshot.js";
+import { setAccessMany, type AccessManyInput, type AccessResult } from "./access-many.js";
 
 export type { PanelRow } from "./panel-row.js";
+export type { AccessManyInput, AccessResult } from "./access-many.js";
 export type { JournalCommand, Fate } from "./journal.js";
 
 export type Schedule = z.infer<typeof scheduleSchema>;
@@ -108,9 +110,6 @@ const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
-const ALWAYS: Schedule = { kind: "always" };
-const allPartitions = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
-const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Another person switched on at panel $1 with the code whose MAC is $6 (the person is $4). */
 const CODE_CLASH = "SELECT 1 FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND a.person_id <> $4 AND p.code_mac = $6";
@@ -333,146 +332,17 @@ export class FleetStore {
     return this.db.transaction((tx) => this.setAccessIn(tx, personId, panelId, input));
   }
 
-  /** `setAccess` inside the caller's transaction (the access period changes several panels in one). */
+  /** `setAccess` inside the caller's transaction: `setAccessMany` with one panel. */
   async setAccessIn(tx: Queryable, personId: string, panelId: string, input: AccessInput): Promise<{ access: AccessView; commands: string[] }> {
-    const locked = await tx.query("SELECT * FROM panels WHERE id = $1 FOR UPDATE", [panelId]);
-    if (!locked.rows[0]) throw new FleetError("panel_not_found", { panelId });
-    const panel = panelFromRow(locked.rows[0]);
-    const type = PANEL_TYPES[panel.type];
-    // The person (locked) and their access at this panel, in one round trip.
-    const pr = await tx.query(
-      `SELECT p.id, p.first_name, p.last_name, p.code_ct, p.code_mac, p.access_period,
-              a.person_id AS cur_person, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.account_id,
-              -- whether another person holds the slot asked for (or the current one): the slot check below, without a round trip
-              EXISTS (SELECT 1 FROM person_panels t WHERE t.panel_id = $2 AND t.slot = coalesce($3::int, a.slot) AND t.person_id <> $1) AS slot_taken
-       FROM people p LEFT JOIN person_panels a ON a.person_id = p.id AND a.panel_id = $2 WHERE p.id = $1 FOR UPDATE OF p`,
-      [personId, panelId, input.slot ?? null],
-    );
-    const person = pr.rows[0];
-    if (!person) throw new FleetError("person_not_found", { personId });
-    const cur = person.cur_person !== null && person.cur_person !== undefined ? person : undefined;
+    return (await setAccessMany(this.vault, tx, personId, [{ ...input, panelId }]))[0]!;
+  }
 
-    const role: Role = input.role ?? ((cur?.role as Role | undefined) ?? type.defaultRole);
-    if (!type.roles.includes(role)) throw new FleetError("invalid_role_for_panel", { role, panelType: panel.type });
-    let slot = input.slot ?? (cur ? num(cur.slot) : undefined);
-    /** Whether the person's code is in use at this panel, when it was read with the free slot. */
-    let codeClash: boolean | undefined;
-    if (slot !== undefined && (slot < 1 || slot > panel.capacity)) throw new FleetError("slot_out_of_range", { slot, capacity: panel.capacity });
-    if (slot !== undefined) {
-      const isMasterSlot = type.masterSlots.includes(slot);
-      if (isMasterSlot !== (role === "Master")) throw new FleetError("master_role_fixed", { slot });
-      // `slot` is the one asked for or the current one: read with the person (slot_taken).
-      if (person.slot_taken === true) throw new FleetError("slot_in_use", { slot });
-    } else if (role === "Master") {
-      slot = type.masterSlots[0]!;
-      const taken = await tx.query("SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot]);
-      if (taken.rows.length > 0) throw new FleetError("slot_in_use", { slot });
-    } else {
-      // The first free slot and, for a person switched on here now, whether their code is in use here: one round trip.
-      const switchingOn = input.enabled && cur?.enabled !== true && Boolean(person.code_ct);
-      const free = await tx.query<{ s: unknown; clash: boolean }>(
-        `SELECT (SELECT s FROM generate_series(1, $2::int) AS s
-                 WHERE s <> ALL($3::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels WHERE panel_id = $1 AND slot = s)
-                 ORDER BY s LIMIT 1) AS s,
-                $5::boolean AND EXISTS (${CODE_CLASH}) AS clash`,
-        [panelId, panel.capacity, [...type.masterSlots], personId, switchingOn, switchingOn ? String(person.code_mac) : null],
-      );
-      if (free.rows[0]?.s === null || free.rows[0]?.s === undefined) throw new FleetError("panel_full", { panelId });
-      slot = num(free.rows[0].s);
-      if (switchingOn) codeClash = free.rows[0].clash === true;
-    }
-    const isMaster = role === "Master";
-    const all = allPartitions(panel.partitions);
-    // A role that holds every partition (the Master) cannot be given fewer (the agent's rule, domain ROLE_PERMISSIONS).
-    const allPartitionsRole = ROLE_PERMISSIONS[role].allPartitions;
-    if (allPartitionsRole && input.partitions && !sameNumbers([...new Set(input.partitions)].sort((a, b) => a - b), all)) throw new FleetError("master_all_partitions", { slot });
-    const partitions = allPartitionsRole ? all : [...new Set(input.partitions ?? ((cur?.partitions as number[] | undefined) ?? all))].sort((a, b) => a - b);
-    for (const p of partitions) if (p < 1 || p > panel.partitions) throw new FleetError("partition_out_of_range", { partition: p, partitions: panel.partitions });
-    if (partitions.length === 0) throw new FleetError("partition_out_of_range", { partitions: panel.partitions });
-    const schedule: Schedule = input.schedule ?? ((cur?.schedule as Schedule | undefined) ?? ((person.access_period as Schedule | null) ?? ALWAYS));
-    if (schedule.kind === "temporary" && schedule.to <= schedule.from) throw new FleetError("invalid_schedule");
-    const doorLocks = [...new Set(input.doorLocks ?? ((cur?.door_locks as string[] | undefined) ?? []))].sort();
-    // The panel's door locks are known when it was enrolled with them: an unknown one is refused here already.
-    if (panel.doorLocks.length > 0) for (const d of doorLocks) if (!panel.doorLocks.includes(d)) throw new FleetError("unknown_door_lock", { doorLock: d });
-    const label = input.label !== undefined ? input.label : ((cur?.label as string | null | undefined) ?? null);
-    // The agent's label rules (domain/apply.ts validLabel): printable, at most the type's length in code points.
-    // eslint-disable-next-line no-control-regex
-    if (label !== null && (label.trim() === "" || /[\u0000-\u001f\u007f]/.test(label))) throw new FleetError("invalid_label");
-    if (label !== null && Array.from(label).length > type.labelLength) throw new FleetError("label_too_long", { max: type.labelLength });
-    let tags: TagInput[] | undefined;
-    if (input.tags !== undefined) {
-      tags = input.tags;
-      for (const t of tags) if (!type.tagKinds.includes(t.kind)) throw new FleetError("tags_not_supported", { kind: t.kind });
-      if (tags.length > type.maxTagsPerUser) throw new FleetError("too_many_tags", { max: type.maxTagsPerUser });
-    }
-    const accountId = input.accountId !== undefined ? input.accountId : ((cur?.account_id as string | null | undefined) ?? null);
-    let account: { id: string; email: string; createdAt: number; status: "Not confirmed" | "Active" | "Suspended" } | null = null;
-    if (accountId !== null) {
-      const a = (await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1", [accountId])).rows[0];
-      if (!a) throw new FleetError("account_not_found", { accountId });
-      account = { id: String(a.id), email: String(a.email), createdAt: new Date(a.created_at as Date).getTime(), status: a.status as "Active" };
-      if (account.status === "Suspended" && input.enabled && accountId !== ((cur?.account_id as string | null | undefined) ?? null)) throw new FleetError("account_suspended", { accountId });
-      const owner = await tx.query<{ slot: unknown }>("SELECT slot FROM person_panels WHERE panel_id = $1 AND account_id = $2 AND person_id <> $3 AND enabled", [panelId, accountId, personId]);
-      if (owner.rows[0]) throw new FleetError("account_already_assigned", { slot: num(owner.rows[0].slot) });
-    }
-    const wasOn = cur?.enabled === true;
-    const slotMoved = cur !== undefined && num(cur.slot) !== slot;
-
-    if (input.enabled && !wasOn) {
-      if (!person.code_ct) throw new FleetError("code_required", { personId });
-      if (codeClash === undefined) await this.#checkCodeFree(tx, panelId, personId, String(person.code_mac));
-      else if (codeClash) throw new FleetError("code_in_use", { panelId });
-    }
-    if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
-
-    const tagsAad = `tags:${personId}:${panelId}`;
-    const tagsCt = tags !== undefined ? (tags.length ? this.vault.encrypt(JSON.stringify(tags), tagsAad) : null) : ((cur?.tags_ct as Uint8Array | null | undefined) ?? null);
-    const tagKinds = tags !== undefined ? tags.map((t) => ({ kind: t.kind })) : ((cur?.tags as { kind: string }[] | undefined) ?? []);
-    // The access row, written in the same statement as the commands (see writeCommands).
-    const upsert = {
-      sql: (o: number) => {
-        const $ = (n: number) => `$${o + n}`;
-        return `INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
-         VALUES (${$(1)}, ${$(2)}, ${$(3)}, ${$(4)}, ${$(5)}, ${$(6)}, ${$(7)}, ${$(8)}, ${$(9)}, ${$(10)}, ${$(11)}, ${$(12)}, now())
-         ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = ${$(3)}, slot = ${$(4)}, role = ${$(5)}, partitions = ${$(6)}, schedule = ${$(7)}, door_locks = ${$(8)}, account_id = ${$(9)},
-           label = ${$(10)}, tags = ${$(11)}, tags_ct = ${$(12)}, version = person_panels.version + 1, updated_at = now()`;
-      },
-      params: [personId, panelId, input.enabled, slot, role, partitions, JSON.stringify(schedule), doorLocks, accountId, label, JSON.stringify(tagKinds), tagsCt],
-    };
-
-    const writes: { body: Record<string, unknown> & { kind: string }; secret?: Secret }[] = [];
-    const write = (body: Record<string, unknown> & { kind: string }, secret?: Secret) => void writes.push({ body, ...(secret ? { secret } : {}) });
-    const labelCommand = () => write(label !== null ? { kind: "set_label", slot, label } : { kind: "set_label", slot, firstName: String(person.first_name), lastName: String(person.last_name) });
-    const tagsSecret = () => new Secret(tagsCt ? this.vault.decrypt(tagsCt, tagsAad).reveal() : "[]");
-    // Moving a switched-on person to another slot clears the old slot first.
-    if (wasOn && (slotMoved || !input.enabled)) write({ kind: "disable_user", slot: num(cur.slot) });
-    if (input.enabled && (!wasOn || slotMoved)) {
-      const code = this.vault.decrypt(person.code_ct as Uint8Array, `person:${personId}`);
-      this.#checkCodeFits(panel, code);
-      write({ kind: "set_code", slot }, code);
-      labelCommand();
-      if (!isMaster) {
-        write({ kind: "set_role", slot, role });
-        write({ kind: "set_partitions", slot, partitions });
-      }
-      write({ kind: "set_schedule", slot, schedule });
-      if (doorLocks.length > 0) write({ kind: "set_door_locks", slot, doorLocks });
-      if (tagsCt) write({ kind: "set_proximity_tags", slot }, tagsSecret());
-      if (account && account.status !== "Suspended") write({ kind: "assign_account", slot, account });
-    } else if (input.enabled && wasOn) {
-      if (label !== ((cur.label as string | null) ?? null)) labelCommand();
-      if (!isMaster && role !== cur.role) write({ kind: "set_role", slot, role });
-      if (!isMaster && !sameNumbers(partitions, cur.partitions as number[])) write({ kind: "set_partitions", slot, partitions });
-      if (JSON.stringify(schedule) !== JSON.stringify(cur.schedule)) write({ kind: "set_schedule", slot, schedule });
-      if (JSON.stringify(doorLocks) !== JSON.stringify(cur.door_locks)) write({ kind: "set_door_locks", slot, doorLocks });
-      if (tags !== undefined) write({ kind: "set_proximity_tags", slot }, tagsSecret());
-      if (accountId !== ((cur.account_id as string | null) ?? null)) {
-        if (account) write({ kind: "assign_account", slot, account });
-        else write({ kind: "unassign_account", slot });
-      }
-    }
-    const commands = await this.writeCommands(tx, panelId, personId, writes, upsert);
-    return { access: { personId, panelId, enabled: input.enabled, slot, role, partitions, schedule, doorLocks, accountId, label, tags: tagKinds }, commands };
+  /**
+   * The person's access at many panels in the caller's transaction, all or nothing, in a constant
+   * number of statements (access-many.ts; the rules are access-plan.ts). Results in panel-id order.
+   */
+  async setAccessMany(tx: Queryable, personId: string, inputs: readonly AccessManyInput[]): Promise<AccessResult[]> {
+    return setAccessMany(this.vault, tx, personId, inputs);
   }
 
   /** Reconcile by snapshot (snapshot.ts): one `snapshot` command with the panel's whole desired table. */
