@@ -69,6 +69,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #client: MqttClient | undefined;
   #closed = false;
   #fleetEvents = false;
+  /** Which panels' states are wanted (filterStates); undefined: every panel's. */
+  #wantsState: ((panelId: string) => boolean) | undefined;
   readonly #iterators = new Set<() => void>();
   readonly #subscriptions = new Subscriptions({
     client: () => this.#client,
@@ -256,6 +258,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   async panelState(panelId: string, timeoutMs = this.#o.ackTimeoutMs): Promise<State | undefined> {
     const p = this.#panel(panelId);
     await this.#watch(p);
+    this.#takeDeferred(p);
     if (p.state) return p.state;
     return new Promise<State | undefined>((resolve) => {
       const timer = setTimeout(() => {
@@ -312,6 +315,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       expiresAt: this.#now() + this.#o.commandLifetimeMs,
     };
     p.deadlines.add(job);
+    this.#takeDeferred(p);
     if (p.sender.lastAssigned === undefined) void startCounter(p, this.#counter);
     p.sender.enqueue(job);
     return first;
@@ -339,12 +343,57 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (!t || payload.length === 0) return;
     if (t.channel === "status") return onStatus(this.#inbound, t.panelId, payload);
     if (t.channel === "cmd") return;
-    // Acks only matter to a panel this client sends to.
-    const p = t.channel === "ack" ? this.#panels.get(t.panelId) : this.#panel(t.panelId);
-    if (!p) return;
+    let p: Panel | undefined;
+    if (t.channel === "ack") {
+      // An ack can only answer the envelope in flight: with none (another client sends to this
+      // panel, or a late duplicate) it resolves nothing, so it is dropped before its signature is
+      // checked (with several workers on one fleet subscription, most acks are another's).
+      p = this.#panels.get(t.panelId);
+      if (!p?.sender.inflight) return;
+    } else p = this.#panel(t.panelId);
+    if (t.channel === "state") {
+      // A state not wanted now (another worker publishes to the panel) is kept unverified, the newest
+      // only, and judged when the panel is wanted again (panelState, send, stateWanted). Only once the
+      // panel's identity is known: in `tofu` mode its first state pins the identity its events need.
+      if (this.#wantsState && !this.#wantsState(p.id) && this.#gate.identityOf(p.id)) {
+        p.deferredState = payload;
+        return;
+      }
+      p.deferredState = undefined;
+    }
+    this.#receive(p, t.channel, payload);
+  }
+
+  #receive(p: Panel, channel: AgentChannel, payload: Buffer): void {
     // Not verifying (a benchmark's baseline only): the decoders read either form as it is.
-    if (!this.#o.verify) return this.#deliver(p, t.channel, payload);
-    this.#gate.receive(p.id, t.channel, payload);
+    if (!this.#o.verify) return this.#deliver(p, channel, payload);
+    this.#gate.receive(p.id, channel, payload);
+  }
+
+  /** The newest state heard while the panel's states were not wanted: judged now. */
+  #takeDeferred(p: Panel): void {
+    const payload = p.deferredState;
+    if (!payload) return;
+    p.deferredState = undefined;
+    this.#receive(p, "state", payload);
+  }
+
+  /**
+   * Says which panels' retained states the caller wants (undefined: every panel's, the default).
+   * The state of a panel not wanted is neither verified nor decoded nor told (`state`): the newest
+   * one heard is kept as it came and judged once the panel is wanted again, at the latest when
+   * `panelState` or `send` is called for it, or at once with `stateWanted`. Its signature is still
+   * checked before anything believes it. For a service whose workers split the panels among
+   * them: each verifies only the states of the panels it publishes to (and of those nobody does).
+   */
+  filterStates(wants: ((panelId: string) => boolean) | undefined): void {
+    this.#wantsState = wants;
+  }
+
+  /** A panel's states are wanted again (see filterStates): the newest heard meanwhile is judged now. */
+  stateWanted(panelId: string): void {
+    const p = this.#panels.get(panelId);
+    if (p) this.#takeDeferred(p);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ export interface Panel {
   epoch?: string;
   /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */
   pastEpochs?: Set<string>;
+  /**
+   * The newest retained state heard while the caller did not want this panel's states (see
+   * CloudClient.filterStates), not yet verified nor taken: judged when the panel is wanted again.
+   */
+  deferredState?: Buffer;
 }
 
 /** The panel's state once `accept` says so (the one in hand first), or undefined after `timeoutMs`; any state once `closed()`. */

@@ -88,6 +88,13 @@ export class Dispatcher {
   readonly #leasedAt = new Map<string, number>();
   /** The sealing key pinned at enrolment, per panel held (from the lease statement's rows). */
   readonly #sealKeys = new Map<string, Buffer>();
+  /**
+   * Panels another worker holds the lease of, with when (this process's clock) that lease ends at the
+   * latest as last seen: their states are that worker's to record, so this one does not verify them.
+   */
+  readonly #others = new Map<string, number>();
+  /** When (this process's clock) `#others` was last read from the database; -Infinity: never. */
+  #othersAt = -Infinity;
   /** Panels with no retained state yet, waited for outside the rounds. */
   readonly #awaitingState = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -121,10 +128,41 @@ export class Dispatcher {
 
   /** Records what panels report (retained state and status) and starts polling the journal. */
   start(): void {
+    this.#client.filterStates((panelId) => this.wantsState(panelId));
     this.#client.on("state", (panelId, state) => this.#onState(panelId, state));
     this.#client.on("resync", (req) => void this.#onResync(req));
     this.#client.on("status", (panelId, status) => void this.#store.recordPanelStatus(panelId, status.status === "online").catch(() => {}));
     this.#schedule(0);
+  }
+
+  /**
+   * Whether this worker needs a panel's reported states: those of the panels it holds, and of those
+   * no other worker is known to hold (an idle panel is reconciled by whoever hears it). Another
+   * worker's lease learnt from the lease statement or the periodic read of leases; once it ends
+   * (expired, released, lost), the panel is wanted again, and the newest state heard meanwhile is
+   * judged then (the client kept it).
+   */
+  wantsState(panelId: string): boolean {
+    if (this.#leasedAt.has(panelId)) return true;
+    const until = this.#others.get(panelId);
+    return until === undefined || until <= performance.now();
+  }
+
+  /** Reads which panels other workers hold (every third of a lease): the panels that left that set are wanted again. */
+  async #refreshOthers(now: number): Promise<void> {
+    if (now - this.#othersAt < this.#o.leaseMs / 3) return;
+    let held: Map<string, number>;
+    try {
+      held = await this.#journal.leasesOfOthers(this.#o.workerId);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "leases of other workers not read");
+      return;
+    }
+    this.#othersAt = now;
+    const before = [...this.#others.keys()];
+    this.#others.clear();
+    for (const [id, ms] of held) if (!this.#leasedAt.has(id) || this.#lost.has(id)) this.#others.set(id, now + ms);
+    for (const id of before) if (this.wantsState(id)) this.#client.stateWanted(id);
   }
 
   /** Runs a round now (after a change was committed). */
@@ -308,6 +346,7 @@ export class Dispatcher {
     }
     if (this.#offBroker) this.#log.info("broker connection back: publishing again");
     this.#offBroker = false;
+    await this.#refreshOthers(performance.now());
     let panels: string[];
     try {
       panels = (await this.#journal.panelsWithPending(this.#o.workerId)).filter((p) => !this.#busy.has(p) && !this.#lost.has(p));
@@ -324,12 +363,15 @@ export class Dispatcher {
         const { held, taken } = await this.#journal.acquireLeases([...need], this.#o.workerId, this.#o.leaseMs);
         for (const [id, row] of held) {
           this.#leasedAt.set(id, now);
+          this.#others.delete(id);
           this.#sealKeys.set(id, row.sealKey);
         }
         // Held by another worker: lost if this one published there. Neither held nor taken: its row
         // was busy (an API call writing commands there); the next round asks again.
         for (const id of taken) {
           this.#leasedAt.delete(id);
+          // Until the next read of the leases at the latest (it renews what it holds).
+          this.#others.set(id, now + this.#o.leaseMs / 3);
           if (this.#handed.has(id)) this.#loseLease(id);
         }
       } catch (err) {

@@ -118,6 +118,15 @@ export class Journal {
     await this.releaseLeases([panelId], owner);
   }
 
+  /** Panels whose unexpired lease another worker than `owner` holds, with the milliseconds left of it (the database's clock). */
+  async leasesOfOthers(owner: string): Promise<Map<string, number>> {
+    const r = await this.db.query<{ id: string; ms: unknown }>(
+      "SELECT id, extract(epoch FROM lease_until - now()) * 1000 AS ms FROM panels WHERE lease_owner IS NOT NULL AND lease_owner <> $1 AND lease_until > now()",
+      [owner],
+    );
+    return new Map(r.rows.map((x) => [x.id, Number(x.ms)]));
+  }
+
   async leaseOwner(panelId: string): Promise<string | null> {
     const r = await this.db.query<{ lease_owner: string | null }>("SELECT lease_owner FROM panels WHERE id = $1 AND lease_until > now()", [panelId]);
     return r.rows[0]?.lease_owner ?? null;
