@@ -3,9 +3,12 @@
  * on a PostgreSQL 15 server, mosquitto; a SIGKILLed worker, a PostgreSQL restart and an offline
  * panel whose queue overflowed (replays of its own envelopes past mosquitto's max_queued_messages,
  * then the fleet's commands, which mosquitto drops), all in one burst. `npm run reliability` runs
- * it longer, and again on a three-node NATS cluster with a node SIGKILLed (not here: see fleet.ts).
+ * it longer. And on a three-node NATS cluster (nats-server 2.9, JetStream, its MQTT listener on
+ * each node; panels spread over the nodes, the workers on the first and last): a node of panels
+ * SIGKILLed mid-burst and started again; `npm run reliability` also kills a worker's node.
  */
 import { describe, expect, it } from "vitest";
+import { NATS_BIN } from "../helpers/nats.js";
 import { POSTGRES_INSTALLED } from "../helpers/postgres.js";
 import { runFleetFaults } from "./fleet.js";
 
@@ -22,6 +25,20 @@ describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker proce
     expect(r.fleet_acked_changes).toBeGreaterThan(100);
     expect(r.fleet_keypad_checks).toBeGreaterThan(0);
     expect(r.fleet_takeover_ms).toBeGreaterThanOrEqual(0);
+    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged }).toEqual({ lost: 0, duplicated: 0, unconverged: 0 });
+  }, 280_000);
+});
+
+describe.skipIf(!POSTGRES_INSTALLED || !NATS_BIN)("panel-fleet under faults (two worker processes, PG15, a three-node NATS cluster)", () => {
+  it("loses nothing, applies nothing twice and converges with a node of panels SIGKILLed mid-burst; the panels on the other nodes converge while it is down", async () => {
+    const r = await runFleetFaults({ panels: 15, people: 6, changes: 120, broker: "nats", faults: ["stop_nats_node"], settleMs: 60_000, keypadSample: 3, progress: (line) => console.log(line) });
+    console.log(JSON.stringify({ ...r, details: undefined }), "\n", r.details.join("\n"));
+    expect(r.fleet_nats_node_stops).toBe(1);
+    expect(r.fleet_nats_panels_on_stopped_node).toBe(5);
+    expect(r.fleet_nats_commands_while_down).toBeGreaterThan(0);
+    expect(r.fleet_nats_outage_unconverged).toBe(0);
+    expect(r.fleet_acked_changes).toBeGreaterThan(60);
+    expect(r.fleet_keypad_checks).toBeGreaterThan(0);
     expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged }).toEqual({ lost: 0, duplicated: 0, unconverged: 0 });
   }, 280_000);
 });
