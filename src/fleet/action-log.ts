@@ -33,9 +33,26 @@ export interface ActionView {
 
 /** Writes one entry of the action log (in the caller's transaction when `q` is one). Never carries a code or a tag id. */
 export async function logAction(q: Queryable, e: ActionEntry): Promise<void> {
+  await logActions(q, [e]);
+}
+
+/**
+ * Writes entries of the action log in ONE statement over unnest(), in their order (their ids
+ * ascend as given): a bulk change of 1,000 panels had been 1,000 INSERTs. Never a code or a tag id.
+ */
+export async function logActions(q: Queryable, entries: readonly ActionEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const col = <T>(f: (e: ActionEntry) => T): T[] => entries.map(f);
   await q.query(
-    "INSERT INTO action_log (actor_kind, actor_id, actor_name, panel_id, slot, person_id, action, outcome, code, sentence, command_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    [e.actor.kind, e.actor.id, e.actor.name ?? null, e.panelId ?? null, e.slot ?? null, e.personId ?? null, e.action, e.outcome, e.code ?? null, e.sentence ?? null, e.commandId ?? null],
+    `INSERT INTO action_log (actor_kind, actor_id, actor_name, panel_id, slot, person_id, action, outcome, code, sentence, command_id)
+     SELECT actor_kind, actor_id, actor_name, panel_id, slot, person_id, action, outcome, code, sentence, command_id
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY
+          AS e(actor_kind, actor_id, actor_name, panel_id, slot, person_id, action, outcome, code, sentence, command_id, n)
+     ORDER BY n`,
+    [
+      col((e) => e.actor.kind), col((e) => e.actor.id), col((e) => e.actor.name ?? null), col((e) => e.panelId ?? null), col((e) => e.slot ?? null), col((e) => e.personId ?? null),
+      col((e) => e.action), col((e) => e.outcome), col((e) => e.code ?? null), col((e) => e.sentence ?? null), col((e) => e.commandId ?? null),
+    ],
   );
 }
 

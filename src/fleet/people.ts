@@ -17,12 +17,11 @@ export async function setAccessPeriod(store: FleetStore, personId: string, perio
   if (period.kind === "temporary" && period.to <= period.from) throw new FleetError("invalid_schedule");
   return store.db.transaction(async (tx) => {
     const rows = await tx.query<{ panel_id: string; enabled: boolean }>("SELECT panel_id, enabled FROM person_panels WHERE person_id = $1 ORDER BY panel_id", [personId]);
-    for (const r of rows.rows) await tx.query("SELECT 1 FROM panels WHERE id = $1 FOR UPDATE", [r.panel_id]);
+    // Every panel locked in id order, then the person, and every panel's schedule and commands: a constant number of statements (access-many.ts).
+    const results = await store.setAccessMany(tx, personId, rows.rows.map((r) => ({ panelId: r.panel_id, enabled: r.enabled === true, schedule: period })));
     const person = await tx.query("UPDATE people SET access_period = $2, updated_at = now() WHERE id = $1 RETURNING id", [personId, JSON.stringify(period)]);
     if (person.rows.length === 0) throw new FleetError("person_not_found", { personId });
-    const commands: string[] = [];
-    for (const r of rows.rows) commands.push(...(await store.setAccessIn(tx, personId, r.panel_id, { enabled: r.enabled === true, schedule: period })).commands);
-    return { commands, panels: rows.rows.map((r) => r.panel_id) };
+    return { commands: results.flatMap((r) => r.commands), panels: rows.rows.map((r) => r.panel_id) };
   });
 }
 
