@@ -85,15 +85,30 @@ export class OutboxRepo implements TxParticipant {
     return this.#count.get()!.n;
   }
 
-  /** Deletes rows the broker acknowledged. Losing this write only means a re-publish after a crash. */
+  /**
+   * Deletes rows the broker acknowledged. Losing this write only means a re-publish after a crash
+   * (the cloud answers a repeated ack or event by its seq or number), so it commits without an
+   * fsync of its own (synchronous=NORMAL for this one commit): the next commit that must be durable
+   * (synchronous=FULL again) syncs the WAL with these frames in it. That saved one fsync per
+   * envelope, a third of an agent's CPU for a one-command envelope when many agents share a host.
+   * A delete inside an open transaction joins it, durable as it is.
+   */
   delete(ids: readonly number[]): void {
     if (ids.length === 0) return;
     let highest = 0;
     for (const id of ids) if (id > highest) highest = id;
     this.#forget(highest);
-    this.#db.transaction(() => {
+    const run = this.#db.transaction(() => {
       for (const id of ids) this.#delete.run(id);
-    })();
+    });
+    if (this.#db.inTransaction) return run();
+    // Not prepared statements: SQLite applies this pragma when it compiles it, not when it runs.
+    this.#db.exec("PRAGMA synchronous = NORMAL");
+    try {
+      run();
+    } finally {
+      this.#db.exec("PRAGMA synchronous = FULL");
+    }
   }
 
   begin(): void {}

@@ -99,6 +99,9 @@ export class Store {
     } catch (err) {
       return `database does not answer (${(err as Error).message})`;
     }
+    // Every durable commit relies on it; only the outbox's deletes drop it, for their own commit.
+    const sync = Number(this.#db.pragma("synchronous", { simple: true }));
+    if (sync !== 2) return `database synchronous is ${sync}, not 2 (FULL)`;
     const now = fileIdentity(this.path);
     if (now !== this.#fileId) return now === undefined ? `database file ${this.path} is gone` : `database file ${this.path} was replaced`;
     return undefined;

@@ -128,6 +128,26 @@ describe("store", () => {
     store.close();
   });
 
+  it("deletes acknowledged outbox rows in a commit of their own and keeps synchronous=FULL for every other commit", () => {
+    const dir = dirs.make();
+    const store = open(dir);
+    const ack = (outs: { id: string }[]) => outs.map((o) => ({ kind: "ack", body: Buffer.from(o.id) }));
+    execute(store, [{ command: cmd({ kind: "set_code", slot: 2, code: new Secret("222222") }), seq: 1 }], NOW, ack);
+    execute(store, [{ command: cmd({ kind: "set_label", slot: 2, label: "Anna" }), seq: 2 }], NOW, ack);
+    const rows = store.outboxPeek(10);
+    expect(rows).toHaveLength(2);
+    store.outboxDelete([rows[0]!.id]);
+    // the watchdog's check says whether the connection is back at FULL
+    expect(store.healthProblem()).toBeUndefined();
+    execute(store, [{ command: cmd({ kind: "set_label", slot: 2, label: "Berta" }), seq: 3 }], NOW, ack);
+    expect(store.healthProblem()).toBeUndefined();
+    store.close();
+    const again = open(dir);
+    expect(again.outboxPeek(10).map((r) => r.id)).toEqual([rows[1]!.id, rows[1]!.id + 1]);
+    expect(again.lastSeq).toBe(3);
+    again.close();
+  });
+
   it("hands out committed outbox rows from memory exactly as SQL would, across publishes, deletes and reconnects", () => {
     fc.assert(
       fc.property(
