@@ -46,6 +46,10 @@ describe("bulk access: one call, one transaction", () => {
     expect(r.status).toBe(200);
     expect(r.body.commands.length).toBeGreaterThanOrEqual(PANELS.length);
     await until(async () => (await admin.get<{ rows: { status: string }[] }>(`/api/v1/commands?ids=${r.body.commands.join(",")}`)).body.rows.every((c) => c.status === "applied"), 20_000);
+    // the action log has one entry per panel of the call, in panel order (one INSERT of them all)
+    const logged = await admin.get<{ rows: { panelId: string; personId: string; action: string; outcome: string; actor: { kind: string } }[] }>(`/api/v1/action-log?personId=${p.body.id}&perPage=50`);
+    const mine = logged.body.rows.filter((e) => e.action === "set_access").reverse();
+    expect(mine.map((e) => [e.panelId, e.personId, e.outcome, e.actor.kind])).toEqual(PANELS.map((id) => [id, p.body.id, "requested", "api_user"]));
     for (const id of PANELS) {
       const kp = await KeypadTestClient.connect(agents.agent(id).config.keypadSocket);
       await kp.hello("kp-bulk", [1]);
@@ -60,10 +64,12 @@ describe("bulk access: one call, one transaction", () => {
     expect((await admin.put(`/api/v1/people/${p.body.id}/code`, { generate: true, length: 4 })).status).toBe(200);
     const before = { journal: await journal(), seqs: await seqs() };
     // bulk-2's slot 99999 is past its capacity: slot_out_of_range there; bulk-1 and bulk-3 would be fine
-    const r = await admin.put<{ error: { code: string } }>(`/api/v1/people/${p.body.id}/panels`, { panels: [{ panelId: "bulk-1", enabled: true }, { panelId: "bulk-2", enabled: true, slot: 99_999 }, { panelId: "bulk-3", enabled: true }] });
+    const r = await admin.put<{ error: { code: string; detail?: Record<string, unknown> } }>(`/api/v1/people/${p.body.id}/panels`, { panels: [{ panelId: "bulk-1", enabled: true }, { panelId: "bulk-2", enabled: true, slot: 99_999 }, { panelId: "bulk-3", enabled: true }] });
     expect(r.status).toBeGreaterThanOrEqual(400);
     expect(r.status).toBeLessThan(500);
     expect(r.body.error.code).toBe("slot_out_of_range");
+    // the refusal names the refused panel among the call's
+    expect(r.body.error).toMatchObject({ detail: { slot: 99_999, panelId: "bulk-2" } });
     expect(await journal()).toBe(before.journal);
     expect(await seqs()).toEqual(before.seqs);
     expect((await db.query("SELECT 1 FROM person_panels WHERE person_id = $1", [p.body.id])).rows).toHaveLength(0);
