@@ -35,8 +35,10 @@ export interface DispatcherOptions {
 const STATE_ATTEMPTS = 60;
 /** How long reported states are gathered before they are recorded together. */
 const STATE_COALESCE_MS = 10;
-/** How soon what was skipped because an API call held the panel's row is tried again. */
+/** How soon what was skipped because an API call held the panel's row is tried again (doubling while it stays busy). */
 const BUSY_RETRY_MS = 50;
+/** The longest wait before a busy panel's state is tried again. */
+const BUSY_RETRY_MAX_MS = 1000;
 
 export { journalSeqStore } from "./journal-seq-store.js";
 
@@ -108,6 +110,14 @@ export class Dispatcher {
   #stateFlush: Promise<void> | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
   readonly #stateAttempts = new Map<string, number>();
+  /**
+   * States not recorded because an API call held the panel's row, tried again apart from the
+   * flushes of new states, at a pace that slows while rows stay busy (an API call holds its panels
+   * for as long as it writes; trying them at every flush cost a statement per flush).
+   */
+  readonly #busyStates = new Map<string, State>();
+  #busyTimer: NodeJS.Timeout | undefined;
+  #busyDelay = BUSY_RETRY_MS;
   /** Per panel: the (journal seq, epoch, digest) last found equal to the desired table: the same report is not checked again. */
   readonly #matched = new Map<string, string>();
 
@@ -175,6 +185,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    if (this.#busyTimer) clearTimeout(this.#busyTimer);
     await this.#running;
     const mine = [...this.#handed.keys()].filter((p) => !this.#lost.has(p));
     await this.#journal.releaseLeases(mine, this.#o.workerId).catch(() => {});
@@ -184,7 +195,18 @@ export class Dispatcher {
   async idle(): Promise<void> {
     await this.#running;
     for (const set of this.#open.values()) await Promise.all([...set]);
-    while (this.#states.size > 0 || this.#stateFlush) await (this.#stateFlush ?? this.#flushStates());
+    while (this.#states.size > 0 || this.#stateFlush || this.#busyStates.size > 0) {
+      if (!this.#stateFlush) this.#retryBusy();
+      await (this.#stateFlush ?? this.#flushStates());
+    }
+  }
+
+  /** The states skipped for a busy row go into the next flush (unless a newer one was heard). */
+  #retryBusy(): void {
+    if (this.#busyTimer) clearTimeout(this.#busyTimer);
+    this.#busyTimer = undefined;
+    for (const [panelId, state] of this.#busyStates) if (!this.#states.has(panelId)) this.#states.set(panelId, state);
+    this.#busyStates.clear();
   }
 
   /** The agent asked for a resync (a sequence gap, a restart, a restore): answer with a snapshot of its desired table. */
@@ -214,6 +236,7 @@ export class Dispatcher {
   /** A state heard: the newest per panel is recorded with the others heard meanwhile. */
   #onState(panelId: string, state: State): void {
     this.#states.set(panelId, state);
+    this.#busyStates.delete(panelId);
     this.#stateAttempts.delete(panelId);
     if (!this.#stateFlush && !this.#stateTimer) this.#stateTimer = setTimeout(() => void this.#flushStates(), STATE_COALESCE_MS);
   }
@@ -256,8 +279,16 @@ export class Dispatcher {
     }
     const { recorded, busy } = result;
     // Rows held by an API call writing commands there: recorded once it commits (unless a newer state came meanwhile).
-    for (const panelId of busy) if (!this.#states.has(panelId)) this.#states.set(panelId, batch.get(panelId)!);
-    if (busy.length > 0 && !this.#stopped) setTimeout(() => void this.#flushStates(), BUSY_RETRY_MS).unref();
+    for (const panelId of busy) if (!this.#states.has(panelId)) this.#busyStates.set(panelId, batch.get(panelId)!);
+    if (this.#busyStates.size === 0) this.#busyDelay = BUSY_RETRY_MS;
+    else if (!this.#busyTimer && !this.#stopped) {
+      this.#busyTimer = setTimeout(() => {
+        this.#retryBusy();
+        void this.#flushStates();
+      }, this.#busyDelay);
+      this.#busyTimer.unref();
+      this.#busyDelay = Math.min(BUSY_RETRY_MAX_MS, this.#busyDelay * 2);
+    }
     for (const { panel } of recorded) this.#stateAttempts.delete(panel.id);
     const check: { panel: PanelRow; state: State }[] = [];
     const reconcile: Promise<void>[] = [];

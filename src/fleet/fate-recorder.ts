@@ -12,6 +12,11 @@ const MAX_FATES = 5000;
 const BUSY_RETRY_MS = 50;
 /** How often a panel's `last_ack_at` is tried while its row stays busy (50 ms apart: a minute). */
 const MARK_ACK_ATTEMPTS = 1200;
+/**
+ * A panel's `last_ack_at` is set at most this often (ms): a panel acking a batch every few ms
+ * does not rewrite its row for each (the API shows the time to the second).
+ */
+const MARK_ACK_EVERY_MS = 1000;
 
 /** A fate waiting to be recorded, with its attempts so far. */
 interface QueuedFate {
@@ -37,6 +42,11 @@ export class FateRecorder {
   /** Panels whose acks were recorded but not yet their `last_ack_at` (their row was busy), with the tries so far. */
   readonly #unmarkedAcks = new Map<string, number>();
   #marking = false;
+  /** Per panel: when (this process's clock) its `last_ack_at` was last set. */
+  readonly #markedAt = new Map<string, number>();
+  /** Panels acked again within MARK_ACK_EVERY_MS of their last mark: marked once that time has passed (a trailing mark). */
+  readonly #trailing = new Set<string>();
+  #trailTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly journal: Journal,
@@ -69,8 +79,18 @@ export class FateRecorder {
     if (batch.length === 0) return;
     try {
       const acked = new Set<string>();
-      const changed = await this.journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })), acked);
-      for (const id of acked) this.#unmarkedAcks.set(id, 0);
+      const marked = new Set<string>();
+      const now = performance.now();
+      // `last_ack_at` in the fates' transaction, for the panels not marked within MARK_ACK_EVERY_MS.
+      const due = (id: string) => !this.#unmarkedAcks.has(id) && now - (this.#markedAt.get(id) ?? -Infinity) >= MARK_ACK_EVERY_MS;
+      const changed = await this.journal.recordOutcomes(batch.map((f) => ({ panelId: f.c.panelId, seq: f.c.seq, fate: f.fate })), acked, due, marked);
+      for (const id of marked) this.#markedAt.set(id, now);
+      // Busy rows (an API call holds them): marked a moment later, outside the fates' transaction.
+      for (const id of acked) {
+        if (marked.has(id)) continue;
+        if (due(id)) this.#unmarkedAcks.set(id, 0);
+        else if (!this.#unmarkedAcks.has(id)) this.#trail(id);
+      }
       void this.#markAcked();
       batch.forEach((f, i) => {
         const { c, o } = f;
@@ -93,6 +113,19 @@ export class FateRecorder {
     }
   }
 
+  /** A panel acked within MARK_ACK_EVERY_MS of its last mark: its `last_ack_at` is set once that time has passed. */
+  #trail(panelId: string): void {
+    this.#trailing.add(panelId);
+    if (this.#trailTimer || this.stopped()) return;
+    this.#trailTimer = setTimeout(() => {
+      this.#trailTimer = undefined;
+      for (const id of this.#trailing) if (!this.#unmarkedAcks.has(id)) this.#unmarkedAcks.set(id, 0);
+      this.#trailing.clear();
+      void this.#markAcked();
+    }, MARK_ACK_EVERY_MS);
+    this.#trailTimer.unref();
+  }
+
   /**
    * `last_ack_at` of the panels whose acks were recorded, after the fates' transaction, skipping the
    * rows an API call holds (those are tried again a moment later, up to MARK_ACK_ATTEMPTS times).
@@ -103,6 +136,8 @@ export class FateRecorder {
     const ids = [...this.#unmarkedAcks.keys()];
     try {
       const done = await this.journal.markAcked(ids);
+      const now = performance.now();
+      for (const id of done) this.#markedAt.set(id, now);
       for (const id of ids) {
         const tries = this.#unmarkedAcks.get(id);
         if (done.has(id) || tries === undefined || tries + 1 >= MARK_ACK_ATTEMPTS) this.#unmarkedAcks.delete(id);

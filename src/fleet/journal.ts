@@ -226,9 +226,12 @@ export class Journal {
    * that never took effect (still pending, or refused `sequence_gap`, protocol section 5). A
    * `sequence_gap` refusal recorded after such a snapshot is recorded as superseded at once: the
    * gap refusals of a batch are recorded after its other fates and the supersedes they imply.
-   * The panels acked (for `last_ack_at`, see markAcked) are added to `acked`.
+   * The panels acked are added to `acked`. With `markAck`, the `last_ack_at` of the panels acked
+   * that it says yes to is set in the same transaction (one statement, skipping the rows another
+   * transaction holds, like markAcked), and those set are added to `marked`: the caller marks the
+   * others later (markAcked).
    */
-  async recordOutcomes(records: readonly FateRecord[], acked = new Set<string>()): Promise<boolean[]> {
+  async recordOutcomes(records: readonly FateRecord[], acked = new Set<string>(), markAck?: (panelId: string) => boolean, marked?: Set<string>): Promise<boolean[]> {
     const changed = records.map(() => false);
     if (records.length === 0) return changed;
     const first = new Map<string, number>();
@@ -240,8 +243,11 @@ export class Journal {
     const gaps = unique.filter((i) => records[i]!.fate.code === "sequence_gap");
     const others = unique.filter((i) => records[i]!.fate.code !== "sequence_gap");
     const ackedHere = new Set<string>();
+    let markedHere: string[] = [];
     await this.db.transaction(async (tx) => {
       changed.fill(false);
+      ackedHere.clear();
+      markedHere = [];
       const logged: { i: number; row: FateRow }[] = [];
       const apply = async (which: number[]) => {
         const rows = await updateFates(tx, which.map((i) => records[i]!));
@@ -287,8 +293,14 @@ export class Journal {
           ],
         );
       }
+      const mark = markAck ? [...ackedHere].filter(markAck) : [];
+      if (mark.length > 0) {
+        const r = await tx.query<{ id: string }>(`UPDATE panels p SET last_ack_at = now() FROM ${LOCKED_IN_ORDER("id = ANY($1::text[])")} s WHERE p.id = s.id RETURNING p.id`, [mark]);
+        markedHere = r.rows.map((x) => x.id);
+      }
     });
     for (const id of ackedHere) acked.add(id);
+    for (const id of markedHere) marked?.add(id);
     return changed;
   }
 
@@ -305,12 +317,18 @@ export class Journal {
     if (states.size === 0) return { recorded: [], busy: [] };
     const ids = [...states.keys()];
     const list = ids.map((id) => states.get(id)!);
+    // One statement: the rows recorded (locked in id order, skipping those a transaction holds), and
+    // the known panels skipped (busy), which the outer SELECT finds among the rows the UPDATE did not
+    // return (it reads the rows as they were before the statement: only their ids are taken).
     const r = await this.db.query(
       `WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS s(id, last_seq, epoch, digest, dealer_until, dealer_hours)),
-            old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE SKIP LOCKED)
-       UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
-       FROM s JOIN old ON old.id = s.id WHERE p.id = s.id
-       RETURNING p.*, old.epoch AS previous_epoch`,
+            old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE SKIP LOCKED),
+            u AS (UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
+                  FROM s JOIN old ON old.id = s.id WHERE p.id = s.id
+                  RETURNING p.*, old.epoch AS previous_epoch)
+       SELECT u.*, false AS busy FROM u
+       UNION ALL
+       SELECT k.*, NULL AS previous_epoch, true AS busy FROM panels k WHERE k.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM u WHERE u.id = k.id)`,
       [
         ids,
         list.map((s) => s.lastSeq),
@@ -320,10 +338,12 @@ export class Journal {
         list.map((s) => s.dealerAccess?.hours ?? null),
       ],
     );
-    const recorded = r.rows.map((row) => ({ panel: panelFromRow(row), previousEpoch: (row.previous_epoch as string | null) ?? null }));
-    const done = new Set(recorded.map((x) => x.panel.id));
-    const rest = ids.filter((id) => !done.has(id));
-    const busy = rest.length > 0 ? (await this.db.query<{ id: string }>("SELECT id FROM panels WHERE id = ANY($1::text[])", [rest])).rows.map((x) => x.id) : [];
+    const recorded: RecordedState[] = [];
+    const busy: string[] = [];
+    for (const row of r.rows) {
+      if (row.busy) busy.push(String(row.id));
+      else recorded.push({ panel: panelFromRow(row), previousEpoch: (row.previous_epoch as string | null) ?? null });
+    }
     return { recorded, busy };
   }
 
