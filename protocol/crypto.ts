@@ -20,9 +20,7 @@ import type { Sealed } from "./schema.js";
  * Keys travel as raw 32-byte strings in messages; PEM (PKCS#8 / SPKI) or raw for storage.
  */
 
-const ED25519_SPKI = Buffer.from("302a300506032b6570032100", "hex");
 const ED25519_PKCS8 = Buffer.from("302e020100300506032b657004220420", "hex");
-const X25519_SPKI = Buffer.from("302a300506032b656e032100", "hex");
 const X25519_PKCS8 = Buffer.from("302e020100300506032b656e04220420", "hex");
 
 export const SEAL_INFO_PREFIX = "panel-agent/seal/v1";
@@ -32,11 +30,22 @@ function raw32(bytes: Uint8Array, what: string): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-/** Raw 32-byte public key of an Ed25519 or X25519 KeyObject (public or private). */
+/**
+ * Raw 32-byte public key of an Ed25519 or X25519 KeyObject (public or private). Through JWK, not
+ * DER: OpenSSL 3's DER encoder and decoder cost ~100-200 us per key, JWK's raw bytes ~5-15 us,
+ * and a seal (cloud) or an unseal (agent) makes or reads one key per sealed command.
+ */
 export function rawPublicKey(key: KeyObject): Buffer {
   const pub = key.type === "private" ? createPublicKey(key) : key;
+  const jwk = pub.export({ format: "jwk" });
+  if (jwk.kty === "OKP" && typeof jwk.x === "string") return Buffer.from(jwk.x, "base64url");
   const der = pub.export({ format: "der", type: "spki" });
   return der.subarray(der.length - 32);
+}
+
+/** A public KeyObject from 32 raw bytes of an OKP curve (same key as the SPKI DER import, ~10x cheaper). */
+function okpPublic(crv: "Ed25519" | "X25519", raw: Buffer): KeyObject {
+  return createPublicKey({ key: { kty: "OKP", crv, x: raw.toString("base64url") }, format: "jwk" });
 }
 
 /** Raw 32-byte private key (seed) of an Ed25519 or X25519 private KeyObject. For storage only. */
@@ -78,7 +87,7 @@ export function loadSigningKey(key: Uint8Array | string): SigningKey {
 
 /** An Ed25519 public key from 32 raw bytes or an SPKI PEM string. */
 export function loadVerifyKey(key: Uint8Array | string): KeyObject {
-  const k = typeof key === "string" ? createPublicKey(key) : createPublicKey({ key: Buffer.concat([ED25519_SPKI, raw32(key, "Ed25519 public key")]), format: "der", type: "spki" });
+  const k = typeof key === "string" ? createPublicKey(key) : okpPublic("Ed25519", raw32(key, "Ed25519 public key"));
   if (k.asymmetricKeyType !== "ed25519") throw new TypeError("expected an Ed25519 public key");
   return k;
 }
@@ -157,7 +166,7 @@ export function loadSealingKey(key: Uint8Array | string | KeyObject): SealingKey
 }
 
 function x25519Public(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([X25519_SPKI, raw32(raw, "X25519 public key")]), format: "der", type: "spki" });
+  return okpPublic("X25519", raw32(raw, "X25519 public key"));
 }
 
 function sealKey(shared: Buffer, epk: Uint8Array, recipient: Uint8Array, panelId: string): Buffer {
