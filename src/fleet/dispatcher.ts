@@ -4,6 +4,7 @@ import { commandInput } from "./command-input.js";
 import type { State } from "../../protocol/index.js";
 import { desiredDigests } from "./digest.js";
 import { FateRecorder } from "./fate-recorder.js";
+import { writeSnapshots } from "./snapshot.js";
 import type { Fate, Journal, JournalCommand } from "./journal.js";
 import type { PanelRow } from "./panel-row.js";
 import type { FleetStore } from "./store.js";
@@ -35,6 +36,8 @@ export interface DispatcherOptions {
 const STATE_ATTEMPTS = 60;
 /** How long reported states are gathered before they are recorded together. */
 const STATE_COALESCE_MS = 10;
+/** How long reconcile triggers are gathered before their snapshots are written together (more gather while one batch is written). */
+const RECONCILE_COALESCE_MS = 10;
 /** How soon what was skipped because an API call held the panel's row is tried again (doubling while it stays busy). */
 const BUSY_RETRY_MS = 50;
 /** The longest wait before a busy panel's state is tried again. */
@@ -109,6 +112,10 @@ export class Dispatcher {
   #states = new Map<string, State>();
   #stateFlush: Promise<void> | undefined;
   #stateTimer: NodeJS.Timeout | undefined;
+  /** Snapshots to write (reconcile triggers gathered for RECONCILE_COALESCE_MS), the write under way. */
+  #reconciles = new Map<string, { why: string; waiters: (() => void)[] }>();
+  #reconcileTimer: NodeJS.Timeout | undefined;
+  #reconcileFlush: Promise<void> | undefined;
   readonly #stateAttempts = new Map<string, number>();
   /**
    * States not recorded because an API call held the panel's row, tried again apart from the
@@ -220,14 +227,45 @@ export class Dispatcher {
     await this.#reconcile(req.panelId, `resync_request:${req.reason}`);
   }
 
-  async #reconcile(panelId: string, why: string): Promise<void> {
-    try {
-      const { id, created } = await this.#store.writeSnapshot(panelId);
-      this.#log.info({ panelId, id, created, why }, "reconcile by snapshot");
-      this.kick();
-    } catch (err) {
-      this.#log.error({ panelId, err: (err as Error).message }, "snapshot not written");
-    }
+  /**
+   * Reconcile by snapshot. Triggers (a resync request, a new epoch, a digest mismatch) are gathered
+   * for a moment and their snapshots written together (writeSnapshots: a few statements per
+   * transaction, not one transaction per panel); resolves once the panel's snapshot is written (or
+   * its failure logged).
+   */
+  #reconcile(panelId: string, why: string): Promise<void> {
+    return new Promise<void>((done) => {
+      const queued = this.#reconciles.get(panelId);
+      if (queued) queued.waiters.push(done);
+      else this.#reconciles.set(panelId, { why, waiters: [done] });
+      if (!this.#reconcileFlush && !this.#reconcileTimer) this.#reconcileTimer = setTimeout(() => void this.#flushReconciles(), RECONCILE_COALESCE_MS);
+    });
+  }
+
+  async #flushReconciles(): Promise<void> {
+    this.#reconcileTimer = undefined;
+    const batch = this.#reconciles;
+    this.#reconciles = new Map();
+    if (batch.size === 0) return;
+    const run = async () => {
+      try {
+        const written = await writeSnapshots(this.#store, [...batch.keys()]);
+        for (const [panelId, { why }] of batch) {
+          const snap = written.get(panelId);
+          if (snap) this.#log.info({ panelId, id: snap.id, created: snap.created, why }, "reconcile by snapshot");
+          else this.#log.error({ panelId, err: "panel_not_found" }, "snapshot not written");
+        }
+        this.kick();
+      } catch (err) {
+        for (const panelId of batch.keys()) this.#log.error({ panelId, err: (err as Error).message }, "snapshot not written");
+      }
+      for (const { waiters } of batch.values()) for (const w of waiters) w();
+    };
+    this.#reconcileFlush = run().finally(() => {
+      this.#reconcileFlush = undefined;
+      if (this.#reconciles.size > 0 && !this.#reconcileTimer) this.#reconcileTimer = setTimeout(() => void this.#flushReconciles(), RECONCILE_COALESCE_MS);
+    });
+    await this.#reconcileFlush;
   }
 
   // ---------------------------------------------------------------------------------------------
