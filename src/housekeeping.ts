@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { schedule, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { PanelCore } from "./core.js";
@@ -6,6 +7,16 @@ import type { RetentionPolicy } from "./store/store.js";
 import type { OutboxRows } from "./sync/outbox-rows.js";
 
 const EXPIRY_REPORTED = "temporary_expiry_reported";
+
+/**
+ * The minute job's schedule: every minute, at a second of its own taken from the panel id. Agents
+ * that share a host (a fleet's scale rig runs 250 to a process) or a clock would otherwise all
+ * commit their checkpoint (an fsync each) in the same tick at :00, a stall of the host's event
+ * loop and a burst on the disk every minute; spread, it is one agent in 60 per second.
+ */
+export function minuteSchedule(panelId: string): string {
+  return `${createHash("sha256").update(panelId).digest().readUInt16BE(0) % 60} * * * * *`;
+}
 
 /**
  * Time passing, as events: dealer windows and temporary access that ended become events; the steady
@@ -27,7 +38,7 @@ export class Housekeeping {
   }
 
   start(): void {
-    this.#tasks.push(schedule("* * * * *", () => this.everyMinute(), { name: "panel-agent-minute" }));
+    this.#tasks.push(schedule(minuteSchedule(this.#core.table.config.panelId), () => this.everyMinute(), { name: "panel-agent-minute" }));
     // Retention runs in the small hours of the panel's own day, wherever the communicator's clock is set.
     this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily", timezone: this.#core.table.config.timeZone }));
     this.everyMinute();

@@ -4,7 +4,8 @@
  * on a real mosquitto, and a CloudClient in this process sending one envelope per panel. Not in
  * `npm test`; a measurement, run by hand:
  *
- *   npx tsx test/scale/agent-cost.ts [--panels 200] [--rounds 3] [--prof DIR] [--json]
+ *   npx tsx test/scale/agent-cost.ts [--panels 200] [--rounds 3] [--phases single,five] [--prof DIR]
+ *     [--perf FILE] [--host-args "--node-option ..."] [--json]
  *
  * Phases, each `rounds` times over every panel (one envelope per panel per round, all at once):
  *   single  one set_label per envelope
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     "idle-s": { type: "string", default: "3" },
     prof: { type: "string" },
     perf: { type: "string" },
+    "host-args": { type: "string", default: "" },
     phases: { type: "string", default: "single,five" },
     json: { type: "boolean", default: false },
   },
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
   const panels = Array.from({ length: N }, (_, i) => `cost-${String(i).padStart(4, "0")}`);
   const specFile = join(dir, "host.json");
   writeFileSync(specFile, JSON.stringify({ brokerUrl: mosq.url, trustedKeyHex: key.publicRaw.toString("hex"), dir: join(dir, "agents"), panels, concurrency: 10 }));
-  const nodeArgs = [...(args.prof ? ["--cpu-prof", `--cpu-prof-dir=${args.prof}`] : []), ...(args.perf ? ["--perf-basic-prof"] : [])];
+  const nodeArgs = [...(args.prof ? ["--cpu-prof", `--cpu-prof-dir=${args.prof}`] : []), ...(args.perf ? ["--perf-basic-prof"] : []), ...args["host-args"].split(" ").filter(Boolean)];
   const host = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "test/scale/agent-host.ts", specFile], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "inherit"] });
   const client = new CloudClient({ url: mosq.url, signingKey: key, ackTimeoutMs: 120_000 });
   const out: Record<string, number> = {};
