@@ -167,6 +167,13 @@ export class Dispatcher {
 
   /** Reads which panels other workers hold (every third of a lease): the panels that left that set are wanted again. */
   async #refreshOthers(now: number): Promise<void> {
+    // A lease of another worker that ended (a worker killed leaves its leases to run out): the panel's
+    // newest state, kept unverified meanwhile, is judged and recorded now, not at the next read.
+    for (const [id, until] of this.#others) {
+      if (until > now) continue;
+      this.#others.delete(id);
+      this.#client.stateWanted(id);
+    }
     if (now - this.#othersAt < this.#o.leaseMs / 3) return;
     let held: Map<string, number>;
     try {
