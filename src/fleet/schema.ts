@@ -238,6 +238,18 @@ CREATE TABLE dealer_requests (
 ALTER TABLE panels ADD COLUMN reconciled_digest text;
 `,
   },
+  {
+    version: 4,
+    name: "room on the pages of panels and commands for in-page (HOT) updates",
+    sql: `
+-- A panel's row is updated for every command written (next_seq), every state it reports, its acks
+-- and its lease; a command's row when it is sent and when its fate is recorded. With room left on
+-- each page, an update that changes no indexed column stays on its page and adds no index entries
+-- (markSent's UPDATE took 2.5x longer on full pages). Pages written from now on keep the room.
+ALTER TABLE panels SET (fillfactor = 50);
+ALTER TABLE commands SET (fillfactor = 80);
+`,
+  },
 ];
 
 /** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */
