@@ -181,30 +181,12 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
     if (s.kind === "tags") return new Secret(s.json);
     return vault.decrypt(cur!.tagsCt!, `tags:${personId}:${panelId}`);
   };
-  const cmd = { id: [] as string[], panel: [] as string[], k: [] as number[], kind: [] as string[], body: [] as string[], secret: [] as (string | null)[] };
-  const counts = { panel: [] as string[], n: [] as number[] };
-  const results: AccessResult[] = [];
-  for (const { panelId, cur, plan } of plans) {
-    const ids: string[] = [];
-    plan.commands.forEach((c, i) => {
-      const id = randomUUID();
-      ids.push(id);
-      cmd.id.push(id);
-      cmd.panel.push(panelId);
-      cmd.k.push(i + 1);
-      cmd.kind.push(c.body.kind);
-      cmd.body.push(JSON.stringify(c.body));
-      cmd.secret.push(c.secret ? vault.encrypt(secretOf(c.secret, panelId, cur), `command:${id}`).toString("hex") : null);
-    });
-    if (ids.length > 0) {
-      counts.panel.push(panelId);
-      counts.n.push(ids.length);
-    }
-    results.push({ access: plan.access, commands: ids });
-  }
   const rows = plans.map((p) => p.plan.row);
-  const w = await tx.query(
-    `WITH up AS (
+  const written = await writePanelCommands(
+    vault, tx, personId,
+    plans.map(({ panelId, cur, plan }) => ({ panelId, commands: plan.commands.map((c) => ({ body: c.body, ...(c.secret ? { secret: secretOf(c.secret, panelId, cur) } : {}) })) })),
+    {
+      sql: `up AS (
        INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
        SELECT $1, x.panel_id, x.enabled, x.slot, x.role,
               ARRAY(SELECT e.v::int FROM jsonb_array_elements_text(x.partitions::jsonb) WITH ORDINALITY AS e(v, i) ORDER BY e.i),
@@ -216,22 +198,63 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
        ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = EXCLUDED.enabled, slot = EXCLUDED.slot, role = EXCLUDED.role, partitions = EXCLUDED.partitions,
          schedule = EXCLUDED.schedule, door_locks = EXCLUDED.door_locks, account_id = EXCLUDED.account_id, label = EXCLUDED.label, tags = EXCLUDED.tags,
          tags_ct = EXCLUDED.tags_ct, version = person_panels.version + 1, updated_at = now()
-     ),
+     )`,
+      params: [
+        plans.map((p) => p.panelId), rows.map((r) => r.enabled), rows.map((r) => r.slot), rows.map((r) => r.role), rows.map((r) => JSON.stringify(r.partitions)),
+        rows.map((r) => JSON.stringify(r.schedule)), rows.map((r) => JSON.stringify(r.doorLocks)), rows.map((r) => r.accountId), rows.map((r) => r.label),
+        rows.map((r) => JSON.stringify(r.tagKinds)), tagsCts.map((ct) => (ct ? Buffer.from(ct).toString("hex") : null)),
+      ],
+    },
+  );
+  return plans.map((p, i) => ({ access: p.plan.access, commands: written[i]! }));
+}
+
+/**
+ * Writes commands of the outbox at many panels in ONE statement, inside `tx` (the panels locked by
+ * the caller): every panel's seqs allocated (UPDATE panels … FROM unnest … RETURNING the first) and
+ * every command inserted at its panel's first seq + its place, each secret encrypted under the
+ * vault with AAD `command:<id>`. `with` is a data-modifying CTE run in the same statement, its
+ * parameters numbered from $2 ($1 is the person). Answers each panel's command ids, in order.
+ */
+export async function writePanelCommands(
+  vault: CodeVault,
+  tx: Queryable,
+  personId: string | null,
+  perPanel: readonly { panelId: string; commands: readonly { body: Record<string, unknown> & { kind: string }; secret?: Secret }[] }[],
+  also?: { sql: string; params: unknown[] },
+): Promise<string[][]> {
+  const cmd = { id: [] as string[], panel: [] as string[], k: [] as number[], kind: [] as string[], body: [] as string[], secret: [] as (string | null)[] };
+  const counts = { panel: [] as string[], n: [] as number[] };
+  const out = perPanel.map(({ panelId, commands }) => {
+    const ids = commands.map((c, i) => {
+      const id = randomUUID();
+      cmd.id.push(id);
+      cmd.panel.push(panelId);
+      cmd.k.push(i + 1);
+      cmd.kind.push(c.body.kind);
+      cmd.body.push(JSON.stringify(c.body));
+      cmd.secret.push(c.secret ? vault.encrypt(c.secret, `command:${id}`).toString("hex") : null);
+      return id;
+    });
+    if (ids.length > 0) {
+      counts.panel.push(panelId);
+      counts.n.push(ids.length);
+    }
+    return ids;
+  });
+  if (cmd.id.length === 0 && !also) return out;
+  const n = 2 + (also?.params.length ?? 0);
+  const $ = (i: number) => `$${n + i}`;
+  const w = await tx.query(
+    `WITH ${also ? `${also.sql},` : ""}
      a AS (
-       UPDATE panels p SET next_seq = p.next_seq + n.n FROM unnest($13::text[], $14::int[]) AS n(panel_id, n) WHERE p.id = n.panel_id RETURNING p.id, p.next_seq - n.n AS first
+       UPDATE panels p SET next_seq = p.next_seq + n.n FROM unnest(${$(0)}::text[], ${$(1)}::int[]) AS n(panel_id, n) WHERE p.id = n.panel_id RETURNING p.id, p.next_seq - n.n AS first
      )
      INSERT INTO commands (id, panel_id, seq, kind, body, secret_ct, person_id)
      SELECT c.id, c.panel_id, a.first + c.k - 1, c.kind, c.body::jsonb, decode(c.secret_ct, 'hex'), $1
-     FROM unnest($15::text[], $16::text[], $17::int[], $18::text[], $19::text[], $20::text[]) AS c(id, panel_id, k, kind, body, secret_ct) JOIN a ON a.id = c.panel_id`,
-    [
-      personId,
-      plans.map((p) => p.panelId), rows.map((r) => r.enabled), rows.map((r) => r.slot), rows.map((r) => r.role), rows.map((r) => JSON.stringify(r.partitions)),
-      rows.map((r) => JSON.stringify(r.schedule)), rows.map((r) => JSON.stringify(r.doorLocks)), rows.map((r) => r.accountId), rows.map((r) => r.label),
-      rows.map((r) => JSON.stringify(r.tagKinds)), tagsCts.map((ct) => (ct ? Buffer.from(ct).toString("hex") : null)),
-      counts.panel, counts.n,
-      cmd.id, cmd.panel, cmd.k, cmd.kind, cmd.body, cmd.secret,
-    ],
+     FROM unnest(${$(2)}::text[], ${$(3)}::text[], ${$(4)}::int[], ${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[]) AS c(id, panel_id, k, kind, body, secret_ct) JOIN a ON a.id = c.panel_id`,
+    [personId, ...(also?.params ?? []), counts.panel, counts.n, cmd.id, cmd.panel, cmd.k, cmd.kind, cmd.body, cmd.secret],
   );
   if (w.rowCount !== cmd.id.length) throw new FleetError("internal_error");
-  return results;
+  return out;
 }
