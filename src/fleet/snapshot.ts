@@ -10,6 +10,9 @@ const num = (v: unknown): number => Number(v);
 
 /** The most panels whose snapshots one transaction writes (it holds their rows while it decrypts their codes). */
 export const MAX_SNAPSHOTS_PER_TRANSACTION = 250;
+/** How soon the panels whose rows were busy are tried again (doubling up to BUSY_RETRY_MAX_MS). */
+const BUSY_RETRY_MS = 20;
+const BUSY_RETRY_MAX_MS = 500;
 
 /**
  * Reconcile by snapshot: writes ONE `snapshot` command carrying the panel's whole desired table
@@ -30,29 +33,42 @@ export async function writeSnapshot(store: FleetStore, panelId: string): Promise
  * order, the pending snapshots read, the desired tables read, the seqs allocated and the commands
  * inserted with one statement each. Still one pending snapshot per panel: a panel with one pending
  * gets that one back (`created: false`). A panel the fleet does not know is left out of the answer.
+ * Resolves once every known panel's snapshot is written (a busy row is waited for, apart).
  */
 export async function writeSnapshots(store: FleetStore, panelIds: readonly string[]): Promise<Map<string, { id: string; created: boolean }>> {
   const out = new Map<string, { id: string; created: boolean }>();
-  const ids = [...new Set(panelIds)].sort();
-  for (let i = 0; i < ids.length; i += MAX_SNAPSHOTS_PER_TRANSACTION) {
-    for (const [k, v] of await writeSome(store, ids.slice(i, i + MAX_SNAPSHOTS_PER_TRANSACTION))) out.set(k, v);
+  let todo = [...new Set(panelIds)].sort();
+  // The rows another transaction holds (an API call writing commands there) are skipped, not waited
+  // for while holding the others, and tried again a moment later, until every panel is written.
+  for (let wait = BUSY_RETRY_MS; todo.length > 0; wait = Math.min(BUSY_RETRY_MAX_MS, wait * 2)) {
+    const busy: string[] = [];
+    for (let i = 0; i < todo.length; i += MAX_SNAPSHOTS_PER_TRANSACTION) {
+      const r = await writeSome(store, todo.slice(i, i + MAX_SNAPSHOTS_PER_TRANSACTION));
+      for (const [k, v] of r.written) out.set(k, v);
+      busy.push(...r.busy);
+    }
+    todo = busy;
+    if (todo.length > 0) await new Promise((r) => setTimeout(r, wait));
   }
   return out;
 }
 
-async function writeSome(store: FleetStore, ids: readonly string[]): Promise<Map<string, { id: string; created: boolean }>> {
+/** The snapshots of the panels whose rows it could lock (see writeSnapshots), and the known panels whose rows were busy. */
+async function writeSome(store: FleetStore, ids: readonly string[]): Promise<{ written: Map<string, { id: string; created: boolean }>; busy: string[] }> {
   return store.db.transaction(async (tx) => {
     const out = new Map<string, { id: string; created: boolean }>();
-    const locked = await tx.query("SELECT * FROM panels WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [ids]);
+    const locked = await tx.query("SELECT * FROM panels WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE SKIP LOCKED", [ids]);
     const panels = new Map<string, PanelRow>(locked.rows.map((r) => [String(r.id), panelFromRow(r)]));
-    if (panels.size === 0) return out;
+    const rest = ids.filter((id) => !panels.has(id));
+    const busy = rest.length > 0 ? (await tx.query<{ id: string }>("SELECT id FROM panels WHERE id = ANY($1::text[])", [rest])).rows.map((r) => r.id) : [];
+    if (panels.size === 0) return { written: out, busy };
     const waiting = await tx.query<{ panel_id: string; id: string }>(
       "SELECT DISTINCT ON (panel_id) panel_id, id FROM commands WHERE panel_id = ANY($1::text[]) AND kind = 'snapshot' AND status = 'pending' ORDER BY panel_id, seq",
       [[...panels.keys()]],
     );
     for (const w of waiting.rows) out.set(w.panel_id, { id: w.id, created: false });
     const todo = [...panels.keys()].filter((id) => !out.has(id));
-    if (todo.length === 0) return out;
+    if (todo.length === 0) return { written: out, busy };
     const rows = await tx.query(
       `SELECT a.panel_id, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.person_id, a.label, a.tags_ct, p.first_name, p.last_name, p.code_ct,
               ac.id AS account_id, ac.email AS account_email, ac.status AS account_status, ac.created_at AS account_created
@@ -91,6 +107,6 @@ async function writeSome(store: FleetStore, ids: readonly string[]): Promise<Map
       [made.map((m) => m.id), made.map((m) => m.panelId), made.map((m) => m.seq), made.map((m) => m.body), made.map((m) => m.secretHex)],
     );
     for (const m of made) out.set(m.panelId, { id: m.id, created: true });
-    return out;
+    return { written: out, busy };
   });
 }

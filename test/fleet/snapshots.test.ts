@@ -96,4 +96,30 @@ describe.each(DATABASES)("snapshots of many panels on $name", (database) => {
       expect(pending.rows).toHaveLength(1);
     }
   });
+
+  it.runIf(database.name.startsWith("PostgreSQL"))("writes the panels it can lock at once and a panel whose row an API call holds once it commits", async () => {
+    const [held, free] = [await enrol(), await enrol()];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const api = db.transaction(async (tx) => {
+      await tx.query("SELECT id FROM panels WHERE id = $1 FOR UPDATE", [held]);
+      locked();
+      await released;
+    });
+    await isLocked;
+    const writing = writeSnapshots(store, [held, free]);
+    const pendingSnapshots = async (id: string) => (await db.query("SELECT id FROM commands WHERE panel_id = $1 AND kind = 'snapshot'", [id])).rows.length;
+    // the free panel's snapshot is written (committed) while the other row is held
+    const deadline = Date.now() + 15_000;
+    while ((await pendingSnapshots(free)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await pendingSnapshots(free)).toBe(1);
+    expect(await pendingSnapshots(held)).toBe(0);
+    release();
+    await api;
+    const written = await writing;
+    expect([...written.keys()].sort()).toEqual([held, free].sort());
+    expect(await pendingSnapshots(held)).toBe(1);
+  });
 });
