@@ -87,6 +87,19 @@ function trimProfiles(dir: string, name: string, windows: [number, number][]): v
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Promise.all, or a rejection naming how many are still unresolved after `ms` (a stuck run says so instead of hanging). */
+async function allWithin<T>(promises: Promise<T>[], ms: number, what: string): Promise<T[]> {
+  let done = 0;
+  for (const p of promises) void p.then(() => done++, () => done++);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: ${promises.length - done} of ${promises.length} sends unresolved after ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([Promise.all(promises), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function mustApply(outs: Outcome[], what: string): void {
   const bad = outs.filter((o) => o.status !== "applied");
   if (bad.length) throw new Error(`${what}: ${bad.length} of ${outs.length} not applied, e.g. ${JSON.stringify(bad[0])}`);
@@ -148,8 +161,8 @@ async function main(): Promise<void> {
     const pid = host.pid!;
 
     // Warm-up: every panel gets its counter known, its identity pinned and slot 2 a code.
-    mustApply(await Promise.all(panels.map((p) => client.send(p, { kind: "set_code", slot: 2, code: new Secret("2580") }))), "warm-up");
-    mustApply(await Promise.all(panels.map((p) => client.send(p, { kind: "set_label", slot: 2, label: "warm" }))), "warm-up");
+    mustApply(await allWithin(panels.map((p) => client.send(p, { kind: "set_code", slot: 2, code: new Secret("2580") })), 180_000, "warm-up"), "warm-up");
+    mustApply(await allWithin(panels.map((p) => client.send(p, { kind: "set_label", slot: 2, label: "warm" })), 180_000, "warm-up"), "warm-up");
     await sleep(1500);
 
     // The host's idle CPU: timers, keepalives.
@@ -175,7 +188,7 @@ async function main(): Promise<void> {
         const pending: Promise<Outcome>[] = [];
         // one envelope per panel: the sends of a panel in one synchronous go (the client batches them)
         for (const p of panels) for (const input of make(p, r)) pending.push(client.send(p, input));
-        mustApply(await Promise.all(pending), name);
+        mustApply(await allWithin(pending, 180_000, `${name} round ${r}`), name);
         const tAck = performance.now();
         wall += tAck - t0;
         // the agents' deferred work: the retained state (250 ms), outbox deletes (200 ms)
