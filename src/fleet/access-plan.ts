@@ -92,6 +92,12 @@ const ALWAYS: Schedule = { kind: "always" };
 const allPartitions = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 const sameNumbers = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
+/** The code fits the panel: its code length, and not one the panel type refuses. */
+export function checkCodeFits(panel: PanelRow, code: Secret): void {
+  if (code.length !== panel.codeLength) throw new FleetError("invalid_code_length", { panelId: panel.id, codeLength: panel.codeLength });
+  if (PANEL_TYPES[panel.type].refusedCodes.includes(code.reveal())) throw new FleetError("weak_code", { panelId: panel.id });
+}
+
 /** The slot whose holder the rules ask about (the one asked for, else the current one), or undefined. */
 export function checkSlot(input: AccessInput, cur: CurrentAccess | undefined): number | undefined {
   return input.slot ?? cur?.slot;
@@ -185,9 +191,7 @@ export function planAccess(panel: PanelRow, person: PlanPerson, cur: CurrentAcce
   // Moving a switched-on person to another slot clears the old slot first.
   if (wasOn && (slotMoved || !input.enabled)) write({ kind: "disable_user", slot: cur.slot });
   if (input.enabled && (!wasOn || slotMoved)) {
-    const code = look.code();
-    if (code.length !== panel.codeLength) throw new FleetError("invalid_code_length", { panelId, codeLength: panel.codeLength });
-    if (type.refusedCodes.includes(code.reveal())) throw new FleetError("weak_code", { panelId });
+    checkCodeFits(panel, look.code());
     write({ kind: "set_code", slot }, { kind: "code" });
     labelCommand();
     if (!isMaster) {

@@ -8,7 +8,8 @@ import { text } from "./row.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
 import { Journal } from "./journal.js";
 import { writeSnapshot } from "./snapshot.js";
-import { setAccessMany, type AccessManyInput, type AccessResult } from "./access-many.js";
+import { setAccessMany, writePanelCommands, type AccessManyInput, type AccessResult } from "./access-many.js";
+import { checkCodeFits } from "./access-plan.js";
 
 export type { PanelRow } from "./panel-row.js";
 export type { AccessManyInput, AccessResult } from "./access-many.js";
@@ -111,8 +112,6 @@ const numOrNull = (v: unknown): number | null => (v === null || v === undefined 
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
-/** Another person switched on at panel $1 with the code whose MAC is $6 (the person is $4). */
-const CODE_CLASH = "SELECT 1 FROM person_panels a JOIN people p ON p.id = a.person_id WHERE a.panel_id = $1 AND a.enabled AND a.person_id <> $4 AND p.code_mac = $6";
 
 function commandFromRow(r: Record<string, unknown>): CommandView {
   return {
@@ -290,32 +289,32 @@ export class FleetStore {
     if (!/^[0-9]+$/.test(code.reveal())) throw new FleetError("invalid_code");
     const mac = this.vault.mac(code);
     return this.db.transaction(async (tx) => {
+      // The panels the person is on, locked in id order before the person: the order every writer takes them in.
+      const on = await tx.query<{ panel_id: string }>("SELECT panel_id FROM person_panels WHERE person_id = $1 AND enabled ORDER BY panel_id", [personId]);
+      if (on.rows.length > 0) await tx.query("SELECT id FROM panels WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [on.rows.map((r) => r.panel_id)]);
       const person = await tx.query("SELECT id FROM people WHERE id = $1 FOR UPDATE", [personId]);
       if (!person.rows[0]) throw new FleetError("person_not_found", { personId });
-      const access = await tx.query<{ panel_id: string; slot: unknown }>(
-        "SELECT a.panel_id, a.slot FROM person_panels a JOIN panels p ON p.id = a.panel_id WHERE a.person_id = $1 AND a.enabled ORDER BY a.panel_id FOR UPDATE OF p",
-        [personId],
+      // Read again under the locks (a panel the person was switched on at meanwhile is locked here), with whether
+      // another person switched on there has this code: every panel in one statement.
+      const access = await tx.query(
+        `SELECT p.*, a.slot AS access_slot,
+                EXISTS (SELECT 1 FROM person_panels o JOIN people q ON q.id = o.person_id WHERE o.panel_id = a.panel_id AND o.enabled AND o.person_id <> $1 AND q.code_mac = $2) AS clash
+         FROM person_panels a JOIN panels p ON p.id = a.panel_id WHERE a.person_id = $1 AND a.enabled ORDER BY a.panel_id FOR UPDATE OF p`,
+        [personId, mac],
       );
-      for (const a of access.rows) {
-        const panel = (await this.panel(a.panel_id, tx))!;
-        this.#checkCodeFits(panel, code);
-        await this.#checkCodeFree(tx, a.panel_id, personId, mac);
+      for (const r of access.rows) {
+        const panel = panelFromRow(r);
+        checkCodeFits(panel, code);
+        if (r.clash === true) throw new FleetError("code_in_use", { panelId: panel.id });
       }
-      await tx.query("UPDATE people SET code_ct = $2, code_mac = $3, code_set_at = now(), updated_at = now() WHERE id = $1", [personId, this.vault.encrypt(code, `person:${personId}`), mac]);
-      const commands: string[] = [];
-      for (const a of access.rows) commands.push(await this.writeCommand(tx, a.panel_id, personId, { kind: "set_code", slot: num(a.slot) }, code));
-      return { commands };
+      // The person's new code and every panel's set_code with its seq, in one statement.
+      const written = await writePanelCommands(
+        this.vault, tx, personId,
+        access.rows.map((r) => ({ panelId: text(r.id), commands: [{ body: { kind: "set_code", slot: num(r.access_slot) }, secret: code }] })),
+        { sql: "person AS (UPDATE people SET code_ct = $2, code_mac = $3, code_set_at = now(), updated_at = now() WHERE id = $1)", params: [this.vault.encrypt(code, `person:${personId}`), mac] },
+      );
+      return { commands: written.flat() };
     });
-  }
-
-  #checkCodeFits(panel: PanelRow, code: Secret): void {
-    if (code.length !== panel.codeLength) throw new FleetError("invalid_code_length", { panelId: panel.id, codeLength: panel.codeLength });
-    if (PANEL_TYPES[panel.type].refusedCodes.includes(code.reveal())) throw new FleetError("weak_code", { panelId: panel.id });
-  }
-
-  async #checkCodeFree(tx: Queryable, panelId: string, personId: string, mac: string): Promise<void> {
-    const clash = await tx.query(`SELECT 1 WHERE EXISTS (${CODE_CLASH.replace("$4", "$2").replace("$6", "$3")})`, [panelId, personId, mac]);
-    if (clash.rows.length > 0) throw new FleetError("code_in_use", { panelId });
   }
 
   // ---------------------------------------------------------------------------------------------
