@@ -1,7 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
-import { logAction, type ActionEntry } from "../action-log.js";
+import { logActions, type ActionEntry } from "../action-log.js";
 import type { Db } from "../db.js";
 import { FleetError } from "../errors.js";
 import type { Guard, Request } from "../http/server.js";
@@ -48,12 +48,10 @@ export function sessionGuard(auth: AuthStore, db: Db, logger: Logger): Guard {
       return principal;
     },
     async record(_principal, entries: ActionEntry[]): Promise<void> {
-      for (const e of entries) {
-        try {
-          await logAction(db, e);
-        } catch (err) {
-          logger.error({ err: (err as Error).message, action: e.action }, "action log entry not written");
-        }
+      try {
+        await logActions(db, entries);
+      } catch (err) {
+        logger.error({ err: (err as Error).message, actions: entries.length }, "action log entries not written");
       }
     },
   };
