@@ -1,5 +1,5 @@
 /**
- * panel-fleet at scale, on the process users run (two `panel-fleet` worker binaries on a PostgreSQL
+ * panel-fleet at scale, on the process users run (two `panel-fleet` worker binaries from dist/, built first, on a PostgreSQL
  * 15 server) against FLEET_BENCH_PANELS (default 1,000) real agents in four agent-host processes
  * (own SQLite, keys, MQTT session and keypad socket each) through mosquitto.
  *
@@ -36,7 +36,7 @@ import { Mosquitto } from "../helpers/mosquitto.js";
 import { PG_BIN, PostgresServer } from "../helpers/postgres.js";
 import { tempDirs } from "../helpers/tmp.js";
 import { waitFor } from "../helpers/wait.js";
-import { resetAgents, startHost, startWorker, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
+import { buildDist, resetAgents, startHost, startWorker, stopHost, stopWorker, type AgentHost, type FleetRigContext, type Worker } from "../scale/fleet-rig.js";
 
 const PANELS = Number(process.env.FLEET_BENCH_PANELS ?? 1000);
 const HOSTS = 4;
@@ -91,7 +91,8 @@ export async function run(): Promise<Record<string, number>> {
       else await exec(join(PG_BIN, "pg_ctl"), args);
     }
     const db = postgresDb(server.url);
-    const ctx: FleetRigContext = { dir, brokerUrl: broker.url, signing, signingKeyFile, codeKeyFile: join(dir, "code.key"), databaseUrl: server.url, progress: log };
+    const ctx: FleetRigContext = { dir, brokerUrl: broker.url, signing, signingKeyFile, codeKeyFile: join(dir, "code.key"), databaseUrl: server.url, progress: log, built: true, eventShareGroup: "bench" };
+    buildDist(log);
     const panelIds = Array.from({ length: PANELS }, (_, i) => `bench-${String(i + 1).padStart(4, "0")}`);
     const per = Math.ceil(PANELS / HOSTS);
     const started = Date.now();
@@ -219,7 +220,7 @@ export async function run(): Promise<Record<string, number>> {
       await waitFor(async () => {
         const q = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE id = ANY($1) AND status = 'applied'", [ids]);
         return Number(q.rows[0]!.n) === ids.length;
-      }, 600_000, `${ids.length} commands to be applied`, 20);
+      }, 600_000, `${ids.length} commands to be applied`, 50);
       const ms = performance.now() - t0;
       return { perS: (ids.length * 1000) / ms, commands: ids.length, writeMs, ms };
     };

@@ -73,6 +73,8 @@ export interface FleetFaultOptions {
   keypadSample?: number;
   seed?: number;
   progress?: (line: string) => void;
+  /** Workers from dist/ (built by the caller, see buildDist), as users run them; from the sources through tsx otherwise. */
+  built?: boolean;
 }
 
 export interface FleetFaultResult {
@@ -182,7 +184,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     else await broker!.start();
     server = await PostgresServer.start();
     db = postgresDb(server.url);
-    ctx = { dir, brokerUrl: cluster ? cluster.mqttUrl(0) : broker!.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress };
+    ctx = { dir, brokerUrl: cluster ? cluster.mqttUrl(0) : broker!.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress, built: o.built === true };
     const offlinePanel = !onNats && o.faults.includes("offline_panel") ? "flt-offline" : undefined;
     const panelIds = Array.from({ length: o.panels }, (_, i) => `flt-${String(i + 1).padStart(4, "0")}`);
     /** NATS: the panels on each node (panel i on node i mod 3). */

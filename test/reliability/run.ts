@@ -19,6 +19,7 @@ import { runFleetFaults, type FleetFaultResult } from "./fleet.js";
 import { runFuzz } from "./fuzz.js";
 import { killStrays } from "./harness.js";
 import { runLockout } from "./lockout.js";
+import { buildDist } from "../scale/fleet-rig.js";
 
 const { values } = parseArgs({
   options: {
@@ -42,18 +43,21 @@ const started = Date.now();
 
 /** The fleet runs: mosquitto (worker SIGKILL, PostgreSQL restart, offline panel) and NATS (a node SIGKILLed). */
 async function fleetRuns(): Promise<{ figures: Record<string, number>; details: string[] }> {
-  const fleet = await runFleetFaults({
+  // the workers run from dist/, as users run them
+  buildDist(progress);
+  const built = true;
+  const fleet = await runFleetFaults({ built,
     panels: Number(values["fleet-panels"]), people: 12, changes: Number(values["fleet-changes"]),
     faults: ["kill_worker", "restart_postgres", "offline_panel"], keypadSample: 10, seed, progress,
   });
   progress("fleet fault suite done (mosquitto)");
-  const nats = await runFleetFaults({
+  const nats = await runFleetFaults({ built,
     panels: Number(values["fleet-nats-panels"]), people: 12, changes: Number(values["fleet-nats-changes"]), broker: "nats",
     faults: ["stop_nats_node"], keypadSample: 10, seed, progress,
   });
   progress("fleet fault suite done (NATS, a panels-only node down)");
   // the node of worker w-a: its panels on the other nodes wait for it (it keeps their leases)
-  const natsWorkerNode = await runFleetFaults({
+  const natsWorkerNode = await runFleetFaults({ built,
     panels: Number(values["fleet-nats-panels"]), people: 12, changes: Number(values["fleet-nats-changes"]), broker: "nats",
     faults: ["stop_nats_node"], natsStopNode: 0, keypadSample: 10, seed, progress,
   });

@@ -4,7 +4,7 @@
  * processes (the binary as users run it, node itself so a SIGKILL reaches the worker), mosquitto,
  * and a PostgreSQL 15 server, all on loopback.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,6 +40,20 @@ export interface FleetRigContext {
   databaseUrl: string;
   /** Worker lines that are not SIGKILL exits. */
   progress: (line: string) => void;
+  /**
+   * Run the workers from the build (`dist/src/bin/panel-fleet.js`, what users run; see buildDist)
+   * rather than from the sources through tsx (the fault tests in `npm test`, which do not build).
+   */
+  built?: boolean;
+  /** FLEET_EVENT_SHARE_GROUP for the workers: each event reaches (and is verified by) one of them, as on mosquitto in production. */
+  eventShareGroup?: string;
+}
+
+/** `npm run build` once, so the workers run from dist/ as users run them. */
+export function buildDist(progress: (line: string) => void): void {
+  const t0 = Date.now();
+  execFileSync("npm", ["run", "build"], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  progress(`built dist/ in ${Date.now() - t0} ms`);
 }
 
 /** Resolves with the first stdout match of `pattern`; rejects on exit or after `timeoutMs`. */
@@ -85,11 +99,13 @@ export async function startWorker(ctx: FleetRigContext, id: string): Promise<Wor
   const env = {
     PATH: process.env.PATH ?? "", DATABASE_URL: ctx.databaseUrl, FLEET_CODE_KEY_FILE: ctx.codeKeyFile, FLEET_SIGNING_KEY_FILE: ctx.signingKeyFile,
     FLEET_BROKER_URL: ctx.brokerUrl, FLEET_WORKER_ID: id, FLEET_LOG_LEVEL: "warn", FLEET_ADMIN_EMAIL: FLEET_ADMIN.email, FLEET_ADMIN_PASSWORD: FLEET_ADMIN.password,
+    ...(ctx.eventShareGroup ? { FLEET_EVENT_SHARE_GROUP: ctx.eventShareGroup } : {}),
   };
   // node itself (not the tsx wrapper script): SIGKILL must reach the worker, not a parent that leaves it running
   // FLEET_RIG_WORKER_NODE_ARGS: node options for the workers (e.g. --cpu-prof --cpu-prof-dir=DIR to profile them)
   const nodeArgs = (process.env.FLEET_RIG_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "src/bin/panel-fleet.ts", "--port", "0"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const entry = ctx.built ? ["dist/src/bin/panel-fleet.js"] : ["--import", "tsx", "src/bin/panel-fleet.ts"];
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, "--port", "0"], { cwd: REPO_ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   const w: Worker = { id, child, url: "", api: undefined as unknown as ApiClient, alive: true, stderr: "", warnings: [] };
   child.stderr.on("data", (d: Buffer) => (w.stderr = (w.stderr + d.toString()).slice(-20_000)));
   // the worker's log (pino JSON on stdout): its warnings and errors go into the details
