@@ -1,4 +1,5 @@
 import { PANEL_TYPES, ROLE_PERMISSIONS, type Role, type Secret } from "../domain/index.js";
+import { canonicalJson } from "../../protocol/index.js";
 import { FleetError } from "./errors.js";
 import type { PanelRow } from "./panel-row.js";
 import type { AccessInput, AccessView, Schedule, TagInput } from "./store.js";
@@ -206,7 +207,8 @@ export function planAccess(panel: PanelRow, person: PlanPerson, cur: CurrentAcce
     if (label !== cur.label) labelCommand();
     if (!isMaster && role !== cur.role) write({ kind: "set_role", slot, role });
     if (!isMaster && !sameNumbers(partitions, cur.partitions)) write({ kind: "set_partitions", slot, partitions });
-    if (JSON.stringify(schedule) !== JSON.stringify(cur.schedule)) write({ kind: "set_schedule", slot, schedule });
+    // canonical: jsonb gives the stored schedule back with its keys in another order than the input
+    if (canonicalJson(schedule) !== canonicalJson(cur.schedule)) write({ kind: "set_schedule", slot, schedule });
     if (JSON.stringify(doorLocks) !== JSON.stringify(cur.doorLocks)) write({ kind: "set_door_locks", slot, doorLocks });
     if (tags !== undefined) write({ kind: "set_proximity_tags", slot }, tagsSecret());
     if (accountId !== cur.accountId) {

@@ -112,6 +112,17 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect((await store.command(off.commands[0]!))).toMatchObject({ seq: 18, kind: "disable_user", status: "pending" });
   });
 
+  it("the same schedule sent again writes nothing (jsonb gives its keys back in another order)", async () => {
+    const panel = await enrol(0);
+    const person = await store.createPerson({ firstName: "Grace", lastName: "Hopper" });
+    await store.setCode(person.id, new Secret("7316"));
+    const temporary = { kind: "temporary" as const, from: 1_800_000_000_000, to: 1_800_086_400_000 };
+    expect((await store.setAccess(person.id, panel.id, { enabled: true, schedule: temporary })).commands).toHaveLength(5);
+    expect((await store.setAccess(person.id, panel.id, { enabled: true, schedule: { ...temporary } })).commands).toEqual([]);
+    const later = await store.setAccess(person.id, panel.id, { enabled: true, schedule: { ...temporary, to: 1_800_172_800_000 } });
+    expect((await store.command(later.commands[0]!))?.kind).toBe("set_schedule");
+  });
+
   it("assigns an account and door locks at a panel, and unassigns; a suspended or unknown account is refused", async () => {
     const panel = await enrol();
     const p = await store.createPerson({ firstName: "Acc", lastName: "Ount", accounts: [{ email: "a@example.com", status: "Active" }, { email: "s@example.com", status: "Suspended" }] });
