@@ -2,7 +2,7 @@ import { PANEL_TYPES, ROLE_PERMISSIONS, type Role, type Secret } from "../domain
 import { canonicalJson } from "../../protocol/index.js";
 import { FleetError } from "./errors.js";
 import type { PanelRow } from "./panel-row.js";
-import type { AccessInput, AccessView, Schedule, TagInput } from "./store.js";
+import type { AccessInput, AccessSettings, AccessView, Schedule, TagInput } from "./store.js";
 
 /**
  * The rules of a person's access at one panel, as a pure function: what the database holds (the
@@ -22,18 +22,10 @@ export interface PlanPerson {
 }
 
 /** The person's person_panels row at the panel, when there is one. */
-export interface CurrentAccess {
-  enabled: boolean;
-  slot: number;
-  role: Role;
-  partitions: number[];
-  schedule: Schedule;
-  doorLocks: string[];
-  label: string | null;
+export interface CurrentAccess extends AccessSettings {
   /** The tags' kinds (their ids are only in tagsCt). */
   tags: { kind: string }[];
   tagsCt: Uint8Array | null;
-  accountId: string | null;
 }
 
 export interface PlanAccount {
@@ -70,15 +62,7 @@ export interface PlannedCommand {
 }
 
 /** The person_panels row to upsert; `tags` new tags to encrypt (AAD `tags:<person>:<panel>`, none when empty) or "keep" the stored ciphertext. */
-export interface PlannedRow {
-  enabled: boolean;
-  slot: number;
-  role: Role;
-  partitions: number[];
-  schedule: Schedule;
-  doorLocks: string[];
-  accountId: string | null;
-  label: string | null;
+export interface PlannedRow extends AccessSettings {
   tagKinds: { kind: string }[];
   tags: { set: TagInput[] } | "keep";
 }

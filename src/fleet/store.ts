@@ -62,9 +62,8 @@ export interface TagInput {
   id: string;
 }
 
-export interface AccessView {
-  personId: string;
-  panelId: string;
+/** A person's settings at one panel: the stored row, the planned row and the view share them. */
+export interface AccessSettings {
   enabled: boolean;
   slot: number;
   role: Role;
@@ -73,6 +72,11 @@ export interface AccessView {
   doorLocks: string[];
   accountId: string | null;
   label: string | null;
+}
+
+export interface AccessView extends AccessSettings {
+  personId: string;
+  panelId: string;
   tags: { kind: string }[];
 }
 
