@@ -6,7 +6,7 @@ import type { CodeVault } from "./code-vault.js";
 import type { Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
-import { text } from "./row.js";
+import { num, text } from "./row.js";
 import type { AccessInput, AccessView, Schedule } from "./store.js";
 
 /**
@@ -33,7 +33,6 @@ export interface AccessResult {
   commands: string[];
 }
 
-const num = (v: unknown): number => Number(v);
 const byId = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function currentFromRow(r: Record<string, unknown>): CurrentAccess {

@@ -1,4 +1,5 @@
 import type { PanelTypeId } from "../domain/index.js";
+import { num } from "./row.js";
 
 /** A panel as the fleet keeps it: what it was enrolled with and what it last reported. */
 export interface PanelRow {
@@ -23,7 +24,6 @@ export interface PanelRow {
   reconciledDigest: string | null;
 }
 
-const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** A `panels` row (SELECT *) as a PanelRow. */

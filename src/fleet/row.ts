@@ -7,3 +7,6 @@ export function text(v: unknown): string {
   if (typeof v === "number" || typeof v === "bigint") return String(v);
   throw new TypeError(`expected a text column, got ${v === null ? "null" : typeof v}`);
 }
+
+/** A database value as a number (pg gives bigint and numeric columns back as text). */
+export const num = (v: unknown): number => Number(v);

@@ -3,10 +3,9 @@ import { PANEL_TYPES } from "../domain/index.js";
 import { nameLabel } from "./digest.js";
 import { FleetError } from "./errors.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
-import { text } from "./row.js";
+import { num, text } from "./row.js";
 import type { FleetStore } from "./store.js";
 
-const num = (v: unknown): number => Number(v);
 
 /** The most panels whose snapshots one transaction writes (it holds their rows while it decrypts their codes). */
 export const MAX_SNAPSHOTS_PER_TRANSACTION = 250;

@@ -4,7 +4,7 @@ import { PANEL_TYPES, pageWindow, type Page, type PageSize, type PanelTypeId, ty
 import type { CodeVault } from "./code-vault.js";
 import type { Db, Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
-import { text } from "./row.js";
+import { num, text } from "./row.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
 import { Journal } from "./journal.js";
 import { writeSnapshot } from "./snapshot.js";
@@ -111,7 +111,6 @@ export interface UserListRow {
   schedule: Schedule;
 }
 
-const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));

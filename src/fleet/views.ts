@@ -3,7 +3,7 @@ import type { Queryable } from "./db.js";
 import { desiredDigest, nameLabel } from "./digest.js";
 import { FleetError } from "./errors.js";
 import type { FleetStore, PanelRow, Schedule } from "./store.js";
-import { text } from "./row.js";
+import { num, text } from "./row.js";
 
 /**
  * The reads of the API: the Equipment list, a panel's Users grid over every slot, one slot's
@@ -47,7 +47,6 @@ export interface PanelSummary {
   drift: DriftReason;
 }
 
-const num = (v: unknown): number => Number(v);
 
 const SUMMARY_SQL = `
   SELECT p.*,
