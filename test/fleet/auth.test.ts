@@ -131,6 +131,25 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
     expect((await db.query("SELECT 1 FROM api_sessions WHERE token_hash = $1", [await hash(forgotten)])).rows).toEqual([]);
   });
 
+  it("touches a session in use once per interval, not at every call, and keeps it alive", async () => {
+    const { sessionTouchMs, tokenHash, DEFAULT_SESSION_POLICY } = await import("../../src/fleet/auth/auth-store.js");
+    expect(sessionTouchMs(DEFAULT_SESSION_POLICY)).toBe(30_000);
+    const c = new ApiClient(fleet.url);
+    await c.signIn("viewer@roles.test", passwords.viewer!);
+    const h = tokenHash(c.cookie!.split("=")[1]!);
+    const seen = async () => String((await db.query("SELECT last_seen_at::text AS t FROM api_sessions WHERE token_hash = $1", [h])).rows[0]!.t);
+    // 10 s ago: within the interval, calls leave it as it is
+    await db.query("UPDATE api_sessions SET last_seen_at = now() - interval '10 seconds' WHERE token_hash = $1", [h]);
+    const before = await seen();
+    for (let i = 0; i < 3; i++) expect((await c.get("/api/v1/panels")).status).toBe(200);
+    expect(await seen()).toBe(before);
+    // 29 minutes ago (older than the interval, within the idle time): the next call touches it
+    await db.query("UPDATE api_sessions SET last_seen_at = now() - interval '29 minutes' WHERE token_hash = $1", [h]);
+    expect((await c.get("/api/v1/panels")).status).toBe(200);
+    const fresh = await db.query<{ age: unknown }>("SELECT extract(epoch FROM now() - last_seen_at) AS age FROM api_sessions WHERE token_hash = $1", [h]);
+    expect(Number(fresh.rows[0]!.age)).toBeLessThan(5);
+  });
+
   it("keeps passwords as scrypt hashes and tokens as SHA-256 only", async () => {
     const dump = await logicalDump(db);
     for (const role of API_ROLE_NAMES) {

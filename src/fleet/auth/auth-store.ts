@@ -12,6 +12,16 @@ export interface SessionPolicy {
 }
 export const DEFAULT_SESSION_POLICY: SessionPolicy = { idleMs: 30 * 60_000, absoluteMs: 12 * 3600_000 };
 
+/**
+ * How stale a session's `last_seen_at` may get before a call touches it: a 60th of the idle time, at
+ * most 30 s. Touching at every call made concurrent calls of one session queue on its row lock (8 API
+ * clients of one session: 3.7 ms a call in the fleet bench); this way a session in use is written
+ * about once per interval, and ends at most that much earlier than its exact idle time.
+ */
+export function sessionTouchMs(policy: SessionPolicy): number {
+  return Math.min(30_000, Math.floor(policy.idleMs / 60));
+}
+
 export interface ApiUserView {
   id: string;
   email: string;
@@ -103,7 +113,10 @@ export class AuthStore {
       await this.db.query("DELETE FROM api_sessions WHERE token_hash = $1", [h]);
       throw new FleetError("session_expired");
     }
-    await this.db.query("UPDATE api_sessions SET last_seen_at = now() WHERE token_hash = $1", [h]);
+    await this.db.query("UPDATE api_sessions SET last_seen_at = now() WHERE token_hash = $1 AND last_seen_at < now() - ($2::bigint * interval '1 millisecond')", [
+      h,
+      sessionTouchMs(this.policy),
+    ]);
     return principalOf(userFromRow(row), "session");
   }
 
