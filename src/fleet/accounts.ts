@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
 import type { FleetStore } from "./store.js";
 import { enqueueDelivery, hookConfigured, type WebhookConfig } from "./webhooks.js";
@@ -78,6 +79,28 @@ export async function resetPassword(store: FleetStore, hooks: WebhookConfig, acc
 }
 
 /**
+ * Locks, in the order every writer takes them, the panels where the account is assigned (in id
+ * order) and then the account, and reads its assignments. Panels before the account: a write that
+ * assigns the account at a panel holds the panel and then takes a key-share lock on the account (the
+ * foreign key), so locking the account first could deadlock with it. An assignment committed between
+ * the first read and the account's lock is read again under the lock and its panel locked too; once
+ * the account is locked, no new assignment of it can commit.
+ */
+async function lockAccountAndPanels(tx: Queryable, accountId: string): Promise<{ account: Record<string, unknown>; at: { panel_id: string; person_id: string; slot: unknown }[] }> {
+  const assigned = async () =>
+    (await tx.query<{ panel_id: string; person_id: string; slot: unknown }>("SELECT panel_id, person_id, slot FROM person_panels WHERE account_id = $1 AND enabled ORDER BY panel_id", [accountId])).rows;
+  const lock = (ids: string[]) => (ids.length > 0 ? tx.query("SELECT id FROM panels WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE", [ids]) : undefined);
+  const first = await assigned();
+  await lock(first.map((r) => r.panel_id));
+  const a = await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1 FOR UPDATE", [accountId]);
+  if (!a.rows[0]) throw new FleetError("account_not_found", { accountId });
+  const at = await assigned();
+  const locked = new Set(first.map((r) => r.panel_id));
+  await lock(at.map((r) => r.panel_id).filter((id) => !locked.has(id)));
+  return { account: a.rows[0], at };
+}
+
+/**
  * Removes an account: in ONE transaction, a `remove_account` command to every panel where it is
  * assigned, the account's row (its assignments go with it), and the delivery asking the account
  * system to remove it.
@@ -85,18 +108,13 @@ export async function resetPassword(store: FleetStore, hooks: WebhookConfig, acc
 export async function removeAccount(store: FleetStore, hooks: WebhookConfig, accountId: string): Promise<{ commands: string[]; delivery: string; panels: string[] }> {
   if (!hookConfigured(hooks, "account")) throw new FleetError("webhook_not_configured", { hook: "account" });
   return store.db.transaction(async (tx) => {
-    const a = await tx.query("SELECT id, email FROM accounts WHERE id = $1 FOR UPDATE", [accountId]);
-    if (!a.rows[0]) throw new FleetError("account_not_found", { accountId });
-    const at = await tx.query<{ panel_id: string; person_id: string }>("SELECT panel_id, person_id FROM person_panels WHERE account_id = $1 AND enabled ORDER BY panel_id", [accountId]);
+    const { account: a, at } = await lockAccountAndPanels(tx, accountId);
     const commands: string[] = [];
-    for (const r of at.rows) {
-      await tx.query("SELECT 1 FROM panels WHERE id = $1 FOR UPDATE", [r.panel_id]);
-      commands.push(await store.writeCommand(tx, r.panel_id, r.person_id, { kind: "remove_account", accountId }));
-    }
+    for (const r of at) commands.push(await store.writeCommand(tx, r.panel_id, r.person_id, { kind: "remove_account", accountId }));
     await tx.query("UPDATE person_panels SET account_id = NULL, version = version + 1, updated_at = now() WHERE account_id = $1", [accountId]);
     await tx.query("DELETE FROM accounts WHERE id = $1", [accountId]);
-    const delivery = await enqueueDelivery(tx, "account", "account.remove", { accountId, email: String(a.rows[0].email) });
-    return { commands, delivery, panels: at.rows.map((r) => r.panel_id) };
+    const delivery = await enqueueDelivery(tx, "account", "account.remove", { accountId, email: String(a.email) });
+    return { commands, delivery, panels: at.map((r) => r.panel_id) };
   });
 }
 
@@ -108,20 +126,16 @@ export async function removeAccount(store: FleetStore, hooks: WebhookConfig, acc
  */
 export async function setAccountStatus(store: FleetStore, accountId: string, status: AccountStatus): Promise<{ commands: string[]; panels: string[] }> {
   return store.db.transaction(async (tx) => {
-    const a = await tx.query("SELECT id, email, status, created_at FROM accounts WHERE id = $1 FOR UPDATE", [accountId]);
-    const row = a.rows[0];
-    if (!row) throw new FleetError("account_not_found", { accountId });
+    const { account: row, at } = await lockAccountAndPanels(tx, accountId);
     const commands: string[] = [];
-    const at = await tx.query<{ panel_id: string; person_id: string; slot: unknown }>("SELECT panel_id, person_id, slot FROM person_panels WHERE account_id = $1 AND enabled ORDER BY panel_id", [accountId]);
     if (row.status !== status) {
       await tx.query("UPDATE accounts SET status = $2 WHERE id = $1", [accountId, status]);
       const account = { id: accountId, email: String(row.email), createdAt: (row.created_at as Date).getTime(), status };
-      for (const r of at.rows) {
-        await tx.query("SELECT 1 FROM panels WHERE id = $1 FOR UPDATE", [r.panel_id]);
+      for (const r of at) {
         const slot = Number(r.slot);
         commands.push(await store.writeCommand(tx, r.panel_id, r.person_id, status === "Suspended" ? { kind: "unassign_account", slot } : { kind: "assign_account", slot, account }));
       }
     }
-    return { commands, panels: at.rows.map((r) => r.panel_id) };
+    return { commands, panels: at.map((r) => r.panel_id) };
   });
 }
