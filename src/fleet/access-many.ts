@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { PANEL_TYPES, type Role } from "../domain/index.js";
 import { Secret } from "../domain/index.js";
-import { accountToCheck, checkSlot, needsFreeSlot, planAccess, type AccessPlan, type CommandSecret, type CurrentAccess, type PlanAccount, type PlanLookups, type PlanPerson } from "./access-plan.js";
+import { accountToCheck, checkSlot, needsFreeSlot, planAccess, tagsToCheck, type AccessPlan, type CommandSecret, type CurrentAccess, type PlanAccount, type PlanLookups, type PlanPerson } from "./access-plan.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Queryable } from "./db.js";
 import { FleetError } from "./errors.js";
 import { panelFromRow, type PanelRow } from "./panel-row.js";
 import { num, text } from "./row.js";
-import type { AccessInput, AccessView, Schedule } from "./store.js";
+import type { AccessInput, AccessView, Schedule, TagInput } from "./store.js";
 
 /**
  * A person's access at many panels in the caller's transaction, set-based: a constant number of
@@ -70,7 +70,7 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
   // 2. the person (locked) and their access at those panels
   const pr = await tx.query(
     `SELECT p.id, p.first_name, p.last_name, p.code_ct, p.code_mac, p.access_period,
-            a.panel_id, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.account_id
+            a.panel_id, a.enabled, a.slot, a.role, a.partitions, a.schedule, a.door_locks, a.label, a.tags, a.tags_ct, a.tag_macs, a.account_id
      FROM people p LEFT JOIN person_panels a ON a.person_id = p.id AND a.panel_id = ANY($2::text[]) WHERE p.id = $1 FOR UPDATE OF p`,
     [personId, ids],
   );
@@ -92,7 +92,14 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
   };
   const codeMac = p0.code_ct ? ((p0.code_mac as string | null) ?? null) : null;
   const current = new Map<string, CurrentAccess>();
-  for (const r of pr.rows) if (r.panel_id !== null && r.panel_id !== undefined) current.set(text(r.panel_id), currentFromRow(r));
+  /** The stored rows' tag digests (CodeVault.tagMac), per panel. */
+  const storedMacs = new Map<string, string[]>();
+  for (const r of pr.rows) {
+    if (r.panel_id === null || r.panel_id === undefined) continue;
+    current.set(text(r.panel_id), currentFromRow(r));
+    storedMacs.set(text(r.panel_id), (r.tag_macs as string[] | null) ?? []);
+  }
+  const macsOf = (tags: readonly TagInput[]) => [...new Set(tags.map((t) => vault.tagMac(t.id)))];
 
   // 3. what the rules read of the panels' other rows, for every existing panel at once
   const present = ordered.filter((i) => panels.has(i.panelId));
@@ -109,6 +116,7 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
       masterSlots: `{${type.masterSlots.join(",")}}`,
       accountId: accountToCheck(i, cur),
       wantClash: i.enabled && cur?.enabled !== true && codeMac !== null,
+      tagMacs: ((t) => (t === null ? null : (t === "stored" ? (storedMacs.get(i.panelId) ?? []) : macsOf(t)).join(",")))(tagsToCheck(i, cur)),
     };
   });
   const looked = new Map<string, Record<string, unknown>>();
@@ -123,15 +131,17 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
                 WHERE c.s <= u.capacity AND c.s <> ALL(u.master_slots::int[]) AND NOT EXISTS (SELECT 1 FROM person_panels f WHERE f.panel_id = u.panel_id AND f.slot = c.s)
               ) END AS free_slot,
               u.want_clash AND EXISTS (SELECT 1 FROM person_panels o JOIN people q ON q.id = o.person_id WHERE o.panel_id = u.panel_id AND o.enabled AND o.person_id <> $1 AND q.code_mac = $2) AS code_clash,
+              u.tag_macs IS NOT NULL AND EXISTS (SELECT 1 FROM person_panels o WHERE o.panel_id = u.panel_id AND o.enabled AND o.person_id <> $1 AND o.tag_macs && string_to_array(u.tag_macs, ',')) AS tag_clash,
               ac.id AS account_id, ac.email AS account_email, ac.status AS account_status, ac.created_at AS account_created,
               CASE WHEN u.account_id IS NOT NULL THEN (SELECT min(o.slot) FROM person_panels o WHERE o.panel_id = u.panel_id AND o.account_id = u.account_id AND o.person_id <> $1 AND o.enabled) END AS owner_slot
-       FROM unnest($3::text[], $4::int[], $5::int[], $6::boolean[], $7::int[], $8::text[], $9::text[], $10::boolean[])
-            AS u(panel_id, check_slot, master_slot, want_free, capacity, master_slots, account_id, want_clash)
+       FROM unnest($3::text[], $4::int[], $5::int[], $6::boolean[], $7::int[], $8::text[], $9::text[], $10::boolean[], $11::text[])
+            AS u(panel_id, check_slot, master_slot, want_free, capacity, master_slots, account_id, want_clash, tag_macs)
        LEFT JOIN accounts ac ON ac.id = u.account_id`,
       [
         personId, codeMac,
         asked.map((a) => a.panelId), asked.map((a) => a.checkSlot), asked.map((a) => a.masterSlot), asked.map((a) => a.wantFree),
         asked.map((a) => a.capacity), asked.map((a) => a.masterSlots), asked.map((a) => a.accountId), asked.map((a) => a.wantClash),
+        asked.map((a) => a.tagMacs),
       ],
     );
     for (const row of r.rows) looked.set(text(row.panel_id), row);
@@ -156,6 +166,7 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
       masterSlotTaken: l.master_taken === true,
       freeSlot: l.free_slot === null || l.free_slot === undefined ? null : num(l.free_slot),
       codeClash: l.code_clash === true,
+      tagClash: l.tag_clash === true,
       account,
       accountOwnerSlot: l.owner_slot === null || l.owner_slot === undefined ? null : num(l.owner_slot),
       code: theCode,
@@ -186,22 +197,23 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
     plans.map(({ panelId, cur, plan }) => ({ panelId, commands: plan.commands.map((c) => ({ body: c.body, ...(c.secret ? { secret: secretOf(c.secret, panelId, cur) } : {}) })) })),
     {
       sql: `up AS (
-       INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, updated_at)
+       INSERT INTO person_panels (person_id, panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, tag_macs, updated_at)
        SELECT $1, x.panel_id, x.enabled, x.slot, x.role,
               ARRAY(SELECT e.v::int FROM jsonb_array_elements_text(x.partitions::jsonb) WITH ORDINALITY AS e(v, i) ORDER BY e.i),
               x.schedule::jsonb,
               ARRAY(SELECT e.v FROM jsonb_array_elements_text(x.door_locks::jsonb) WITH ORDINALITY AS e(v, i) ORDER BY e.i),
-              x.account_id, x.label, x.tags::jsonb, decode(x.tags_ct, 'hex'), now()
-       FROM unnest($2::text[], $3::boolean[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-            AS x(panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct)
+              x.account_id, x.label, x.tags::jsonb, decode(x.tags_ct, 'hex'), string_to_array(x.tag_macs, ','), now()
+       FROM unnest($2::text[], $3::boolean[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+            AS x(panel_id, enabled, slot, role, partitions, schedule, door_locks, account_id, label, tags, tags_ct, tag_macs)
        ON CONFLICT (person_id, panel_id) DO UPDATE SET enabled = EXCLUDED.enabled, slot = EXCLUDED.slot, role = EXCLUDED.role, partitions = EXCLUDED.partitions,
          schedule = EXCLUDED.schedule, door_locks = EXCLUDED.door_locks, account_id = EXCLUDED.account_id, label = EXCLUDED.label, tags = EXCLUDED.tags,
-         tags_ct = EXCLUDED.tags_ct, version = person_panels.version + 1, updated_at = now()
+         tags_ct = EXCLUDED.tags_ct, tag_macs = EXCLUDED.tag_macs, version = person_panels.version + 1, updated_at = now()
      )`,
       params: [
         plans.map((p) => p.panelId), rows.map((r) => r.enabled), rows.map((r) => r.slot), rows.map((r) => r.role), rows.map((r) => JSON.stringify(r.partitions)),
         rows.map((r) => JSON.stringify(r.schedule)), rows.map((r) => JSON.stringify(r.doorLocks)), rows.map((r) => r.accountId), rows.map((r) => r.label),
         rows.map((r) => JSON.stringify(r.tagKinds)), tagsCts.map((ct) => (ct ? Buffer.from(ct).toString("hex") : null)),
+        plans.map(({ panelId, plan }) => (plan.row.tags === "keep" ? (storedMacs.get(panelId) ?? []) : macsOf(plan.row.tags.set)).join(",")),
       ],
     },
   );
@@ -256,4 +268,29 @@ export async function writePanelCommands(
   );
   if (w.rowCount !== cmd.id.length) throw new FleetError("internal_error");
   return out;
+}
+
+/**
+ * Fills in the tag digests of access rows written before migration 5 (tags_ct set, tag_macs empty:
+ * a row with tags always has at least one), 500 rows a statement. Idempotent: workers starting at
+ * once write the same values. Answers how many rows it filled.
+ */
+export async function backfillTagMacs(vault: CodeVault, db: Queryable): Promise<number> {
+  let filled = 0;
+  for (;;) {
+    const r = await db.query<{ person_id: string; panel_id: string; tags_ct: Uint8Array }>(
+      "SELECT person_id, panel_id, tags_ct FROM person_panels WHERE tags_ct IS NOT NULL AND cardinality(tag_macs) = 0 LIMIT 500",
+    );
+    if (r.rows.length === 0) return filled;
+    const macs = r.rows.map((row) => {
+      const tags = JSON.parse(vault.decrypt(row.tags_ct, `tags:${row.person_id}:${row.panel_id}`).reveal()) as TagInput[];
+      return [...new Set(tags.map((t) => vault.tagMac(t.id)))].join(",");
+    });
+    await db.query(
+      `UPDATE person_panels a SET tag_macs = string_to_array(x.macs, ',') FROM unnest($1::text[], $2::text[], $3::text[]) AS x(person_id, panel_id, macs)
+       WHERE a.person_id = x.person_id AND a.panel_id = x.panel_id`,
+      [r.rows.map((row) => row.person_id), r.rows.map((row) => row.panel_id), macs],
+    );
+    filled += r.rows.length;
+  }
 }

@@ -45,6 +45,8 @@ export interface PlanLookups {
   freeSlot: number | null;
   /** Another person switched on at this panel has the person's code. */
   codeClash: boolean;
+  /** Another person switched on at this panel has one of the tags this row will carry switched on (see `tagsToCheck`). */
+  tagClash: boolean;
   /** The account `accountToCheck(…)` names: null when there is none by that id, undefined when no account is asked. */
   account: PlanAccount | null | undefined;
   /** The slot of another person switched on here with that account, or null. */
@@ -86,6 +88,17 @@ export function checkCodeFits(panel: PanelRow, code: Secret): void {
 /** The slot whose holder the rules ask about (the one asked for, else the current one), or undefined. */
 export function checkSlot(input: AccessInput, cur: CurrentAccess | undefined): number | undefined {
   return input.slot ?? cur?.slot;
+}
+
+/**
+ * Whose tags the uniqueness check compares, as the agent would meet them: the new tags of a row that
+ * will be switched on, or its stored tags when it is switched on again (another person may have
+ * taken one meanwhile); "stored" answers with the row's stored tags. None when the row stays off.
+ */
+export function tagsToCheck(input: AccessInput, cur: CurrentAccess | undefined): TagInput[] | "stored" | null {
+  if (!input.enabled) return null;
+  if (input.tags !== undefined) return input.tags.length > 0 ? input.tags : null;
+  return cur !== undefined && cur.enabled !== true && cur.tagsCt !== null ? "stored" : null;
 }
 
 /** The account the rules look up (asked for, else the current one), or null. */
@@ -147,6 +160,7 @@ export function planAccess(panel: PanelRow, person: PlanPerson, cur: CurrentAcce
     tags = input.tags;
     for (const t of tags) if (!type.tagKinds.includes(t.kind)) throw new FleetError("tags_not_supported", { kind: t.kind });
     if (tags.length > type.maxTagsPerUser) throw new FleetError("too_many_tags", { max: type.maxTagsPerUser });
+    if (new Set(tags.map((t) => t.id)).size < tags.length) throw new FleetError("tag_in_use", { panelId });
   }
   const accountId = accountToCheck(input, cur);
   let account: PlanAccount | null = null;
@@ -163,6 +177,7 @@ export function planAccess(panel: PanelRow, person: PlanPerson, cur: CurrentAcce
     if (!person.hasCode) throw new FleetError("code_required", { personId });
     if (look.codeClash) throw new FleetError("code_in_use", { panelId });
   }
+  if (look.tagClash) throw new FleetError("tag_in_use", { panelId });
   if (!input.enabled && wasOn && isMaster) throw new FleetError("master_cannot_be_disabled", { slot });
 
   // The tags' ciphertext after the write: new tags (none when empty), else the stored one.

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { createConsoleHandler } from "../console/serve.js";
 import { CloudClient } from "../cloud/index.js";
 import type { SigningKey } from "../../protocol/index.js";
+import { backfillTagMacs } from "./access-many.js";
 import { AuthStore, DEFAULT_SESSION_POLICY, type SessionPolicy } from "./auth/auth-store.js";
 import { sessionGuard } from "./auth/guard.js";
 import type { CodeVault } from "./code-vault.js";
@@ -64,6 +65,8 @@ const PRUNE_EVERY_MS = 3600_000;
 /** One panel-fleet worker: migrations, the cloud client, the dispatcher, events and webhooks, and the HTTP API. */
 export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   await migrate(o.db);
+  const backfilled = await backfillTagMacs(o.vault, o.db);
+  if (backfilled > 0) o.logger.info({ rows: backfilled }, "tag digests filled in for access rows written before migration 5");
   const store = new FleetStore(o.db, o.vault);
   const auth = new AuthStore(o.db, { ...DEFAULT_SESSION_POLICY, ...o.session });
   if (o.admin) {

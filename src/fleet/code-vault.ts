@@ -65,6 +65,14 @@ export class CodeVault {
     }
   }
 
+  /**
+   * A keyed digest of a proximity tag's id, whatever its kind (the agent refuses a tag another user
+   * of the panel has, by its id): the fleet refuses the clash before writing, as it does for codes.
+   */
+  tagMac(id: string): string {
+    return createHmac("sha256", this.#macKey).update("tag\u0000").update(id).digest("hex");
+  }
+
   /** A keyed digest of a code: equal codes give equal digests (uniqueness per panel), the code cannot be read back without the key. */
   mac(code: Secret | string): string {
     return createHmac("sha256", this.#macKey).update(typeof code === "string" ? code : code.reveal()).digest("hex");

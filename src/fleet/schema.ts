@@ -250,6 +250,17 @@ ALTER TABLE panels SET (fillfactor = 50);
 ALTER TABLE commands SET (fillfactor = 80);
 `,
   },
+  {
+    version: 5,
+    name: "keyed digests of each access row's proximity tags, for the per-panel uniqueness check",
+    sql: `
+-- The tags' ids are only in tags_ct (encrypted); tag_macs holds their keyed digests (CodeVault.tagMac)
+-- so a tag another person has at the panel is refused before it is written (a snapshot carrying
+-- two users with one tag is refused whole by the agent). Rows from before (tags_ct set, no digests)
+-- are filled in at start (backfillTagMacs), as the key is not in the database.
+ALTER TABLE person_panels ADD COLUMN tag_macs text[] NOT NULL DEFAULT '{}';
+`,
+  },
 ];
 
 /** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */

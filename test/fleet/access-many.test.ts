@@ -11,7 +11,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PANEL_TYPES, Secret, type PanelTypeId } from "../../src/domain/index.js";
-import { accountToCheck, checkSlot, needsFreeSlot, planAccess, type CurrentAccess, type PlanAccount } from "../../src/fleet/access-plan.js";
+import { accountToCheck, checkSlot, needsFreeSlot, planAccess, tagsToCheck, type CurrentAccess, type PlanAccount } from "../../src/fleet/access-plan.js";
 import type { AccessManyInput } from "../../src/fleet/access-many.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
@@ -44,6 +44,9 @@ const SCHEDULES: Schedule[] = [
 ];
 const TAGS = [[], [{ kind: "keypad" as const, id: "k-1" }], [{ kind: "keypad" as const, id: "k-3" }, { kind: "keypad" as const, id: "k-4" }], [{ kind: "doorlock" as const, id: "d-1" }], [{ kind: "keypad" as const, id: "k-2" }, { kind: "doorlock" as const, id: "d-2" }]];
 
+/** The tags' ids of a row, from what its tags_ct decrypts to. */
+const idsOf = (tagsJson: string | null): string[] => (tagsJson ? (JSON.parse(tagsJson) as { id: string }[]).map((t) => t.id) : []);
+
 /** An arbitrary present with probability `p`, else undefined. */
 const maybe = <T,>(arb: fc.Arbitrary<T>, p = 0.3): fc.Arbitrary<T | undefined> => fc.oneof({ weight: Math.round(p * 100), arbitrary: arb }, { weight: Math.round((1 - p) * 100), arbitrary: fc.constant(undefined) });
 
@@ -59,7 +62,7 @@ const accessArb = fc
     schedule: maybe(weighted(...SCHEDULES.map((v, i): [number, Schedule] => [i === 2 ? 1 : 4, v])), 0.25),
     doorLocks: maybe(weighted([3, ["front"]], [2, ["back", "front", "back"]], [2, []], [1, ["garage"]]), 0.2),
     label: maybe(weighted([2, null], [5, "Bob"], [4, "Zoë"], [1, ""], [1, "A".repeat(20)], [1, "Tab\tname"]), 0.25),
-    tags: maybe(weighted(...TAGS.map((v, i): [number, (typeof TAGS)[number]] => [i < 2 ? 4 : 1, v])), 0.15),
+    tags: maybe(weighted(...TAGS.map((v, i): [number, (typeof TAGS)[number]] => [i < 2 ? 4 : 1, v])), 0.35),
     accountId: maybe(weighted([2, null], [3, "ACT"], [2, "ACT2"], [1, "SUS"], [1, "nope"]), 0.25),
   })
   .map((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) as unknown as AccessInput);
@@ -145,6 +148,10 @@ class Model {
           masterSlotTaken: all.some(([, r]) => r.cur.slot === type.masterSlots[0]),
           freeSlot: free,
           codeClash: input.enabled && cur?.enabled !== true && person.code !== null && others.some(([p, r]) => r.cur.enabled && this.people.get(p)!.code === person.code),
+          tagClash: ((t) => {
+            const ids = t === null ? [] : (t === "stored" ? idsOf(mine?.tagsJson ?? null) : t.map((x) => x.id));
+            return ids.length > 0 && others.some(([, r]) => r.cur.enabled && idsOf(r.tagsJson).some((id) => ids.includes(id)));
+          })(tagsToCheck(input, cur)),
           account: accountId === null ? undefined : (this.accounts.get(accountId) ?? null),
           accountOwnerSlot: owners.length ? Math.min(...owners) : null,
           code: () => new Secret(person.code!),
@@ -302,5 +309,7 @@ describe.each(DATABASES)("setAccessMany on $name against the per-panel model", (
     expect(written).toBeGreaterThan(200);
     // …and most of the rules refused at least once (the seed run refuses with 21 codes)
     expect(codesSeen.size).toBeGreaterThanOrEqual(15);
+    // a tag another person has at the panel, refused before anything is written
+    expect(codesSeen.get("tag_in_use") ?? 0).toBeGreaterThan(0);
   }, 120_000);
 });
