@@ -9,7 +9,7 @@
  * per-panel rules (access-plan.ts); and the same refusals, code and detail, with nothing written.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PANEL_TYPES, Secret, type PanelTypeId } from "../../src/domain/index.js";
 import { accountToCheck, checkSlot, needsFreeSlot, planAccess, tagsToCheck, type CurrentAccess, type PlanAccount } from "../../src/fleet/access-plan.js";
 import type { AccessManyInput } from "../../src/fleet/access-many.js";
@@ -17,9 +17,8 @@ import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
 import { FleetError } from "../../src/fleet/errors.js";
 import type { PanelRow } from "../../src/fleet/panel-row.js";
-import { migrate } from "../../src/fleet/schema.js";
 import { FleetStore, type AccessInput, type AccessView, type Schedule } from "../../src/fleet/store.js";
-import { DATABASES } from "./databases.js";
+import { DATABASES, migratedStore } from "./databases.js";
 
 const sealKey = Buffer.alloc(32, 7);
 const vault = new CodeVault(Buffer.alloc(32, 9));
@@ -183,19 +182,9 @@ class Model {
 
 describe.each(DATABASES)("setAccessMany on $name against the per-panel model", (database) => {
   let db: Db;
-  let close: () => Promise<void>;
   let store: FleetStore;
   let run = 0;
-
-  beforeAll(async () => {
-    ({ db, close } = await database.open());
-    await migrate(db);
-    store = new FleetStore(db, vault);
-  }, 60_000);
-
-  afterAll(async () => {
-    await close?.();
-  });
+  migratedStore(database, vault, (o) => ({ db, store } = o));
 
   /** What the database holds for these panels, in the model's shape. */
   async function dbState(panelIds: string[]) {

@@ -5,33 +5,22 @@
  * foreign key takes a key-share lock on the account's row) ran into a removal that had locked the
  * account first and waited for that panel: a deadlock, and PostgreSQL aborted one of them.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/domain/index.js";
 import { createAccount, removeAccount, setAccountStatus } from "../../src/fleet/accounts.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
-import { migrate } from "../../src/fleet/schema.js";
 import { FleetStore } from "../../src/fleet/store.js";
-import { DATABASES } from "./databases.js";
+import { DATABASES, migratedStore } from "./databases.js";
 
 const server = DATABASES.find((d) => d.name.startsWith("PostgreSQL"))!;
 
 describe("account writes lock panels before the account (PostgreSQL 15 server)", () => {
   let db: Db;
-  let close: () => Promise<void>;
   let store: FleetStore;
   let n = 0;
   const hooks = { accountUrl: "http://127.0.0.1:9/accounts", secret: "s" };
-
-  beforeAll(async () => {
-    ({ db, close } = await server.open());
-    await migrate(db);
-    store = new FleetStore(db, new CodeVault(Buffer.alloc(32, 5)));
-  }, 60_000);
-
-  afterAll(async () => {
-    await close?.();
-  });
+  migratedStore(server, new CodeVault(Buffer.alloc(32, 5)), (o) => ({ db, store } = o));
 
   const enrol = async () => (await store.enrolPanel({ id: `lock-${++n}`, type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", sealKey: Buffer.alloc(32, 2), lastSeq: 0, digest: "0".repeat(64) })).id;
   const person = async (name: string, code: string) => {

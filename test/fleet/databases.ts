@@ -1,7 +1,11 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
+import type { CodeVault } from "../../src/fleet/code-vault.js";
 import { postgresDb, pgliteDb, type Db, type Queryable } from "../../src/fleet/db.js";
+import { migrate } from "../../src/fleet/schema.js";
+import { FleetStore } from "../../src/fleet/store.js";
 import { PostgresServer } from "../helpers/postgres.js";
 
 /** The two databases every fleet suite runs against: PGlite in the process, and Debian's PostgreSQL 15 server. */
@@ -62,4 +66,21 @@ export async function logicalDump(q: Queryable): Promise<string> {
     out.push(`-- ${table_name}`, ...rows.rows.map((r) => r.j));
   }
   return out.join("\n");
+}
+
+/**
+ * A suite's migrated database and store on `database`: opened before its tests (handed to `got`),
+ * closed after them. The suites' shared set-up: `let db; let store; migratedStore(database, vault, (o) => ({ db, store } = o));`
+ */
+export function migratedStore(database: TestDatabase, vault: CodeVault, got: (o: { db: Db; store: FleetStore }) => void): void {
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const opened = await database.open();
+    close = opened.close;
+    await migrate(opened.db);
+    got({ db: opened.db, store: new FleetStore(opened.db, vault) });
+  }, 60_000);
+  afterAll(async () => {
+    await close?.();
+  });
 }

@@ -3,33 +3,22 @@
  * same table and sealed codes as one panel's snapshot, one pending snapshot per panel even when
  * two workers write the same panels at once, and an unknown panel left out.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/domain/index.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
-import { migrate } from "../../src/fleet/schema.js";
 import { writeSnapshot, writeSnapshots } from "../../src/fleet/snapshot.js";
 import { FleetStore } from "../../src/fleet/store.js";
-import { DATABASES } from "./databases.js";
+import { DATABASES, migratedStore } from "./databases.js";
 import { leaks } from "./leaks.js";
 
 describe.each(DATABASES)("snapshots of many panels on $name", (database) => {
   let db: Db;
-  let close: () => Promise<void>;
   let store: FleetStore;
   const vault = new CodeVault(Buffer.alloc(32, 3));
   const sealKey = Buffer.alloc(32, 2);
   let n = 0;
-
-  beforeAll(async () => {
-    ({ db, close } = await database.open());
-    await migrate(db);
-    store = new FleetStore(db, vault);
-  }, 60_000);
-
-  afterAll(async () => {
-    await close?.();
-  });
+  migratedStore(database, vault, (o) => ({ db, store } = o));
 
   const enrol = async () => (await store.enrolPanel({ id: `snap-${++n}`, type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", sealKey, lastSeq: 0, digest: "0".repeat(64) })).id;
 

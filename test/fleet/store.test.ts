@@ -1,6 +1,6 @@
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { Secret } from "../../src/domain/index.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
@@ -8,7 +8,7 @@ import { FleetError } from "../../src/fleet/errors.js";
 import { migrate, MIGRATIONS } from "../../src/fleet/schema.js";
 import { FleetStore } from "../../src/fleet/store.js";
 import { tempDirs } from "../helpers/tmp.js";
-import { DATABASES, logicalDump } from "./databases.js";
+import { DATABASES, logicalDump, migratedStore } from "./databases.js";
 import { leaks } from "./leaks.js";
 
 const dirs = tempDirs();
@@ -55,19 +55,9 @@ describe("code vault", () => {
 
 describe.each(DATABASES)("fleet store on $name", (database) => {
   let db: Db;
-  let close: () => Promise<void>;
   let store: FleetStore;
   const vault = new CodeVault(Buffer.alloc(32, 9));
-
-  beforeAll(async () => {
-    ({ db, close } = await database.open());
-    await migrate(db);
-    store = new FleetStore(db, vault);
-  }, 60_000);
-
-  afterAll(async () => {
-    await close?.();
-  });
+  migratedStore(database, vault, (o) => ({ db, store } = o));
 
   const enrol = (lastSeq = 0, type: "DSC" | "Visonic" = "DSC") =>
     store.enrolPanel({ id: `p-${++panelN}`, type, codeLength: 4, timeZone: "Europe/Berlin", sealKey, lastSeq, digest: "0".repeat(64) });

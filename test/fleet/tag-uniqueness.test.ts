@@ -5,32 +5,21 @@
  * and stored tags meeting a tag taken while their row was off. Left to the panel, the second
  * tag would be refused there and every snapshot of that panel after it refused whole.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Secret } from "../../src/domain/index.js";
 import { backfillTagMacs } from "../../src/fleet/access-many.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
 import { FleetError } from "../../src/fleet/errors.js";
-import { migrate } from "../../src/fleet/schema.js";
 import { FleetStore } from "../../src/fleet/store.js";
-import { DATABASES, logicalDump } from "./databases.js";
+import { DATABASES, logicalDump, migratedStore } from "./databases.js";
 
 describe.each(DATABASES)("proximity tags unique per panel on $name", (database) => {
   let db: Db;
-  let close: () => Promise<void>;
   let store: FleetStore;
   const vault = new CodeVault(Buffer.alloc(32, 7));
   let n = 0;
-
-  beforeAll(async () => {
-    ({ db, close } = await database.open());
-    await migrate(db);
-    store = new FleetStore(db, vault);
-  }, 60_000);
-
-  afterAll(async () => {
-    await close?.();
-  });
+  migratedStore(database, vault, (o) => ({ db, store } = o));
 
   const enrol = async () => (await store.enrolPanel({ id: `tags-${++n}`, type: "DSC", codeLength: 4, timeZone: "Europe/Berlin", sealKey: Buffer.alloc(32, 2), lastSeq: 0, digest: "0".repeat(64) })).id;
   const person = async (code: string) => {
