@@ -41,6 +41,8 @@ export interface FateRecord {
 
 /** What a panel reported in its retained state. */
 export interface ReportedState {
+  /** When the agent made it (its clock, ms): of two reports at one lastSeq, the later counts. */
+  at?: number;
   lastSeq: number;
   epoch?: string;
   digest: string;
@@ -318,17 +320,26 @@ export class Journal {
     const ids = [...states.keys()];
     const list = ids.map((id) => states.get(id)!);
     // One statement: the rows recorded (locked in id order, skipping those a transaction holds), and
-    // the known panels skipped (busy), which the outer SELECT finds among the rows the UPDATE did not
-    // return (it reads the rows as they were before the statement: only their ids are taken).
+    // the known panels skipped (busy: not locked), which the outer SELECT finds among the rows `old`
+    // did not lock (it reads the rows as they were before the statement: only their ids are taken).
+    //
+    // A report older than the one recorded is left out (neither recorded nor busy): in one epoch a
+    // panel's lastSeq never goes down, and at one lastSeq the later report (the agent's `at`) counts.
+    // A retained state can come back stale: NATS served a panel's first state (lastSeq 0, an empty
+    // table) to a worker that re-subscribed after its node was killed, long after newer ones; recorded,
+    // it hid that the panel had applied everything, and the panel stayed in the drift report. A new
+    // epoch is always recorded (a reset panel's clock may be behind).
     const r = await this.db.query(
-      `WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[]) AS s(id, last_seq, epoch, digest, dealer_until, dealer_hours)),
+      `WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::bigint[]) AS s(id, last_seq, epoch, digest, dealer_until, dealer_hours, at)),
             old AS (SELECT p.id, p.epoch FROM panels p WHERE p.id = ANY($1::text[]) ORDER BY p.id FOR UPDATE SKIP LOCKED),
-            u AS (UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
+            u AS (UPDATE panels p SET last_seq = s.last_seq, epoch = s.epoch, digest = s.digest, state_at = now(), state_reported_at = s.at, dealer_until = s.dealer_until, dealer_hours = s.dealer_hours
                   FROM s JOIN old ON old.id = s.id WHERE p.id = s.id
+                    AND (p.epoch IS DISTINCT FROM s.epoch OR p.last_seq IS NULL OR s.last_seq > p.last_seq
+                         OR (s.last_seq = p.last_seq AND (s.at IS NULL OR p.state_reported_at IS NULL OR s.at >= p.state_reported_at)))
                   RETURNING p.*, old.epoch AS previous_epoch)
        SELECT u.*, false AS busy FROM u
        UNION ALL
-       SELECT k.*, NULL AS previous_epoch, true AS busy FROM panels k WHERE k.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM u WHERE u.id = k.id)`,
+       SELECT k.*, NULL AS previous_epoch, true AS busy FROM panels k WHERE k.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM old WHERE old.id = k.id)`,
       [
         ids,
         list.map((s) => s.lastSeq),
@@ -336,6 +347,7 @@ export class Journal {
         list.map((s) => s.digest),
         list.map((s) => (s.dealerAccess ? new Date(s.dealerAccess.until).toISOString() : null)),
         list.map((s) => s.dealerAccess?.hours ?? null),
+        list.map((s) => s.at ?? null),
       ],
     );
     const recorded: RecordedState[] = [];

@@ -261,6 +261,13 @@ ALTER TABLE commands SET (fillfactor = 80);
 ALTER TABLE person_panels ADD COLUMN tag_macs text[] NOT NULL DEFAULT '{}';
 `,
   },
+  {
+    version: 6,
+    name: "when the agent made the state recorded, so an older report does not replace a newer one",
+    sql: `
+ALTER TABLE panels ADD COLUMN state_reported_at bigint;
+`,
+  },
 ];
 
 /** An arbitrary constant: the transaction-level advisory lock that serialises migrations across workers. */

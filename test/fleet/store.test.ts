@@ -318,6 +318,23 @@ describe.each(DATABASES)("fleet store on $name", (database) => {
     expect(again.recorded[0]).toMatchObject({ previousEpoch: "e-new", panel: { epoch: "e-newer", lastSeq: 0 } });
   });
 
+  it("leaves out a state older than the one recorded: a lower lastSeq in the same epoch, or an earlier report at the same lastSeq", async () => {
+    const a = await enrol();
+    const d = (x: string) => x.padEnd(64, "0");
+    const record = async (state: { at?: number; lastSeq: number; epoch?: string; digest: string }) => (await store.journal.recordPanelStates(new Map([[a.id, state]])));
+    const now = async () => (await store.panel(a.id))!;
+    expect((await record({ at: 2000, lastSeq: 12, epoch: "e-1", digest: d("c1") })).recorded).toHaveLength(1);
+    // a stale retained state served again (the panel's first, lastSeq 0): left out, neither recorded nor busy
+    expect(await record({ at: 1000, lastSeq: 0, epoch: "e-1", digest: d("00") })).toEqual({ recorded: [], busy: [] });
+    expect(await now()).toMatchObject({ lastSeq: 12, digest: d("c1") });
+    // at the same lastSeq: an earlier report is left out, a later one (a change made at the keypad) recorded
+    expect((await record({ at: 1500, lastSeq: 12, epoch: "e-1", digest: d("c0") })).recorded).toHaveLength(0);
+    expect((await record({ at: 2500, lastSeq: 12, epoch: "e-1", digest: d("c2") })).recorded).toHaveLength(1);
+    expect(await now()).toMatchObject({ lastSeq: 12, digest: d("c2") });
+    // a new epoch (the panel reset) is recorded whatever its lastSeq and clock
+    expect((await record({ at: 100, lastSeq: 0, epoch: "e-2", digest: d("00") })).recorded[0]).toMatchObject({ previousEpoch: "e-1", panel: { lastSeq: 0, epoch: "e-2" } });
+  });
+
   it("gives a panel's publisher lease to one worker at a time until it expires", async () => {
     const panel = await enrol();
     expect(await store.journal.acquireLease(panel.id, "w1", 60_000)).toBe(true);
