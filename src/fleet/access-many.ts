@@ -99,7 +99,8 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
     current.set(text(r.panel_id), currentFromRow(r));
     storedMacs.set(text(r.panel_id), (r.tag_macs as string[] | null) ?? []);
   }
-  const macsOf = (tags: readonly TagInput[]) => [...new Set(tags.map((t) => vault.tagMac(t.id)))];
+  /** The digests of each input's new tags (none when it sets none), computed once for the check and the write. */
+  const newMacs = new Map(ordered.map((i) => [i.panelId, i.tags !== undefined ? tagMacsOf(vault, i.tags) : ""]));
 
   // 3. what the rules read of the panels' other rows, for every existing panel at once
   const present = ordered.filter((i) => panels.has(i.panelId));
@@ -116,9 +117,15 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
       masterSlots: `{${type.masterSlots.join(",")}}`,
       accountId: accountToCheck(i, cur),
       wantClash: i.enabled && cur?.enabled !== true && codeMac !== null,
-      tagMacs: ((t) => (t === null ? null : (t === "stored" ? (storedMacs.get(i.panelId) ?? []) : macsOf(t)).join(",")))(tagsToCheck(i, cur)),
+      tagMacs: tagMacsToCheck(i, cur),
     };
   });
+  /** The digests the uniqueness check compares (see tagsToCheck), comma-joined, or null for none. */
+  function tagMacsToCheck(i: AccessManyInput, cur: CurrentAccess | undefined): string | null {
+    const which = tagsToCheck(i, cur);
+    if (which === null) return null;
+    return which === "stored" ? (storedMacs.get(i.panelId) ?? []).join(",") : newMacs.get(i.panelId)!;
+  }
   const looked = new Map<string, Record<string, unknown>>();
   if (asked.length > 0) {
     const r = await tx.query(
@@ -213,7 +220,7 @@ export async function setAccessMany(vault: CodeVault, tx: Queryable, personId: s
         plans.map((p) => p.panelId), rows.map((r) => r.enabled), rows.map((r) => r.slot), rows.map((r) => r.role), rows.map((r) => JSON.stringify(r.partitions)),
         rows.map((r) => JSON.stringify(r.schedule)), rows.map((r) => JSON.stringify(r.doorLocks)), rows.map((r) => r.accountId), rows.map((r) => r.label),
         rows.map((r) => JSON.stringify(r.tagKinds)), tagsCts.map((ct) => (ct ? Buffer.from(ct).toString("hex") : null)),
-        plans.map(({ panelId, plan }) => (plan.row.tags === "keep" ? (storedMacs.get(panelId) ?? []) : macsOf(plan.row.tags.set)).join(",")),
+        plans.map(({ panelId, plan }) => (plan.row.tags === "keep" ? (storedMacs.get(panelId) ?? []).join(",") : newMacs.get(panelId)!)),
       ],
     },
   );
@@ -270,6 +277,11 @@ export async function writePanelCommands(
   return out;
 }
 
+/** A row's tag digests as `tag_macs` is written from: distinct CodeVault.tagMac of each id, comma-joined (hex has no comma). */
+function tagMacsOf(vault: CodeVault, tags: readonly TagInput[]): string {
+  return [...new Set(tags.map((t) => vault.tagMac(t.id)))].join(",");
+}
+
 /**
  * Fills in the tag digests of access rows written before migration 5 (tags_ct set, tag_macs empty:
  * a row with tags always has at least one), 500 rows a statement. Idempotent: workers starting at
@@ -282,10 +294,7 @@ export async function backfillTagMacs(vault: CodeVault, db: Queryable): Promise<
       "SELECT person_id, panel_id, tags_ct FROM person_panels WHERE tags_ct IS NOT NULL AND cardinality(tag_macs) = 0 LIMIT 500",
     );
     if (r.rows.length === 0) return filled;
-    const macs = r.rows.map((row) => {
-      const tags = JSON.parse(vault.decrypt(row.tags_ct, `tags:${row.person_id}:${row.panel_id}`).reveal()) as TagInput[];
-      return [...new Set(tags.map((t) => vault.tagMac(t.id)))].join(",");
-    });
+    const macs = r.rows.map((row) => tagMacsOf(vault, JSON.parse(vault.decrypt(row.tags_ct, `tags:${row.person_id}:${row.panel_id}`).reveal()) as TagInput[]));
     await db.query(
       `UPDATE person_panels a SET tag_macs = string_to_array(x.macs, ',') FROM unnest($1::text[], $2::text[], $3::text[]) AS x(person_id, panel_id, macs)
        WHERE a.person_id = x.person_id AND a.panel_id = x.panel_id`,
