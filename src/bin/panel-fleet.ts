@@ -78,6 +78,7 @@ async function main(): Promise<number> {
     ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     secureCookie: config.secureCookie,
     eventRetentionMs: config.eventRetentionMs,
+    leaseMs: config.leaseMs,
   });
   process.stdout.write(`panel-fleet listening on ${fleet.url}\n`);
   await new Promise<void>((resolve) => {

@@ -47,6 +47,8 @@ export interface FleetOptions {
   publicUrl?: string;
   /** How long events are kept (default 90 days). */
   eventRetentionMs?: number;
+  /** How long a worker's publisher lease on a panel lasts unrenewed (default 10 s): how soon a dead worker's panels are taken over. */
+  leaseMs?: number;
 }
 
 export interface RunningFleet {
@@ -96,7 +98,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
       .catch((err: unknown) => o.logger.warn({ panelId, n: event.n, err: (err as Error).message }, "event not stored"));
   });
   await client.connect();
-  const dispatcher = new Dispatcher({ store, client, logger: o.logger, workerId });
+  const dispatcher = new Dispatcher({ store, client, logger: o.logger, workerId, ...(o.leaseMs !== undefined ? { leaseMs: o.leaseMs } : {}) });
   dispatcher.start();
   deliverer.start();
   const retention = o.eventRetentionMs ?? 90 * 24 * 3600_000;

@@ -31,6 +31,7 @@ export interface FleetConfig {
   publicUrl?: string;
   secureCookie: boolean;
   eventRetentionMs: number;
+  leaseMs: number;
 }
 
 export function readSigningKey(path: string): SigningKey {
@@ -86,6 +87,8 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
   }
   const retentionDays = Number(env.FLEET_EVENT_RETENTION_DAYS ?? "90");
   if (!Number.isFinite(retentionDays) || retentionDays <= 0) problems.push("FLEET_EVENT_RETENTION_DAYS: must be a positive number of days");
+  const leaseSeconds = Number(env.FLEET_LEASE_SECONDS ?? "10");
+  if (!Number.isFinite(leaseSeconds) || leaseSeconds < 3 || leaseSeconds > 600) problems.push("FLEET_LEASE_SECONDS: must be a number of seconds from 3 to 600");
   const failover = (env.FLEET_BROKER_FAILOVER_URLS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
   for (const u of failover) if (!FAILOVER_URL_PATTERN.test(u)) problems.push(`FLEET_BROKER_FAILOVER_URLS: ${u} is not an mqtt://, mqtts://, tcp:// or tls:// URL`);
   const shareGroup = env.FLEET_EVENT_SHARE_GROUP || undefined;
@@ -118,5 +121,6 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
     ...(env.FLEET_PUBLIC_URL ? { publicUrl: env.FLEET_PUBLIC_URL } : {}),
     secureCookie: env.FLEET_SECURE_COOKIE === "1" || (env.FLEET_PUBLIC_URL ?? "").startsWith("https://"),
     eventRetentionMs: retentionDays * 24 * 3600_000,
+    leaseMs: leaseSeconds * 1000,
   };
 }

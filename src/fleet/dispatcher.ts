@@ -16,7 +16,11 @@ export interface DispatcherOptions {
   logger: Logger;
   /** This worker's name in the publisher lease. */
   workerId: string;
-  /** How long a lease lasts without renewal (default 30 s); renewed once a third of it has passed. */
+  /**
+   * How long a lease lasts without renewal (default 10 s); renewed once a third of it has passed.
+   * It is how long a killed worker's panels wait for another worker, and how long a stalled
+   * worker may pause before another takes its panels (it then stops publishing to them).
+   */
   leaseMs?: number;
   /** How often the journal is polled for pending commands (default 250 ms); `kick()` runs a round at once. */
   pollMs?: number;
@@ -136,7 +140,7 @@ export class Dispatcher {
     this.#fates = new FateRecorder(this.#journal, this.#log, () => this.#stopped);
     this.#o = {
       workerId: options.workerId,
-      leaseMs: options.leaseMs ?? 30_000,
+      leaseMs: options.leaseMs ?? 10_000,
       pollMs: options.pollMs ?? 250,
       window: options.window ?? 1000,
       stateTimeoutMs: options.stateTimeoutMs ?? 2000,

@@ -34,4 +34,12 @@ describe("fleetConfigFromEnv", () => {
     expect(message).toMatch(/FLEET_BROKER_FAILOVER_URLS: ws:\/\/n2:9001\/mqtt is not/);
     expect(message).toMatch(/FLEET_EVENT_SHARE_GROUP: needs FLEET_WORKER_ID/);
   });
+
+  it("takes the publisher lease in seconds (default 10) and refuses one out of 3-600", () => {
+    expect(fleetConfigFromEnv(env({})).leaseMs).toBe(10_000);
+    expect(fleetConfigFromEnv(env({ FLEET_LEASE_SECONDS: "4.5" })).leaseMs).toBe(4500);
+    for (const bad of ["2", "601", "ten"]) {
+      expect(() => fleetConfigFromEnv(env({ FLEET_LEASE_SECONDS: bad }))).toThrow(/FLEET_LEASE_SECONDS: must be a number of seconds from 3 to 600/);
+    }
+  });
 });

@@ -6,10 +6,20 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./mosquitto.js";
 import { waitFor } from "./wait.js";
+
+/** Whether something accepts a TCP connection on the loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(port, "127.0.0.1");
+    c.once("connect", () => (c.destroy(), resolve(true)));
+    c.once("error", () => resolve(false));
+  });
+}
 
 export const NATS_BIN = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"].find((p) => existsSync(p));
 
@@ -49,28 +59,50 @@ export class NatsCluster {
     return this.#size;
   }
 
+  /**
+   * Starts every node on fresh ports. A port freePort() handed out can be taken by another suite's
+   * process before nats-server binds it (seen in CI: a node exited at start and the cloud's connect
+   * was refused), so a node that exits while the cluster comes up restarts the whole cluster on new
+   * ports, up to three times, instead of the cluster being declared ready without it.
+   */
   async start(): Promise<this> {
-    for (let i = 0; i < this.#size; i++) {
-      this.#nodes.push({ name: `n${i + 1}`, client: await freePort(), cluster: await freePort(), mqtt: await freePort(), monitor: await freePort(), log: "" });
+    for (let attempt = 1; ; attempt++) {
+      this.#nodes.length = 0;
+      for (let i = 0; i < this.#size; i++) {
+        this.#nodes.push({ name: `n${i + 1}`, client: await freePort(), cluster: await freePort(), mqtt: await freePort(), monitor: await freePort(), log: "" });
+      }
+      for (let i = 0; i < this.#size; i++) this.#write(i);
+      for (let i = 0; i < this.#size; i++) this.#spawn(i);
+      try {
+        await this.ready();
+        return this;
+      } catch (err) {
+        const died = this.#nodes.findIndex((n) => n.proc?.exitCode != null);
+        for (let i = 0; i < this.#size; i++) await this.stop(i, "SIGKILL");
+        if (died < 0 || attempt === 3) throw new Error(`${(err as Error).message}${died >= 0 ? `; node ${this.#nodes[died]!.name} exited: ${this.#nodes[died]!.log.slice(-800)}` : ""}`);
+        for (const n of this.#nodes) rmSync(join(this.dir, n.name), { recursive: true, force: true });
+      }
     }
-    for (let i = 0; i < this.#size; i++) this.#write(i);
-    for (let i = 0; i < this.#size; i++) this.#spawn(i);
-    await this.ready();
-    return this;
   }
 
-  /** Every running node answers its health check with JetStream up (a meta leader is elected). */
+  /**
+   * Every node that should run answers its health check with JetStream up (a meta leader is
+   * elected) and accepts connections on its MQTT port. A node that should run but exited fails at
+   * once, with its log: a cluster short of a node is not ready.
+   */
   async ready(timeoutMs = 30_000): Promise<void> {
     await waitFor(async () => {
       for (const n of this.#nodes) {
-        if (!n.proc || n.proc.exitCode !== null) continue;
+        if (!n.proc) continue;
+        if (n.proc.exitCode !== null) throw new Error(`NATS node ${n.name} exited (${n.proc.exitCode}) while starting: ${n.log.slice(-800)}`);
         const ok = await fetch(`http://127.0.0.1:${n.monitor}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
         if (!ok) return false;
         const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json() as Promise<JszReply>, (): JszReply => ({}));
         if (!jsz.meta_cluster?.leader) return false;
+        if (!(await accepts(n.mqtt))) return false;
       }
       return true;
-    }, timeoutMs, "the NATS cluster to elect a JetStream meta leader", 100);
+    }, timeoutMs, "the NATS cluster to elect a JetStream meta leader and listen for MQTT", 100);
   }
 
   /** Stops node i (SIGTERM: a clean shutdown; SIGKILL: the process dies, as on a crash) and waits for it to exit. */
