@@ -121,7 +121,13 @@ export async function run(): Promise<Record<string, number>> {
     const allApplied = async (ids: string[], timeoutMs: number, pollMs: number): Promise<void> => {
       const last = (await db.query<{ id: string }>("SELECT DISTINCT ON (panel_id) id FROM commands WHERE id = ANY($1) ORDER BY panel_id, seq DESC", [ids])).rows.map((r) => r.id);
       const applied = async (of: string[]) => Number((await db.query<{ n: unknown }>("SELECT count(*) AS n FROM commands WHERE id = ANY($1) AND status = 'applied'", [of])).rows[0]!.n) === of.length;
-      await waitFor(async () => (await applied(last)) && (await applied(ids)), timeoutMs, `${ids.length} commands to be applied`, pollMs);
+      try {
+        await waitFor(async () => (await applied(last)) && (await applied(ids)), timeoutMs, `${ids.length} commands to be applied`, pollMs);
+      } catch (err) {
+        // what is stuck, for the report: the unapplied commands' panels, their leases and the workers' last warnings
+        const stuck = await db.query("SELECT c.panel_id, c.status, count(*) AS n, min(c.seq) AS first, p.lease_owner, p.lease_until > now() AS leased, p.last_seq, p.next_seq FROM commands c JOIN panels p ON p.id = c.panel_id WHERE c.id = ANY($1) AND c.status <> 'applied' GROUP BY c.panel_id, c.status, p.lease_owner, p.lease_until, p.last_seq, p.next_seq ORDER BY c.panel_id LIMIT 20", [ids]);
+        throw new Error(`${(err as Error).message}; not applied: ${JSON.stringify(stuck.rows)}; the workers' last warnings: ${workers.map((w) => `${w.id}: ${w.warnings.slice(-4).join(" | ")}`).join("; ")}`);
+      }
     };
     const person = async (name: string, code: string) => {
       const p = await api.post<{ id: string }>("/api/v1/people", { firstName: name, lastName: "Bench" });

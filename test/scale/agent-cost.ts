@@ -10,6 +10,7 @@
  * Phases, each `rounds` times over every panel (one envelope per panel per round, all at once):
  *   single  one set_label per envelope
  *   five    set_code (sealed), set_label, set_role, set_partitions, set_schedule in one envelope
+ *   ten     ten set_label of one slot in one envelope (what a queued command adds to a batch)
  * For each: the host's CPU (user + system, /proc/PID/stat) from the first send until every ack is
  * in and the agents' deferred work (retained state, outbox deletes) is done, minus the host's idle
  * CPU over the same time (measured first, over `--idle-s` seconds), per envelope; and the wall
@@ -212,6 +213,8 @@ async function main(): Promise<void> {
     const phases = args.phases.split(",");
     if (phases.includes("single")) await phase("single", (p, r) => [{ kind: "set_label", slot: 2, label: `single ${r}` }]);
     if (phases.includes("five")) await phase("five", fiveOf);
+    // ten label changes of one slot in one envelope: what a queued command adds to a batch
+    if (phases.includes("ten")) await phase("ten", (p, r) => Array.from({ length: 10 }, (_, i) => ({ kind: "set_label" as const, slot: 2, label: `ten ${r}.${i}` })));
     if (perf) {
       const done = new Promise((r) => perf.once("exit", r));
       perf.kill("SIGINT");
