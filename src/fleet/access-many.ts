@@ -289,17 +289,24 @@ function tagMacsOf(vault: CodeVault, tags: readonly TagInput[]): string {
  */
 export async function backfillTagMacs(vault: CodeVault, db: Queryable): Promise<number> {
   let filled = 0;
+  // Keyset paging: every row is visited once, so a row whose digests stay empty (tags_ct holding
+  // an empty list) cannot make the loop read it again for ever.
+  let after = { person: "", panel: "" };
   for (;;) {
     const r = await db.query<{ person_id: string; panel_id: string; tags_ct: Uint8Array }>(
-      "SELECT person_id, panel_id, tags_ct FROM person_panels WHERE tags_ct IS NOT NULL AND cardinality(tag_macs) = 0 LIMIT 500",
+      `SELECT person_id, panel_id, tags_ct FROM person_panels WHERE tags_ct IS NOT NULL AND cardinality(tag_macs) = 0 AND (person_id, panel_id) > ($1, $2)
+       ORDER BY person_id, panel_id LIMIT 500`,
+      [after.person, after.panel],
     );
     if (r.rows.length === 0) return filled;
+    const last = r.rows[r.rows.length - 1]!;
+    after = { person: last.person_id, panel: last.panel_id };
     const macs = r.rows.map((row) => tagMacsOf(vault, JSON.parse(vault.decrypt(row.tags_ct, `tags:${row.person_id}:${row.panel_id}`).reveal()) as TagInput[]));
     await db.query(
       `UPDATE person_panels a SET tag_macs = string_to_array(x.macs, ',') FROM unnest($1::text[], $2::text[], $3::text[]) AS x(person_id, panel_id, macs)
        WHERE a.person_id = x.person_id AND a.panel_id = x.panel_id`,
       [r.rows.map((row) => row.person_id), r.rows.map((row) => row.panel_id), macs],
     );
-    filled += r.rows.length;
+    filled += macs.filter((m) => m !== "").length;
   }
 }
