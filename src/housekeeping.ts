@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { schedule, type ScheduledTask } from "node-cron";
+import { schedule, type Logger as CronLogger, type ScheduledTask } from "node-cron";
 import type { Logger } from "pino";
 import type { PanelCore } from "./core.js";
 import { DEALER_KEY, dealerWindow, makeCommand, windowElapsed } from "./domain/index.js";
@@ -16,6 +16,23 @@ const EXPIRY_REPORTED = "temporary_expiry_reported";
  */
 export function minuteSchedule(panelId: string): string {
   return `${createHash("sha256").update(panelId).digest().readUInt16BE(0) % 60} * * * * *`;
+}
+
+/**
+ * node-cron's own messages into the agent's log (JSON, with the agent's fields) instead of its
+ * coloured lines on stderr. Its warnings ("missed execution": a tick that came late because the
+ * event loop was busy; "blocked by overlap") go in at info: neither is a fault here, as the minute
+ * job is idempotent and the next tick does its work, and the daily one runs the next night.
+ */
+export function cronLogger(logger: Logger): CronLogger {
+  const log = logger.child({ component: "cron" });
+  const text = (m: string | Error) => (typeof m === "string" ? m : m.message);
+  return {
+    info: (m) => log.info(m),
+    warn: (m) => log.info(m),
+    error: (m, err) => log.error({ err: err?.message ?? (m instanceof Error ? m.message : undefined) }, typeof m === "string" ? m : "housekeeping job failed"),
+    debug: (m) => log.debug(text(m)),
+  };
 }
 
 /**
@@ -38,9 +55,10 @@ export class Housekeeping {
   }
 
   start(): void {
-    this.#tasks.push(schedule(minuteSchedule(this.#core.table.config.panelId), () => this.everyMinute(), { name: "panel-agent-minute" }));
+    const logger = cronLogger(this.#logger);
+    this.#tasks.push(schedule(minuteSchedule(this.#core.table.config.panelId), () => this.everyMinute(), { name: "panel-agent-minute", logger }));
     // Retention runs in the small hours of the panel's own day, wherever the communicator's clock is set.
-    this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily", timezone: this.#core.table.config.timeZone }));
+    this.#tasks.push(schedule("17 3 * * *", () => this.daily(), { name: "panel-agent-daily", timezone: this.#core.table.config.timeZone, logger }));
     this.everyMinute();
   }
 

@@ -1,6 +1,8 @@
-import { validate } from "node-cron";
-import { describe, expect, it } from "vitest";
-import { minuteSchedule } from "../../src/housekeeping.js";
+import { Writable } from "node:stream";
+import { schedule, validate } from "node-cron";
+import { pino } from "pino";
+import { describe, expect, it, vi } from "vitest";
+import { cronLogger, minuteSchedule } from "../../src/housekeeping.js";
 
 describe("the minute job's schedule", () => {
   it("runs every minute at a second taken from the panel id, the same on every start", () => {
@@ -17,4 +19,31 @@ describe("the minute job's schedule", () => {
     expect(Math.max(...perSecond)).toBeLessThanOrEqual(45);
     expect(Math.min(...perSecond)).toBeGreaterThan(0);
   });
+});
+
+describe("node-cron's messages", () => {
+  it("go to the agent's log as JSON, not to stderr: a tick missed while the event loop was blocked", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(chunk.toString()), done()) }));
+    const stderr = vi.spyOn(process.stderr, "write");
+    const warn = vi.spyOn(console, "warn");
+    const task = schedule("* * * * * *", () => {}, { name: "blocked", logger: cronLogger(logger) });
+    try {
+      await new Promise((r) => setTimeout(r, 1100));
+      const until = Date.now() + 2500;
+      while (Date.now() < until) {
+        /* the event loop is blocked: the ticks due meanwhile are missed */
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      await task.destroy();
+    }
+    const missed = lines.map((l) => JSON.parse(l) as { level: number; component: string; msg: string }).filter((l) => /missed execution/.test(l.msg));
+    expect(missed.length).toBeGreaterThan(0);
+    expect(missed[0]).toMatchObject({ level: 30, component: "cron" });
+    const printed = [...stderr.mock.calls, ...warn.mock.calls].map((c) => String(c[0]));
+    expect(printed.filter((t) => /missed execution/.test(t))).toEqual([]);
+    stderr.mockRestore();
+    warn.mockRestore();
+  }, 15_000);
 });
