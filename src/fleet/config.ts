@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadSigningKey, type SigningKey } from "../../protocol/index.js";
 import { FAILOVER_URL_PATTERN } from "../cloud/index.js";
+import { DEFAULT_LEASE_MS } from "./dispatcher.js";
 
 export class FleetConfigError extends Error {
   override readonly name = "FleetConfigError";
@@ -87,7 +88,7 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
   }
   const retentionDays = Number(env.FLEET_EVENT_RETENTION_DAYS ?? "90");
   if (!Number.isFinite(retentionDays) || retentionDays <= 0) problems.push("FLEET_EVENT_RETENTION_DAYS: must be a positive number of days");
-  const leaseSeconds = Number(env.FLEET_LEASE_SECONDS ?? "10");
+  const leaseSeconds = Number(env.FLEET_LEASE_SECONDS ?? DEFAULT_LEASE_MS / 1000);
   if (!Number.isFinite(leaseSeconds) || leaseSeconds < 3 || leaseSeconds > 600) problems.push("FLEET_LEASE_SECONDS: must be a number of seconds from 3 to 600");
   const failover = (env.FLEET_BROKER_FAILOVER_URLS ?? "").split(",").map((u) => u.trim()).filter((u) => u !== "");
   for (const u of failover) if (!FAILOVER_URL_PATTERN.test(u)) problems.push(`FLEET_BROKER_FAILOVER_URLS: ${u} is not an mqtt://, mqtts://, tcp:// or tls:// URL`);

@@ -49,6 +49,9 @@ const BUSY_RETRY_MAX_MS = 1000;
 
 export { journalSeqStore } from "./journal-seq-store.js";
 
+/** The publisher lease when none is given (FLEET_LEASE_SECONDS's default too). */
+export const DEFAULT_LEASE_MS = 10_000;
+
 export const COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
 
 
@@ -140,7 +143,7 @@ export class Dispatcher {
     this.#fates = new FateRecorder(this.#journal, this.#log, () => this.#stopped);
     this.#o = {
       workerId: options.workerId,
-      leaseMs: options.leaseMs ?? 10_000,
+      leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
       pollMs: options.pollMs ?? 250,
       window: options.window ?? 1000,
       stateTimeoutMs: options.stateTimeoutMs ?? 2000,

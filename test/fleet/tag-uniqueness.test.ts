@@ -86,4 +86,3 @@ describe.each(DATABASES)("proximity tags unique per panel on $name", (database) 
     expect(await backfillTagMacs(vault, db)).toBe(0);
   }, 10_000);
 });
-

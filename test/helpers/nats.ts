@@ -6,20 +6,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./mosquitto.js";
+import { acceptsConnection, freePort } from "./mosquitto.js";
 import { waitFor } from "./wait.js";
-
-/** Whether something accepts a TCP connection on the loopback port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, "127.0.0.1");
-    c.once("connect", () => (c.destroy(), resolve(true)));
-    c.once("error", () => resolve(false));
-  });
-}
 
 export const NATS_BIN = ["/usr/bin/nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"].find((p) => existsSync(p));
 
@@ -99,7 +89,7 @@ export class NatsCluster {
         if (!ok) return false;
         const jsz = await fetch(`http://127.0.0.1:${n.monitor}/jsz`).then((r) => r.json() as Promise<JszReply>, (): JszReply => ({}));
         if (!jsz.meta_cluster?.leader) return false;
-        if (!(await accepts(n.mqtt))) return false;
+        if (!(await acceptsConnection(n.mqtt))) return false;
       }
       return true;
     }, timeoutMs, "the NATS cluster to elect a JetStream meta leader and listen for MQTT", 100);

@@ -28,6 +28,7 @@ describe("node-cron's messages", () => {
     const stderr = vi.spyOn(process.stderr, "write");
     const warn = vi.spyOn(console, "warn");
     const task = schedule("* * * * * *", () => {}, { name: "blocked", logger: cronLogger(logger) });
+    let printed: string[] = [];
     try {
       await new Promise((r) => setTimeout(r, 1100));
       const until = Date.now() + 2500;
@@ -37,13 +38,14 @@ describe("node-cron's messages", () => {
       await new Promise((r) => setTimeout(r, 1500));
     } finally {
       await task.destroy();
+      // read before the restore, which clears the calls
+      printed = [...stderr.mock.calls, ...warn.mock.calls].map((c) => String(c[0]));
+      stderr.mockRestore();
+      warn.mockRestore();
     }
     const missed = lines.map((l) => JSON.parse(l) as { level: number; component: string; msg: string }).filter((l) => /missed execution/.test(l.msg));
     expect(missed.length).toBeGreaterThan(0);
     expect(missed[0]).toMatchObject({ level: 30, component: "cron" });
-    const printed = [...stderr.mock.calls, ...warn.mock.calls].map((c) => String(c[0]));
     expect(printed.filter((t) => /missed execution/.test(t))).toEqual([]);
-    stderr.mockRestore();
-    warn.mockRestore();
   }, 15_000);
 });
