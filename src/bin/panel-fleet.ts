@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     process.stderr.write(`panel-fleet: FLEET_CODE_KEY_FILE ${config.keyFile}: ${(err as Error).message}\n`);
     return EXIT_CONFIG;
   }
-  const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { dataDir: join(config.dataDir, "pgdata") });
+  const db = await openDb(config.databaseUrl ? { databaseUrl: config.databaseUrl, applicationName: `panel-fleet ${config.workerId ?? ""}`.trim().slice(0, 63) } : { dataDir: join(config.dataDir, "pgdata") });
   const fleet = await startFleet({
     db,
     vault,

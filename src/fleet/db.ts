@@ -28,9 +28,27 @@ export interface Db extends Queryable {
   dumpDataDir?: () => Promise<Blob>;
 }
 
-/** A PostgreSQL server (more than one worker may share it). */
-export function postgresDb(connectionString: string, max = 10): Db {
-  const pool = new pg.Pool({ connectionString, max });
+/**
+ * Bounds on waiting, so a stuck statement or an exhausted pool ends in an error (the API answers
+ * 500 with a code, the dispatcher tries again next round) instead of a request that never answers.
+ * No statement of the fleet waits on a row lock for long (an API call holds its panels' rows while
+ * it writes their commands: milliseconds), and none keeps a transaction open between statements.
+ */
+export const PG_WAIT_LIMITS: { connectionTimeoutMillis: number; lock_timeout: number; idle_in_transaction_session_timeout: number } = {
+  /** Waiting for a connection of the pool. */
+  connectionTimeoutMillis: 15_000,
+  /** Waiting for a row lock another transaction holds. */
+  lock_timeout: 20_000,
+  /** A transaction left open with no statement running: the server ends the session. */
+  idle_in_transaction_session_timeout: 60_000,
+};
+
+/**
+ * A PostgreSQL server (more than one worker may share it). `applicationName` names the connections in
+ * `pg_stat_activity` (panel-fleet gives its worker id): which worker holds what is visible there.
+ */
+export function postgresDb(connectionString: string, options: { max?: number; applicationName?: string; waitLimits?: Partial<typeof PG_WAIT_LIMITS> } = {}): Db {
+  const pool = new pg.Pool({ connectionString, max: options.max ?? 10, application_name: options.applicationName ?? "panel-fleet", ...PG_WAIT_LIMITS, ...options.waitLimits });
   // An idle client's error (the server restarted) must not crash the process; the next query reports it.
   pool.on("error", () => {});
   // Every client keeps an error listener of its own for its whole life: pg-pool's idle listener is
@@ -104,7 +122,7 @@ export async function pgliteDb(dataDir?: string, options: { loadDataDir?: Blob }
 }
 
 /** DATABASE_URL (postgres:// or postgresql://) selects the server; otherwise PGlite in `dataDir`. */
-export async function openDb(options: { databaseUrl?: string; dataDir?: string }): Promise<Db> {
-  if (options.databaseUrl) return postgresDb(options.databaseUrl);
+export async function openDb(options: { databaseUrl?: string; dataDir?: string; applicationName?: string }): Promise<Db> {
+  if (options.databaseUrl) return postgresDb(options.databaseUrl, options.applicationName ? { applicationName: options.applicationName } : {});
   return pgliteDb(options.dataDir);
 }

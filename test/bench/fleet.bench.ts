@@ -83,7 +83,7 @@ export async function run(): Promise<Record<string, number>> {
     await broker.start();
     server = await PostgresServer.start();
     if (PROFILE) {
-      const admin = postgresDb(server.url, 1);
+      const admin = postgresDb(server.url, { max: 1 });
       await admin.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'");
       await admin.close();
       const args = ["-D", server.dataDir, "restart", "-m", "fast", "-w", "-t", "30", "-l", join(server.dir, "server.log")];

@@ -6,6 +6,8 @@ export class ApiClient {
   bearer: string | undefined;
   /** Send the CSRF header with cookie writes (false: to see the refusal). */
   sendCsrf = true;
+  /** Gives up on a request after this long (a TimeoutError); 0: waits as long as fetch does (300 s for headers). */
+  timeoutMs = 0;
 
   constructor(readonly base: string) {}
 
@@ -14,7 +16,7 @@ export class ApiClient {
     if (this.bearer) headers.authorization = `Bearer ${this.bearer}`;
     if (this.cookie) headers.cookie = this.cookie;
     if (this.cookie && this.csrf && this.sendCsrf && method !== "GET") headers["x-csrf-token"] = this.csrf;
-    const res = await fetch(this.base + path, { method, headers: { ...headers, ...extra }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    const res = await fetch(this.base + path, { method, headers: { ...headers, ...extra }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body), ...(this.timeoutMs > 0 ? { signal: AbortSignal.timeout(this.timeoutMs) } : {}) });
     const text = await res.text();
     this.traffic.push({ method, path, status: res.status, text });
     return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T, headers: res.headers };

@@ -25,7 +25,7 @@ describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker proce
     expect(r.fleet_acked_changes).toBeGreaterThan(100);
     expect(r.fleet_keypad_checks).toBeGreaterThan(0);
     expect(r.fleet_takeover_ms).toBeGreaterThanOrEqual(0);
-    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged }).toEqual({ lost: 0, duplicated: 0, unconverged: 0 });
+    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged, unanswered: r.fleet_api_unanswered }).toEqual({ lost: 0, duplicated: 0, unconverged: 0, unanswered: 0 });
   }, 280_000);
 });
 
@@ -39,6 +39,6 @@ describe.skipIf(!POSTGRES_INSTALLED || !NATS_BIN)("panel-fleet under faults (two
     expect(r.fleet_nats_outage_unconverged).toBe(0);
     expect(r.fleet_acked_changes).toBeGreaterThan(60);
     expect(r.fleet_keypad_checks).toBeGreaterThan(0);
-    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged }).toEqual({ lost: 0, duplicated: 0, unconverged: 0 });
+    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged, unanswered: r.fleet_api_unanswered }).toEqual({ lost: 0, duplicated: 0, unconverged: 0, unanswered: 0 });
   }, 280_000);
 });

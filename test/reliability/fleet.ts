@@ -105,6 +105,8 @@ export interface FleetFaultResult {
   fleet_nats_outage_converge_ms: number;
   /** Commands acknowledged for the stopped node's panels while it was down. */
   fleet_nats_commands_while_down: number;
+  /** API calls a live worker did not answer within the client's timeout: the burst stops at the first (must be 0). */
+  fleet_api_unanswered: number;
   details: string[];
 }
 
@@ -145,6 +147,21 @@ async function stuckPanels(db: Db, workers: readonly Worker[], panelIds: readonl
   return out;
 }
 
+/** The database's sessions that are not idle: who waits on what, for how long (a stalled API call's diagnosis). */
+async function databaseSessions(db: Db): Promise<string[]> {
+  try {
+    const r = await db.query(
+      `SELECT pid, application_name AS app, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by,
+              round(extract(epoch FROM now() - xact_start) * 1000) AS xact_ms, round(extract(epoch FROM now() - state_change) * 1000) AS state_ms,
+              left(query, 160) AS query
+       FROM pg_stat_activity WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST`,
+    );
+    return r.rows.length === 0 ? ["database sessions: none busy"] : r.rows.map((x) => `database session ${JSON.stringify(x)}`);
+  } catch (err) {
+    return [`database sessions not readable: ${(err as Error).message}`];
+  }
+}
+
 export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultResult> {
   const t0 = Date.now();
   const progress = (line: string) => o.progress?.(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${line}`);
@@ -171,7 +188,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     fleet_lost: 0, fleet_duplicated: 0, fleet_unconverged: 0, fleet_acked_changes: 0, fleet_unknown_outcome: 0, fleet_commands: 0,
     fleet_worker_kills: 0, fleet_takeover_ms: 0, fleet_pg_restarts: 0, fleet_offline_panels: 0, fleet_offline_commands_queued: 0,
     fleet_offline_broker_dropped: 0, fleet_offline_fleet_dropped: 0, fleet_keypad_checks: 0, fleet_converge_ms: 0, fleet_nats_node_stops: 0, fleet_nats_panels_on_stopped_node: 0, fleet_nats_outage_unconverged: 0,
-    fleet_nats_outage_converge_ms: 0, fleet_nats_commands_while_down: 0, details,
+    fleet_nats_outage_converge_ms: 0, fleet_nats_commands_while_down: 0, fleet_api_unanswered: 0, details,
   };
 
   let ctx: FleetRigContext | undefined;
@@ -259,18 +276,29 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
           commandIds.push(...r.body.commands);
           result.fleet_acked_changes++;
         } else if (r.status >= 500) want.set(key, { enabled, label, known: false });
-      } catch {
+      } catch (err) {
         // no answer (the worker died under the request): the change may or may not have committed
         result.fleet_unknown_outcome++;
+        if ((err as Error).name === "TimeoutError" && w.alive) await unanswered(w, n);
         if (roll < 0.1) person.codeKnown = false;
         else want.set(key, { enabled: false, label: null, known: false });
       }
     };
 
+    // A live worker that leaves a call unanswered: what the database's sessions were doing then goes
+    // into the details, and the bursts stop (each further call would wait the client's timeout again).
+    const unanswered = async (w: Worker, n: number): Promise<void> => {
+      result.fleet_api_unanswered++;
+      if (result.fleet_api_unanswered > 1) return;
+      details.push(`change ${n}: worker ${w.id} did not answer within ${w.api.timeoutMs} ms; the bursts stop here`);
+      details.push(...(await databaseSessions(db!)));
+      for (const x of workers) details.push(`worker ${x.id} ${x.alive ? "alive" : "gone"}; last warnings: ${x.warnings.slice(-5).join(" | ") || "none"}`);
+      progress(`STALL: ${details.slice(-1 - workers.length).join("\n")}`);
+    };
     const burst = async (from: number, to: number) => {
       let next = from;
       await Promise.all(Array.from({ length: 4 }, async () => {
-        for (let n = next++; n < to; n = next++) await change(n);
+        for (let n = next++; n < to && result.fleet_api_unanswered === 0; n = next++) await change(n);
       }));
     };
     const third = Math.floor(o.changes / 3);

@@ -67,10 +67,10 @@ async function fleetRuns(): Promise<{ figures: Record<string, number>; details: 
   return {
     figures: {
       ...pick("fleet_", fleet, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_unknown_outcome", "fleet_commands", "fleet_worker_kills",
-        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_offline_fleet_dropped", "fleet_keypad_checks", "fleet_converge_ms"]),
-      ...pick("fleet_nats_", nats, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_commands", "fleet_keypad_checks", "fleet_converge_ms"]),
+        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_offline_fleet_dropped", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered"]),
+      ...pick("fleet_nats_", nats, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_commands", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered"]),
       ...pick("fleet_", nats, ["fleet_nats_node_stops", "fleet_nats_panels_on_stopped_node", "fleet_nats_commands_while_down", "fleet_nats_outage_unconverged", "fleet_nats_outage_converge_ms"]),
-      ...pick("fleet_nats_wnode_", natsWorkerNode, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_converge_ms"]),
+      ...pick("fleet_nats_wnode_", natsWorkerNode, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_converge_ms", "fleet_api_unanswered"]),
       fleet_nats_wnode_outage_unconverged: natsWorkerNode.fleet_nats_outage_unconverged,
       fleet_nats_wnode_outage_converge_ms: natsWorkerNode.fleet_nats_outage_converge_ms,
     },

@@ -120,7 +120,15 @@ export class HttpApi {
   }
 
   async listen(port: number, host = "127.0.0.1"): Promise<{ port: number; url: string }> {
-    const server = createServer((req, res) => void this.#handle(req, res));
+    const server = createServer((req, res) => {
+      // #handle answers every request itself (the guard's record never throws); this is the last resort
+      // for a fault in its error path, which would otherwise leave the caller waiting and reject unhandled
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#log.error({ err: (err as Error).message, url: req.url?.split("?")[0] }, "request not answered");
+        if (!res.headersSent) send(res, 500, { error: new FleetError("internal_error").toJSON() });
+        else res.destroy();
+      });
+    });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
