@@ -1,6 +1,6 @@
 /**
  * Figures of the daemon a device runs: the README's device install (test/helpers/device-install.ts:
- * build, npm prune --omit=dev, the installed tree), started with the systemd unit's ExecStart
+ * build, npm prune --omit=dev --omit=optional, the installed tree), started with the systemd unit's ExecStart
  * (its Node flags) and Environment, NOTIFY_SOCKET set, 10,000 users in its database, a real
  * mosquitto reachable.
  *   daemon_ready_10k_ms      exec until READY=1 arrives on the notify socket (median of 3 starts)   <= 500

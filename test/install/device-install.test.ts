@@ -83,6 +83,8 @@ describe("device install (README 'Installing on a device')", () => {
     expect(existsSync(join(install.home, "dist", "src", "bin", "panel-agent.js"))).toBe(true);
     const modules = readdirSync(join(install.home, "node_modules"));
     for (const dev of ["tsx", "esbuild", "vitest", "typescript", "aedes", "eslint", "fast-check"]) expect(modules).not.toContain(dev);
+    // panel-fleet's database drivers (optional dependencies) are not on the device
+    for (const fleetOnly of ["pg", "@electric-sql/pglite"]) expect(existsSync(join(install.home, "node_modules", fleetOnly))).toBe(false);
     for (const runtime of ["better-sqlite3", "mqtt", "cbor-x", "pino", "zod", "node-cron"]) expect(modules).toContain(runtime);
     const du = spawnSync("du", ["-sk", install.home], { encoding: "utf8" });
     console.log(`installed tree: ${Number(du.stdout.split(/\s/)[0]) / 1024} MiB in ${install.home}`);
