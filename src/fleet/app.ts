@@ -7,6 +7,7 @@ import { AuthStore, DEFAULT_SESSION_POLICY, type SessionPolicy } from "./auth/au
 import { sessionGuard } from "./auth/guard.js";
 import type { CodeVault } from "./code-vault.js";
 import type { Db } from "./db.js";
+import { unitAware } from "./unit-of-work.js";
 import { COMMAND_LIFETIME_MS, Dispatcher, journalSeqStore } from "./dispatcher.js";
 import { ingestEvent, pruneEvents } from "./events.js";
 import { HttpApi } from "./http/server.js";
@@ -66,11 +67,13 @@ const PRUNE_EVERY_MS = 3600_000;
 
 /** One panel-fleet worker: migrations, the cloud client, the dispatcher, events and webhooks, and the HTTP API. */
 export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
-  await migrate(o.db);
-  const backfilled = await backfillTagMacs(o.vault, o.db);
+  // One API call, one transaction with its action-log entries (unit-of-work.ts); everything else as o.db.
+  const db = unitAware(o.db);
+  await migrate(db);
+  const backfilled = await backfillTagMacs(o.vault, db);
   if (backfilled > 0) o.logger.info({ rows: backfilled }, "tag digests filled in for access rows written before migration 5");
-  const store = new FleetStore(o.db, o.vault);
-  const auth = new AuthStore(o.db, { ...DEFAULT_SESSION_POLICY, ...o.session });
+  const store = new FleetStore(db, o.vault);
+  const auth = new AuthStore(db, { ...DEFAULT_SESSION_POLICY, ...o.session });
   if (o.admin) {
     const made = await auth.ensureFirstAdmin(o.admin.email, o.admin.password);
     if (made) o.logger.info({ email: made.email }, "first API user (admin) created");
@@ -90,10 +93,10 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     ...(o.eventShareGroup ? { eventShareGroup: o.eventShareGroup, clientId: `panel-fleet-${workerId}`, persistentSession: true } : {}),
   });
   const hooks = o.webhooks ?? {};
-  const deliverer = new WebhookDeliverer(o.db, hooks, o.logger);
+  const deliverer = new WebhookDeliverer(db, hooks, o.logger);
   // Every worker hears every event unless they share them (eventShareGroup; NATS has no $share); the (panel, n) key stores each once and notifies it once either way.
   client.on("event", (panelId, event) => {
-    ingestEvent(o.db, panelId, event, { notify: Boolean(hooks.notificationUrl) })
+    ingestEvent(db, panelId, event, { notify: Boolean(hooks.notificationUrl) })
       .then((fresh) => fresh && deliverer.kick())
       .catch((err: unknown) => o.logger.warn({ panelId, n: event.n, err: (err as Error).message }, "event not stored"));
   });
@@ -103,14 +106,14 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   deliverer.start();
   const retention = o.eventRetentionMs ?? 90 * 24 * 3600_000;
   const prune = () => {
-    pruneEvents(o.db, retention).catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "event retention failed"));
+    pruneEvents(db, retention).catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "event retention failed"));
     auth.purgeEndedSessions().catch((err: unknown) => o.logger.warn({ err: (err as Error).message }, "ended sessions not purged"));
   };
   prune();
   const pruneTimer = setInterval(prune, PRUNE_EVERY_MS);
   pruneTimer.unref();
   let url = "";
-  const api = registerRoutes(new HttpApi(o.logger, sessionGuard(auth, o.db, o.logger)), {
+  const api = registerRoutes(new HttpApi(o.logger, sessionGuard(auth, db, o.logger), db.unitOfWork), {
     store, client, dispatcher, auth, hooks, deliverer,
     consoleUrl: () => o.publicUrl ?? url,
     secureCookie: o.secureCookie ?? false,
@@ -129,7 +132,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
     await stopWorkers();
     throw err;
   }
-  o.logger.info({ url, database: o.db.kind, workerId }, "panel-fleet listening");
+  o.logger.info({ url, database: db.kind, workerId }, "panel-fleet listening");
   return {
     url,
     store,

@@ -79,7 +79,10 @@ export function postgresDb(connectionString: string, options: { max?: number; ap
       try {
         await client.query("BEGIN");
         const out = await fn(wrap(client));
-        await client.query("COMMIT");
+        // A transaction a failed statement aborted answers COMMIT with ROLLBACK, not with an error:
+        // had `fn` swallowed that failure, its caller would take nothing written for written.
+        const commit = await client.query("COMMIT");
+        if (commit.command === "ROLLBACK") throw new Error("the transaction was aborted by a failed statement and rolled back");
         return out;
       } catch (err) {
         try {

@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Logger } from "pino";
+import { inUnitOfWork } from "../unit-of-work.js";
 import { logActions, type ActionEntry } from "../action-log.js";
 import type { Db } from "../db.js";
 import { FleetError } from "../errors.js";
@@ -51,6 +52,8 @@ export function sessionGuard(auth: AuthStore, db: Db, logger: Logger): Guard {
       try {
         await logActions(db, entries);
       } catch (err) {
+        // In a unit of work the entries commit with the change or neither does: the failure is the call's.
+        if (inUnitOfWork()) throw err;
         logger.error({ err: (err as Error).message, actions: entries.length }, "action log entries not written");
       }
     },

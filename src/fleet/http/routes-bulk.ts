@@ -3,6 +3,7 @@ import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
 import { setAccessBody } from "./schemas.js";
+import { afterCommit } from "../unit-of-work.js";
 
 /** Seed doc 000's Device Access: one Save with a switch (and its settings) per security panel. */
 export const bulkAccessBody = z.strictObject({
@@ -25,7 +26,7 @@ export function registerBulkRoutes(api: HttpApi, { store, dispatcher }: RouteDep
     const body = parse(bulkAccessBody, req.body);
     const results = await store.db.transaction((tx) => store.setAccessMany(tx, req.params.personId!, body.panels));
     const commands = results.flatMap((r) => r.commands);
-    if (commands.length > 0) dispatcher.kick();
+    if (commands.length > 0) afterCommit(() => dispatcher.kick());
     return {
       body: { commands },
       audit: results.map(({ access: a }) => ({ panelId: a.panelId, slot: a.slot, personId: a.personId, action: a.enabled ? "set_access" : "switch_off" })),

@@ -8,6 +8,7 @@ import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
 import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
+import { afterCommit } from "../unit-of-work.js";
 
 const slotOf = (text: string): number => {
   const n = Number(text);
@@ -23,7 +24,7 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     return p;
   };
   const kicked = <T extends { commands: string[] }>(out: T): T => {
-    if (out.commands.length > 0) dispatcher.kick();
+    if (out.commands.length > 0) afterCommit(() => dispatcher.kick());
     return out;
   };
 
@@ -162,13 +163,13 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
 
   api.route("POST", "/api/v1/accounts/:accountId/reset-password", { response: R.delivery, access: "manage_accounts", tag: "Accounts", summary: "Ask the account system (account webhook) to send the OTP email", status: 202 }, async (req) => {
     const out = await resetPassword(store, hooks, req.params.accountId!);
-    deliverer.kick();
+    afterCommit(() => deliverer.kick());
     return { status: 202, body: out, audit: [{ action: "reset_password" }] };
   });
 
   api.route("DELETE", "/api/v1/accounts/:accountId", { response: R.accountRemoved, access: "manage_accounts", tag: "Accounts", summary: "Remove an account: unassigned at every panel, removed through the account webhook", status: 202 }, async (req) => {
     const out = kicked(await removeAccount(store, hooks, req.params.accountId!));
-    deliverer.kick();
+    afterCommit(() => deliverer.kick());
     return { status: 202, body: { commands: out.commands, delivery: out.delivery }, audit: [{ action: "remove_account" }, ...out.panels.map((panelId) => ({ panelId, action: "remove_account" }))] };
   });
 }

@@ -9,6 +9,7 @@ import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
 import { actionLogQuery, createApiUserBody, createTokenBody, dealerGrantBody, eventsQuery, signInBody } from "./schemas.js";
+import { afterCommit } from "../unit-of-work.js";
 
 const userBody = (p: { userId?: string; id?: string; email: string; name: string; role: ApiRole }) => ({
   id: p.userId ?? p.id!,
@@ -62,19 +63,19 @@ export function registerSessionRoutes(api: HttpApi, { store, auth, dispatcher, d
   api.route("POST", "/api/v1/panels/:panelId/dealer/grant", { response: R.commandIds, access: "manage_panel_users", tag: "Dealer access", summary: "The Master switches dealer access on for 2 hours", body: dealerGrantBody }, async (req) => {
     parse(dealerGrantBody, req.body);
     const out = await grantDealer(store, req.params.panelId!, req.principal);
-    dispatcher.kick();
+    afterCommit(() => dispatcher.kick());
     return { body: out, audit: [{ panelId: req.params.panelId!, action: "grant_dealer_access", commandId: out.commands[0]! }] };
   });
 
   api.route("POST", "/api/v1/panels/:panelId/dealer/revoke", { response: R.commandIds, access: "manage_panel_users", tag: "Dealer access", summary: "The Master ends dealer access early" }, async (req) => {
     const out = await revokeDealer(store, req.params.panelId!, req.principal);
-    dispatcher.kick();
+    afterCommit(() => dispatcher.kick());
     return { body: out, audit: [{ panelId: req.params.panelId!, action: "revoke_dealer_access", commandId: out.commands[0]! }] };
   });
 
   api.route("POST", "/api/v1/panels/:panelId/dealer/requests", { response: R.created, access: "manage_panel_users", tag: "Dealer access", summary: "A dealer asks for 24 h; the Master gets a one-time link (notification webhook)", status: 201 }, async (req) => {
     const out = await requestDealer(store, req.params.panelId!, req.principal, consoleUrl());
-    deliverer.kick();
+    afterCommit(() => deliverer.kick());
     return { status: 201, body: out, audit: [{ panelId: req.params.panelId!, action: "request_dealer_access" }] };
   });
 
@@ -86,7 +87,7 @@ export function registerSessionRoutes(api: HttpApi, { store, auth, dispatcher, d
 
   api.route("POST", "/api/v1/dealer-requests/:token/confirm", { response: R.commandIds, access: "public", tag: "Dealer access", summary: "The Master confirms the request: 24 h of dealer access; the link works once" }, async (req) => {
     const out = await confirmDealerRequest(store, req.params.token!);
-    dispatcher.kick();
+    afterCommit(() => dispatcher.kick());
     return { body: { commands: out.commands }, audit: [{ panelId: out.panelId, action: "confirm_dealer_request", commandId: out.commands[0]! }] };
   });
 

@@ -58,7 +58,7 @@ interface Route extends RouteInfo {
 export interface Guard {
   /** The caller, or a FleetError (`not_signed_in`, `session_expired`, `csrf_failed`). */
   authenticate(req: Request): Promise<Principal>;
-  /** Writes action-log entries for a change or a refusal; must not throw. */
+  /** Writes action-log entries for a change or a refusal; throws only inside a unit of work (the entries commit with the change or neither does). */
   record(principal: Principal | undefined, entries: ActionEntry[]): Promise<void>;
 }
 
@@ -89,9 +89,13 @@ export class HttpApi {
   /** The console's static files (src/console/serve.ts): asked first for every path outside /api/. */
   #fallback: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 
-  constructor(logger: Logger, guard?: Guard) {
+  /** Runs a change and its action-log entries as one transaction (src/fleet/unit-of-work.ts); without it, one after the other. */
+  readonly #unitOfWork: <T>(fn: () => Promise<T>) => Promise<T>;
+
+  constructor(logger: Logger, guard?: Guard, unitOfWork?: <T>(fn: () => Promise<T>) => Promise<T>) {
     this.#log = logger;
     this.#guard = guard;
+    this.#unitOfWork = unitOfWork ?? ((fn) => fn());
   }
 
   route(method: string, path: string, meta: RouteMeta & { access: "public" }, handler: PublicHandler): this;
@@ -121,7 +125,7 @@ export class HttpApi {
 
   async listen(port: number, host = "127.0.0.1"): Promise<{ port: number; url: string }> {
     const server = createServer((req, res) => {
-      // #handle answers every request itself (the guard's record never throws); this is the last resort
+      // #handle answers every request itself; this is the last resort
       // for a fault in its error path, which would otherwise leave the caller waiting and reject unhandled
       this.#handle(req, res).catch((err: unknown) => {
         this.#log.error({ err: (err as Error).message, url: req.url?.split("?")[0] }, "request not answered");
@@ -198,13 +202,19 @@ export class HttpApi {
       request = { method: req.method ?? "GET", params: m.params, query: url.searchParams, body: undefined, headers: req.headers };
       await this.#authorise(route, request);
       request.body = await readJson(req);
-      const reply = await (route.handler)(request as Request & { principal: Principal });
+      const asked = request;
+      const run = async (): Promise<Reply> => {
+        const reply = await route!.handler(asked as Request & { principal: Principal });
+        if (reply.audit?.length && this.#guard) {
+          const p = asked.principal;
+          const actor: ActionEntry["actor"] = p ? actorOf(p) : { kind: "dealer_link", id: asked.params.token ? "one-time-link" : "anonymous" };
+          await this.#guard.record(p, reply.audit.map((a) => ({ ...a, actor, outcome: a.outcome ?? "requested" })));
+        }
+        return reply;
+      };
+      // A change and its entries commit together (a GET changes nothing: its reads stay on the pool)
+      const reply = route.method === "GET" ? await run() : await this.#unitOfWork(run);
       status = reply.status ?? (reply.body === undefined ? 204 : 200);
-      if (reply.audit?.length && this.#guard) {
-        const p = request.principal;
-        const actor: ActionEntry["actor"] = p ? actorOf(p) : { kind: "dealer_link", id: request.params.token ? "one-time-link" : "anonymous" };
-        await this.#guard.record(p, reply.audit.map((a) => ({ ...a, actor, outcome: a.outcome ?? "requested" })));
-      }
       send(res, status, reply.body, reply.headers);
     } catch (err) {
       const e = err instanceof FleetError ? err : new FleetError("internal_error");
