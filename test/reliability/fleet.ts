@@ -290,10 +290,13 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     const unanswered = async (w: Worker, n: number): Promise<void> => {
       result.fleet_api_unanswered++;
       if (result.fleet_api_unanswered > 1) return;
-      details.push(`change ${n}: worker ${w.id} did not answer within ${w.api.timeoutMs} ms; the bursts stop here`);
-      details.push(...(await databaseSessions(db!)));
-      for (const x of workers) details.push(`worker ${x.id} ${x.alive ? "alive" : "gone"}; last warnings: ${x.warnings.slice(-5).join(" | ") || "none"}`);
-      progress(`STALL: ${details.slice(-1 - workers.length).join("\n")}`);
+      const stall = [
+        `change ${n}: worker ${w.id} did not answer within ${w.api.timeoutMs} ms; the bursts stop here`,
+        ...(await databaseSessions(db!)),
+        ...workers.map((x) => `worker ${x.id} ${x.alive ? "alive" : "gone"}; last warnings: ${x.warnings.slice(-5).join(" | ") || "none"}`),
+      ];
+      details.push(...stall);
+      progress(`STALL: ${stall.join("\n")}`);
     };
     const burst = async (from: number, to: number) => {
       let next = from;

@@ -47,8 +47,6 @@ export interface FleetRigContext {
   built?: boolean;
   /** FLEET_EVENT_SHARE_GROUP for the workers: each event reaches (and is verified by) one of them, as on mosquitto in production. */
   eventShareGroup?: string;
-  /** How long the rig's API clients wait for an answer (default 30 s). */
-  requestTimeoutMs?: number;
 }
 
 /** `npm run build` once, so the workers run from dist/ as users run them. */
@@ -121,7 +119,7 @@ export async function startWorker(ctx: FleetRigContext, id: string): Promise<Wor
   w.url = (await lineOf(child, /listening on (http:\/\/\S+)/, 60_000, `worker ${id}`))[1]!;
   w.api = new ApiClient(w.url);
   // a worker that stops answering shows as a TimeoutError in the rig's figures, not as a test that never ends
-  w.api.timeoutMs = ctx.requestTimeoutMs ?? 30_000;
+  w.api.timeoutMs = 30_000;
   const r = await w.api.signIn(FLEET_ADMIN.email, FLEET_ADMIN.password);
   if (r.status !== 200) throw new Error(`worker ${id}: sign-in ${r.status}`);
   return w;
