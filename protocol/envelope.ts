@@ -445,9 +445,9 @@ export function decodeAck(bytes: Uint8Array, limits?: DecodeLimits): Decoded<Any
 // =============================================================================================
 // events
 
-/** Publishes event number `n` (the outbox's strictly increasing number per panel). */
-export function encodeEvent<T extends EventType>(panelId: string, n: number, at: number, type: T, data: EventData<T>): Buffer {
-  return encodeCbor(validated(eventSchema, { v: PROTOCOL_VERSION, t: "evt", panel: panelId, n, at, type, data }, "evt"));
+/** Event number `n` (the outbox's strictly increasing number per panel) of the database `epoch` (omitted: an agent from before events carried it). */
+export function encodeEvent<T extends EventType>(panelId: string, n: number, at: number, type: T, data: EventData<T>, epoch?: string): Buffer {
+  return encodeCbor(validated(eventSchema, { v: PROTOCOL_VERSION, t: "evt", panel: panelId, ...(epoch !== undefined ? { epoch } : {}), n, at, type, data }, "evt"));
 }
 
 /** decodeWith for a payload that may be bare or in the signed form (the signature not checked). */

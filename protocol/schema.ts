@@ -437,14 +437,20 @@ export const EVENT_DATA = {
 export type EventType = keyof typeof EVENT_DATA;
 export type EventData<T extends EventType> = z.infer<(typeof EVENT_DATA)[T]>;
 
-const eventBase = { v: version, t: z.literal("evt"), panel: panelIdSchema, n: z.int().min(1).max(Number.MAX_SAFE_INTEGER), at: epochMsSchema };
+/** A database's identity (7.2): 16 hex digits made with it, never changed while it exists. */
+const databaseEpochSchema = z.string().regex(/^[0-9a-f]{16}$/);
+/**
+ * `epoch`: the database the number `n` counts in (n restarts at 1 with a new one), so a cloud
+ * deduplicates by (panel, epoch, n) whatever order it hears a reset panel's state and events in.
+ */
+const eventBase = { v: version, t: z.literal("evt"), panel: panelIdSchema, epoch: databaseEpochSchema.optional(), n: z.int().min(1).max(Number.MAX_SAFE_INTEGER), at: epochMsSchema };
 
 type EventSchemas = { [T in EventType]: z.ZodObject<typeof eventBase & { type: z.ZodLiteral<T>; data: (typeof EVENT_DATA)[T] }, z.core.$strict> };
 const EVENT_SCHEMAS = Object.fromEntries(
   (Object.keys(EVENT_DATA) as EventType[]).map((type) => [type, z.strictObject({ ...eventBase, type: z.literal(type), data: EVENT_DATA[type] })]),
 ) as unknown as EventSchemas;
 
-/** `{ v, t: "evt", panel, n, at, type, data }`; `n` is the agent's outbox number (strictly increasing per panel: dedup key). */
+/** `{ v, t: "evt", panel, epoch?, n, at, type, data }`; `n` is the agent's outbox number (strictly increasing per panel and epoch: with the epoch, the dedup key). */
 export const eventSchema = z.discriminatedUnion("type", Object.values(EVENT_SCHEMAS) as unknown as [EventSchemas[EventType], ...EventSchemas[EventType][]]);
 export type WireEvent = { [T in EventType]: z.infer<EventSchemas[T]> }[EventType];
 
@@ -474,7 +480,7 @@ export const stateSchema = z.strictObject({
   /** SHA-256 (hex) over the non-secret view (without versions) of every user with a code, in slot order: compare to converge. */
   digest: z.string().regex(/^[0-9a-f]{64}$/),
   /** The database's identity (16 hex digits, made with it): a new epoch means the panel lost its table. */
-  epoch: z.string().regex(/^[0-9a-f]{16}$/).optional(),
+  epoch: databaseEpochSchema.optional(),
   /** The panel's Ed25519 identity (raw 32 bytes): every ack, event and state it publishes is signed by it (section 4.1). */
   identityKey: bytesSchema(32).optional(),
 });

@@ -59,7 +59,8 @@ export class Agent {
     const { logger } = this.#opts;
     const partitions = config.partitions;
     // Acks and events are stored in their final signed form; the link gives the rows their signer.
-    const rows = new OutboxRows(config.panelId, (type, err) => logger.error({ type, err: err.message }, "event cannot be encoded; dropped"));
+    // Events name the database's epoch (their numbers restart with a new one): known once the core has opened it.
+    const rows = new OutboxRows(config.panelId, (type, err) => logger.error({ type, err: err.message }, "event cannot be encoded; dropped"), () => this.core?.epoch);
     const core = new PanelCore({
       stateDir: config.stateDir,
       config: { panelId: config.panelId, type: config.panelType, codeLength: config.codeLength, timeZone: config.timeZone, doorLocks: config.doorLocks, ...(partitions ? { partitions } : {}) },

@@ -233,6 +233,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
         deadlines: new Deadlines(this.#o.ackTimeoutMs, (job) => this.#jobTimedOut(panel, job)),
         stateWaiters: [],
         highestN: 0,
+        highestNByEpoch: new Map(),
       };
       p = panel;
       this.#panels.set(panelId, p);

@@ -19,7 +19,10 @@ export interface Panel {
   /** Answers `pending` to callers whose ack timeout passed. */
   deadlines: Deadlines;
   stateWaiters: Array<(s: State) => void>;
+  /** The highest event number heard of events that name no epoch (agents from before they did); reset with a new epoch. */
   highestN: number;
+  /** The highest event number heard per epoch the events named, the most recently heard epochs last (a few kept). */
+  highestNByEpoch: Map<string, number>;
   /** The database epoch the counter counts in (from the SeqStore, then from the retained state). */
   epoch?: string;
   /** Epochs this panel's states showed before the current one: a state of one of them is a replay. */

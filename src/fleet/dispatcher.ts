@@ -263,8 +263,15 @@ export class Dispatcher {
     if (batch.size === 0) return;
     const run = async () => {
       try {
-        const written = await writeSnapshots(this.#store, [...batch.keys()]);
+        // A snapshot still pending is on its way and covers any trigger: it is built from the desired
+        // table, is taken at any seq above the panel's lastSeq (a reset panel's too), and what changed
+        // since follows it in the journal. A second one had gone to every reset panel whose resync
+        // request and new epoch were heard apart (reconcile.test.ts).
+        const underway = await this.#journal.withPending([...batch.keys()], "snapshot");
+        for (const panelId of underway) this.#log.info({ panelId, why: batch.get(panelId)!.why }, "reconcile: a snapshot is already on its way");
+        const written = await writeSnapshots(this.#store, [...batch.keys()].filter((id) => !underway.has(id)));
         for (const [panelId, { why }] of batch) {
+          if (underway.has(panelId)) continue;
           const snap = written.get(panelId);
           if (snap) this.#log.info({ panelId, id: snap.id, created: snap.created, why }, "reconcile by snapshot");
           else this.#log.error({ panelId, err: "panel_not_found" }, "snapshot not written");
@@ -343,14 +350,38 @@ export class Dispatcher {
     }
     for (const { panel } of recorded) this.#stateAttempts.delete(panel.id);
     const check: { panel: PanelRow; state: State }[] = [];
-    const reconcile: Promise<void>[] = [];
+    const renewed: { panel: PanelRow; state: State }[] = [];
     for (const { panel, previousEpoch } of recorded) {
       const state = batch.get(panel.id)!;
       // A new epoch: the panel's database was made anew (reset, replaced): its table is gone.
-      if (previousEpoch && state.epoch && previousEpoch !== state.epoch) reconcile.push(this.#reconcile(panel.id, "new_epoch"));
+      if (previousEpoch && state.epoch && previousEpoch !== state.epoch) renewed.push({ panel, state });
       else check.push({ panel, state });
     }
-    await Promise.all([...reconcile, this.#checkDigests(check)]);
+    await Promise.all([this.#newEpochs(renewed), this.#checkDigests(check)]);
+  }
+
+  /**
+   * Panels showing a new epoch get a snapshot, unless the state that shows it already has the
+   * desired table at the journal's last seq: a snapshot reached the new database before its state
+   * was recorded here (its resync request for the gap was heard first). Any doubt (the check
+   * failing) sends the snapshot.
+   */
+  async #newEpochs(list: { panel: PanelRow; state: State }[]): Promise<void> {
+    if (list.length === 0) return;
+    const restored = new Set<string>();
+    const atEnd = list.filter(({ panel, state }) => state.lastSeq > 0 && state.lastSeq >= panel.nextSeq - 1);
+    if (atEnd.length > 0) {
+      try {
+        const pending = await this.#journal.withPending(atEnd.map((d) => d.panel.id));
+        const idle = atEnd.filter((d) => !pending.has(d.panel.id));
+        const desired = await desiredDigests(this.#store.db, idle.map((d) => d.panel));
+        for (const { panel, state } of idle) if (desired.get(panel.id) === state.digest) restored.add(panel.id);
+      } catch (err) {
+        this.#log.warn({ panels: atEnd.length, err: (err as Error).message }, "new epoch: desired table not compared; reconciling by snapshot");
+      }
+    }
+    for (const panelId of restored) this.#log.info({ panelId }, "new epoch: the panel already holds its desired table at the journal's last seq; no snapshot");
+    await Promise.all(list.filter((d) => !restored.has(d.panel.id)).map((d) => this.#reconcile(d.panel.id, "new_epoch")));
   }
 
   /**

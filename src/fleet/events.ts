@@ -5,7 +5,7 @@ import { enqueueDelivery } from "./webhooks.js";
 
 /**
  * The panels' events (access, duress, lockout, one-time use, dealer access, local changes, ...),
- * stored once per (panel, n) however many workers hear them, with the person resolved from the
+ * stored once per (panel, epoch, n) however many workers hear them (a reset panel numbers from 1 again), with the person resolved from the
  * slot at arrival, kept for a retention period. The ones the documents name are notified through
  * the notification webhook, in the transaction that stores the event: exactly one delivery row.
  */
@@ -30,8 +30,8 @@ export async function ingestEvent(db: Db, panelId: string, e: WireEvent, options
     const slot = slotOf(e);
     const person = slot === null ? undefined : (await tx.query<{ person_id: string }>("SELECT person_id FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot])).rows[0];
     const r = await tx.query(
-      "INSERT INTO events (panel_id, n, type, at, slot, person_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (panel_id, n) DO NOTHING RETURNING id",
-      [panelId, e.n, e.type, new Date(e.at), slot, person?.person_id ?? null, JSON.stringify(e.data)],
+      "INSERT INTO events (panel_id, epoch, n, type, at, slot, person_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (panel_id, epoch, n) DO NOTHING RETURNING id",
+      [panelId, e.epoch ?? "", e.n, e.type, new Date(e.at), slot, person?.person_id ?? null, JSON.stringify(e.data)],
     );
     if (r.rows.length === 0) return false;
     const event = notificationOf(e);
@@ -45,6 +45,8 @@ export async function ingestEvent(db: Db, panelId: string, e: WireEvent, options
 export interface EventView {
   id: number;
   panelId: string;
+  /** The panel database's epoch the number counts in; null when the agent did not name it. */
+  epoch: string | null;
   n: number;
   type: string;
   at: string;
@@ -67,6 +69,7 @@ export async function listEvents(q: Queryable, filter: { panelId?: string; perso
     r.rows.map((x) => ({
       id: Number(x.id),
       panelId: String(x.panel_id),
+      epoch: x.epoch === "" ? null : String(x.epoch),
       n: Number(x.n),
       type: String(x.type),
       at: (x.at as Date).toISOString(),

@@ -364,10 +364,12 @@ export class Journal {
     while ((await this.recordPanelStates(new Map([[panelId, state]]))).busy.length > 0) await new Promise((r) => setTimeout(r, 10));
   }
 
-  /** Of these panels, those with a pending command. */
-  async withPending(panelIds: readonly string[]): Promise<Set<string>> {
+  /** Of these panels, those with a pending command (of `kind` only, when given). */
+  async withPending(panelIds: readonly string[], kind?: string): Promise<Set<string>> {
     if (panelIds.length === 0) return new Set();
-    const r = await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE panel_id = ANY($1::text[]) AND status = 'pending'", [[...panelIds]]);
+    const r = kind
+      ? await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE panel_id = ANY($1::text[]) AND status = 'pending' AND kind = $2", [[...panelIds], kind])
+      : await this.db.query<{ panel_id: string }>("SELECT DISTINCT panel_id FROM commands WHERE panel_id = ANY($1::text[]) AND status = 'pending'", [[...panelIds]]);
     return new Set(r.rows.map((x) => x.panel_id));
   }
 }

@@ -184,7 +184,7 @@ CREATE TABLE action_log (
 CREATE INDEX action_log_panel ON action_log(panel_id, id);
 CREATE INDEX action_log_person ON action_log(person_id, id);
 
--- the panels' events, deduplicated by the agent's outbox number n (every worker may hear every event)
+-- the panels' events, deduplicated by the agent's outbox number n (every worker may hear every event; migration 7 adds the epoch to the key)
 CREATE TABLE events (
   id            bigserial PRIMARY KEY,
   panel_id      text NOT NULL,
@@ -266,6 +266,17 @@ ALTER TABLE person_panels ADD COLUMN tag_macs text[] NOT NULL DEFAULT '{}';
     name: "when the agent made the state recorded, so an older report does not replace a newer one",
     sql: `
 ALTER TABLE panels ADD COLUMN state_reported_at bigint;
+`,
+  },
+  {
+    version: 7,
+    name: "events deduplicated by (panel, epoch, n): a reset panel numbers its events from 1 again",
+    sql: `
+-- '' for an event that names no epoch (agents from before events did, and the rows stored before).
+-- (panel_id, n) alone had kept a reset panel's first events out as duplicates of the old database's.
+ALTER TABLE events ADD COLUMN epoch text NOT NULL DEFAULT '';
+ALTER TABLE events DROP CONSTRAINT events_panel_id_n_key;
+ALTER TABLE events ADD CONSTRAINT events_panel_epoch_n UNIQUE (panel_id, epoch, n);
 `,
   },
 ];

@@ -218,7 +218,7 @@ export class SyncLink {
         try {
           const decoded = decodeCbor(row.body);
           const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
-          return { topic: this.topics.evt, payload: this.#signed(encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data)) };
+          return { topic: this.topics.evt, payload: this.#signed(encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data, this.#o.core.epoch)) };
         } catch (err) {
           // A row no encoder accepts can never be published; holding it would stop every row after
           // it, and throwing here would crash the daemon on every start. Say so, and let it go.

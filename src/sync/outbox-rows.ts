@@ -25,10 +25,13 @@ export class OutboxRows {
   readonly #panelId: string;
   #finish: Finish | undefined;
   readonly #onUnencodable: (type: string, err: Error) => void;
+  readonly #epoch: () => string | undefined;
 
-  constructor(panelId: string, onUnencodable: (type: string, err: Error) => void) {
+  /** `epoch`: the database's epoch (7.2) each event names, once the database is open. */
+  constructor(panelId: string, onUnencodable: (type: string, err: Error) => void, epoch: () => string | undefined = () => undefined) {
     this.#panelId = panelId;
     this.#onUnencodable = onUnencodable;
+    this.#epoch = epoch;
   }
 
   setFinish(finish: Finish): void {
@@ -49,7 +52,7 @@ export class OutboxRows {
       kind: OUTBOX_EVENT,
       encode: (n) => {
         try {
-          return this.#final(encodeEvent(this.#panelId, n, at, type, data));
+          return this.#final(encodeEvent(this.#panelId, n, at, type, data, this.#epoch()));
         } catch (err) {
           // An event no encoder accepts must not fail the commit it belongs to (the command would be
           // redelivered forever): it is dropped, without a number, and said in the log.

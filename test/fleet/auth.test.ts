@@ -196,6 +196,46 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
     expect(page.body.rows[0]).toMatchObject({ actor: { kind: "api_user" }, outcome: "refused", code: "permission_denied" });
   });
 
+  it("asks for the permission seed doc 001 names: accounts (assign, unassign, reset, remove) need manage accounts, through any route", async () => {
+    // 001, "Required permissions": codes, labels, partitions, disabling need "manage panel users";
+    // assigning, unassigning, resetting or removing accounts needs "manage accounts".
+    const doc001: [string, string, string][] = [
+      ["PUT", "/api/v1/people/:personId/code", "manage_panel_users"],
+      ["PUT", "/api/v1/people/:personId/panels/:panelId", "manage_panel_users"],
+      ["POST", "/api/v1/panels/:panelId/users/:slot/disable", "manage_panel_users"],
+      ["PUT", "/api/v1/panels/:panelId/users/:slot/account", "manage_accounts"],
+      ["DELETE", "/api/v1/panels/:panelId/users/:slot/account", "manage_accounts"],
+      ["POST", "/api/v1/accounts/:accountId/reset-password", "manage_accounts"],
+      ["DELETE", "/api/v1/accounts/:accountId", "manage_accounts"],
+    ];
+    const table = new Map(fleet.api.routes().map((r) => [`${r.method} ${r.path}`, r.access]));
+    expect(doc001.map(([m, p]) => [m, p, table.get(`${m} ${p}`)])).toEqual(doc001);
+    const as = (role: ApiRole) => {
+      const c = new ApiClient(fleet.url);
+      c.bearer = tokens[role]!;
+      return c;
+    };
+    // naming an account through the access routes needs manage accounts as well
+    const denied = { status: 403, code: "permission_denied", detail: { permission: "manage_accounts" } };
+    const outcome = (r: { status: number; body: ErrorBody | undefined }) => ({ status: r.status, code: r.body?.error?.code, detail: r.body?.error?.detail });
+    expect(outcome(await as("installer").put<ErrorBody>("/api/v1/people/nope/panels/nope", { enabled: true, accountId: "acc-1" }))).toEqual(denied);
+    expect(outcome(await as("installer").put<ErrorBody>("/api/v1/people/nope/panels/nope", { enabled: true, accountId: null }))).toEqual(denied);
+    expect(outcome(await as("installer").put<ErrorBody>("/api/v1/people/nope/panels", { panels: [{ panelId: "a", enabled: true }, { panelId: "b", enabled: true, accountId: "acc-1" }] }))).toEqual(denied);
+    // without one it is a panel-user change (the person does not exist: 404, not 403)
+    expect((await as("installer").put<ErrorBody>("/api/v1/people/nope/panels/nope", { enabled: true, label: "Front" })).status).not.toBe(403);
+    expect((await as("installer").put<ErrorBody>("/api/v1/people/nope/panels", { panels: [{ panelId: "a", enabled: true }] })).status).not.toBe(403);
+    // support manages accounts without managing panel users: it assigns and unassigns, and sets no label
+    expect((await as("support").put<ErrorBody>("/api/v1/panels/nope/users/3/account", { accountId: "acc-1" })).status).not.toBe(403);
+    expect((await as("support").call<ErrorBody>("DELETE", "/api/v1/panels/nope/users/3/account")).status).not.toBe(403);
+    expect(outcome(await as("support").put<ErrorBody>("/api/v1/people/nope/panels/nope", { enabled: true, accountId: "acc-1" }))).toEqual({ ...denied, detail: { permission: "manage_panel_users" } });
+    expect(outcome(await as("installer").put<ErrorBody>("/api/v1/panels/nope/users/3/account", { accountId: "acc-1" }))).toEqual(denied);
+    // the OpenAPI document says so
+    const doc = (await new ApiClient(fleet.url).get<{ paths: Record<string, Record<string, Record<string, unknown>>> }>("/api/v1/openapi.json")).body;
+    expect(doc.paths["/api/v1/people/{personId}/panels/{panelId}"]!.put!["x-permission-also"]).toMatchObject({ permission: "manage_accounts" });
+    const refusals = await db.query<{ action: string }>("SELECT action FROM action_log WHERE outcome = 'refused' AND code = 'permission_denied' AND action LIKE 'PUT /api/v1/people/:personId/panels%' ORDER BY id");
+    expect(refusals.rows.length).toBeGreaterThanOrEqual(4);
+  });
+
   it("answers malformed input on every route with a stable code, never internal_error", async () => {
     const c = new ApiClient(fleet.url);
     c.bearer = tokens.admin!;

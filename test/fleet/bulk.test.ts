@@ -9,22 +9,24 @@ import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
-import { freshPglite } from "./databases.js";
+import { BULK_MAX_BODY } from "../../src/fleet/http/routes-bulk.js";
+import { DATABASES } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
 import { adminClient, ApiClient, type ApiClient as Api } from "./http-client.js";
 
 const PANELS = ["bulk-1", "bulk-2", "bulk-3"];
 
-describe("bulk access: one call, one transaction", () => {
+describe.each(DATABASES)("bulk access: one call, one transaction ($name)", (database) => {
   const agents = new AgentFleet();
   const log = captureLog();
   let db: Db;
+  let closeDb: () => Promise<void>;
   let fleet: RunningFleet;
   let admin: Api;
 
   beforeAll(async () => {
     await agents.start(PANELS);
-    db = await freshPglite();
+    ({ db, close: closeDb } = await database.open());
     fleet = await startFleet({ db, vault: new CodeVault(Buffer.alloc(32, 9)), brokerUrl: agents.broker.url, signingKey: agents.signingKey, logger: log.logger, port: 0, admin: { email: "admin@fleet.test", password: "correct horse battery staple" } });
     admin = await adminClient(fleet.url);
     for (const id of PANELS) expect((await admin.post("/api/v1/panels", { id })).status).toBe(201);
@@ -32,7 +34,7 @@ describe("bulk access: one call, one transaction", () => {
 
   afterAll(async () => {
     await fleet?.stop();
-    await db?.close();
+    await closeDb?.();
     await agents.stop();
   });
 
@@ -76,6 +78,18 @@ describe("bulk access: one call, one transaction", () => {
     const unknown = await admin.put<{ error: { code: string } }>(`/api/v1/people/${p.body.id}/panels`, { panels: [{ panelId: "bulk-1", enabled: true }, { panelId: "no-such-panel", enabled: true }] });
     expect(unknown.body.error.code).toBe("panel_not_found");
     expect(await journal()).toBe(before.journal);
+  });
+
+  it("takes the 5,000 panels its schema allows in one body; a body past its limit is 413 payload_too_large", async () => {
+    const p = await admin.post<{ id: string }>("/api/v1/people", { firstName: "Many", lastName: "Panels" });
+    const panels = Array.from({ length: 5_000 }, (_, i) => ({ panelId: `fleet-panel-${String(i).padStart(5, "0")}`, enabled: true, label: `Front door ${i}`, partitions: [1, 2] }));
+    // read and validated whole: the first unknown panel is the refusal (not the body's size)
+    const r = await admin.put<{ error: { code: string; detail?: Record<string, unknown> } }>(`/api/v1/people/${p.body.id}/panels`, { panels });
+    expect([r.status, r.body.error.code, r.body.error.detail?.panelId]).toEqual([404, "panel_not_found", "fleet-panel-00000"]);
+    const big = await admin.put<{ error: { code: string; detail?: Record<string, unknown> } }>(`/api/v1/people/${p.body.id}/panels`, { panels: [{ panelId: "bulk-1", enabled: true, label: "x".repeat(BULK_MAX_BODY) }] });
+    expect([big.status, big.body.error.code, big.body.error.detail]).toEqual([413, "payload_too_large", { limit: BULK_MAX_BODY }]);
+    const tooMany = await admin.put<{ error: { code: string } }>(`/api/v1/people/${p.body.id}/panels`, { panels: [...panels, { panelId: "one-more", enabled: true }] });
+    expect([tooMany.status, tooMany.body.error.code]).toEqual([400, "invalid_request"]);
   });
 
   it("is 403 permission_denied without manage_panel_users", async () => {

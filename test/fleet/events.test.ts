@@ -1,6 +1,6 @@
 /**
  * Events and webhook deliveries on PGlite and the PostgreSQL server, without an agent: an event
- * is stored once per (panel, n) with its person resolved from the slot; only duress and dealer
+ * is stored once per (panel, epoch, n) with its person resolved from the slot; only duress and dealer
  * access granted / revoked / session started make a notification; events past the retention
  * period are pruned; a delivery that keeps failing is retried with growing delays and given up
  * after its attempts, one that succeeds is marked delivered, and a delivery is never lost by a
@@ -68,6 +68,24 @@ describe.each(DATABASES)("events and webhook deliveries ($name)", (database) => 
     expect(mine.rows.map((e) => e.type).sort()).toEqual(["access", "duress"]);
     expect((await listEvents(db, { panelId: "ev-1", type: "lockout" }, 1, 10)).rows).toMatchObject([{ n: 3, slot: null, personId: null, data: { failures: 5 } }]);
     expect((await listEvents(db, { panelId: "ev-1" }, 1, 10)).range).toBe("1-8 of 8");
+  });
+
+  it("counts a reset panel's numbers in its new epoch: its first events are stored and notified, not taken for the old database's", async () => {
+    const [oldEpoch, newEpoch] = ["00000000000000aa", "00000000000000bb"];
+    const inEpoch = (epoch: string, e: WireEvent): WireEvent => ({ ...e, epoch });
+    await db.query("DELETE FROM webhook_deliveries");
+    expect(await ingestEvent(db, "ev-1", inEpoch(oldEpoch, ev(1, "access", { point, credential: "pin", granted: true, reason: "ok", slot: 5 })), { notify: true })).toBe(true);
+    // the database made anew: numbers from 1 again, a duress among them
+    expect(await ingestEvent(db, "ev-1", inEpoch(newEpoch, ev(1, "duress", { slot: 5, point })), { notify: true })).toBe(true);
+    expect(await ingestEvent(db, "ev-1", inEpoch(newEpoch, ev(2, "access", { point, credential: "pin", granted: true, reason: "ok", slot: 5, duress: true })), { notify: true })).toBe(true);
+    // redeliveries of either epoch are duplicates
+    expect(await ingestEvent(db, "ev-1", inEpoch(newEpoch, ev(1, "duress", { slot: 5, point })), { notify: true })).toBe(false);
+    expect(await ingestEvent(db, "ev-1", inEpoch(oldEpoch, ev(1, "access", { point, credential: "pin", granted: true, reason: "ok", slot: 5 })), { notify: true })).toBe(false);
+    expect((await deliveries(db)).map((d) => d.event)).toEqual(["duress"]);
+    const stored = await db.query<{ epoch: string; n: unknown }>("SELECT epoch, n FROM events WHERE panel_id = 'ev-1' AND epoch <> '' ORDER BY id");
+    expect(stored.rows.map((r) => `${r.epoch}:${String(r.n)}`)).toEqual([`${oldEpoch}:1`, `${newEpoch}:1`, `${newEpoch}:2`]);
+    expect((await listEvents(db, { panelId: "ev-1", type: "duress" }, 1, 10)).rows.map((e) => e.epoch)).toEqual([newEpoch, null]);
+    await db.query("DELETE FROM events WHERE epoch <> ''");
   });
 
   it("prunes events older than the retention period", async () => {

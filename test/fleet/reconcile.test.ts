@@ -1,7 +1,8 @@
 /**
  * Reconcile by snapshot: a panel whose database is made anew (a new epoch, lastSeq 0) gets its
  * whole desired table back in one snapshot, with the codes; a command that reached it across the
- * reset (refused `sequence_gap`) is superseded by the snapshot.
+ * reset (refused `sequence_gap`) is superseded by the snapshot; the panel's events, numbered from 1
+ * again in the new epoch, are all stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
@@ -66,6 +67,8 @@ describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) =>
     }
     await settled("rec-1", 10);
     expect(await keypad(codes[0]!)).toBe("Access granted — Alan Turing");
+    // more events in the old database than the new one will have made when it is checked below
+    for (let i = 0; i < 4; i++) expect(await keypad(codes[1]!)).toBe("Access granted — Joan Clarke");
     const epoch = (await api.get<{ reported: { epoch: string } }>("/api/v1/panels/rec-1")).body.reported.epoch;
     expect(epoch).toMatch(/^[0-9a-f]{16}$/);
 
@@ -97,6 +100,21 @@ describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) =>
     });
     expect(reported.epoch).toMatch(/^[0-9a-f]{16}$/);
 
+    // Its events number from 1 again in the new epoch: stored, not taken for the old database's
+    // (the fleet had kept (panel, n) and the cloud client the highest n: the first ones were lost).
+    type Ev = { epoch: string | null; n: number; type: string; slot: number | null };
+    const events = await until(async () => {
+      const rows = (await api.get<{ rows: Ev[] }>("/api/v1/events?panelId=rec-1&perPage=50")).body.rows;
+      return rows.filter((e) => e.epoch === reported.epoch && e.type === "access").length >= 2 && rows;
+    }, 20_000);
+    const fresh = events.filter((e) => e.epoch === reported.epoch);
+    const oldMax = Math.max(...events.filter((e) => e.epoch === epoch).map((e) => e.n));
+    expect(oldMax).toBeGreaterThanOrEqual(5);
+    // the new database's access events carry numbers the old one had used
+    expect(fresh.filter((e) => e.type === "access" && e.n <= oldMax).length).toBeGreaterThanOrEqual(2);
+    // n = 1 of the new epoch is its start-up resync request (answered, not stored); the rest follow without a gap
+    expect(fresh.map((e) => e.n).sort((a, b) => a - b)).toEqual(Array.from({ length: fresh.length }, (_, i) => i + 2));
+
     // the stream goes on after the snapshot at the journal's seqs
     const after = await api.put<{ commands: string[] }>(`/api/v1/people/${people[0]}/panels/rec-1`, { enabled: true, partitions: [2] });
     const fate = await until(async () => {
@@ -104,6 +122,9 @@ describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) =>
       return f.status !== "pending" && f;
     });
     expect(fate).toMatchObject({ status: "applied", seq: snapshots[0]!.seq + 1, wireSeq: snapshots[0]!.seq + 1 });
+    // one snapshot for the reset, though its gap's resync request and its new epoch were heard apart
+    const all = (await api.get<{ commands: Fate[] }>("/api/v1/panels/rec-1/commands")).body.commands;
+    expect(all.filter((c) => c.kind === "snapshot")).toHaveLength(1);
     expect(log.lines.filter((l) => l.includes("seq_mismatch"))).toEqual([]);
     expect(leaks(await logicalDump(db), codes)).toEqual([]);
     expect(leaks(log.lines.join("\n"), codes)).toEqual([]);

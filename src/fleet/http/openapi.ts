@@ -43,6 +43,7 @@ export function openApiDocument(routes: RouteInfo[]): Record<string, unknown> {
       summary: r.summary,
       tags: [r.tag],
       "x-permission": r.access,
+      ...(r.alsoNeeds ? { "x-permission-also": { permission: r.alsoNeeds.permission, when: r.alsoNeeds.what } } : {}),
       ...(r.access === "public" ? { security: [] } : {}),
       ...(params.length ? { parameters: params } : {}),
       ...(r.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(r.body) } } } } : {}),
@@ -61,7 +62,7 @@ export function openApiDocument(routes: RouteInfo[]): Record<string, unknown> {
       description:
         "The cloud side that manages people and codes across a fleet of panels. Paged lists answer { rows, page, perPage, total, pages, range } with perPage one of 10, 15, 50, 100, 200. " +
         "Every refusal is { error: { code, message, detail? } }. Cookie sessions need X-CSRF-Token on every non-GET request; API clients send Authorization: Bearer <token>. " +
-        "x-permission names the permission a route needs (public: none; signed_in: any API user).",
+        "x-permission names the permission a route needs (public: none; signed_in: any API user); x-permission-also a second one the call needs when its body asks for what that permission governs.",
     },
     servers: [{ url: "/" }],
     security: [{ session: [] }, { bearer: [] }],

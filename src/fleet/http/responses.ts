@@ -108,7 +108,7 @@ export const actionEntry = z.object({
   commandId: z.string().optional(),
 });
 
-export const event = z.object({ id: z.int(), panelId: z.string(), n: z.int(), type: z.string(), at: iso, slot: z.int().nullable(), personId: z.string().nullable(), data: z.record(z.string(), z.unknown()) });
+export const event = z.object({ id: z.int(), panelId: z.string(), epoch: z.string().nullable().describe("the panel database's epoch the number n counts in; null from an agent that did not name it"), n: z.int(), type: z.string(), at: iso, slot: z.int().nullable(), personId: z.string().nullable(), data: z.record(z.string(), z.unknown()) });
 export const driftRow = panelSummary.extend({ pending: z.int(), reportedDigest: z.string().nullable(), desiredDigest: z.string() });
 
 export const commandsOfPanel = z.object({ commands: z.array(commandFate) });

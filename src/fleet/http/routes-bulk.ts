@@ -2,8 +2,11 @@ import { z } from "zod";
 import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { setAccessBody } from "./schemas.js";
+import { setAccessBody, SETS_ACCOUNT_ANYWHERE } from "./schemas.js";
 import { afterCommit } from "../unit-of-work.js";
+
+/** The bulk body's byte limit: 5,000 panels with their usual settings fit (~200 bytes each), not a body of the largest schedules at each. */
+export const BULK_MAX_BODY = 4 * 1024 * 1024;
 
 /** Seed doc 000's Device Access: one Save with a switch (and its settings) per security panel. */
 export const bulkAccessBody = z.strictObject({
@@ -22,7 +25,7 @@ export const bulkAccessBody = z.strictObject({
  * locked first, in id order, then the person, so two such calls over overlapping panels cannot deadlock.
  */
 export function registerBulkRoutes(api: HttpApi, { store, dispatcher }: RouteDeps): void {
-  api.route("PUT", "/api/v1/people/:personId/panels", { response: R.commandIds, access: "manage_panel_users", tag: "People", summary: "Switch a person on or off at many panels in one transaction (all or nothing), each with its settings", body: bulkAccessBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/panels", { response: R.commandIds, access: "manage_panel_users", alsoNeeds: SETS_ACCOUNT_ANYWHERE, maxBodyBytes: BULK_MAX_BODY, tag: "People", summary: "Switch a person on or off at many panels in one transaction (all or nothing), each with its settings", body: bulkAccessBody }, async (req) => {
     const body = parse(bulkAccessBody, req.body);
     const results = await store.db.transaction((tx) => store.setAccessMany(tx, req.params.personId!, body.panels));
     const commands = results.flatMap((r) => r.commands);

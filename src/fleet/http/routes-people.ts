@@ -7,7 +7,7 @@ import { listPeople, panelsOfPersonView } from "../views.js";
 import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody } from "./schemas.js";
+import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody, SETS_ACCOUNT } from "./schemas.js";
 import { afterCommit } from "../unit-of-work.js";
 
 const slotOf = (text: string): number => {
@@ -69,7 +69,7 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     }
   });
 
-  api.route("PUT", "/api/v1/people/:personId/panels/:panelId", { response: R.access, access: "manage_panel_users", tag: "People", summary: "Switch a person on or off at a panel; slot, role, partitions, schedule, door locks, label, tags, account there", body: setAccessBody }, async (req) => {
+  api.route("PUT", "/api/v1/people/:personId/panels/:panelId", { response: R.access, access: "manage_panel_users", alsoNeeds: SETS_ACCOUNT, tag: "People", summary: "Switch a person on or off at a panel; slot, role, partitions, schedule, door locks, label, tags, account there", body: setAccessBody }, async (req) => {
     const body = parse(setAccessBody, req.body);
     const out = kicked(await store.setAccess(req.params.personId!, req.params.panelId!, body));
     return { body: out, audit: [{ panelId: out.access.panelId, slot: out.access.slot, personId: out.access.personId, action: body.enabled ? "set_access" : "switch_off" }] };
@@ -120,14 +120,14 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     return { body: out, audit: [{ panelId, slot, personId: at.personId, action: `remove_tag:${kind}` }] };
   });
 
-  api.route("PUT", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Assign an account to a panel user (refused for a suspended account)", body: assignAccountBody }, async (req) => {
+  api.route("PUT", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_accounts", tag: "Panel users", summary: "Assign an account to a panel user (refused for a suspended account)", body: assignAccountBody }, async (req) => {
     const body = parse(assignAccountBody, req.body);
     const slot = slotOf(req.params.slot!);
     const out = kicked(await assignAccountToSlot(store, req.params.panelId!, slot, body.accountId));
     return { body: { commands: out.commands }, audit: [{ panelId: req.params.panelId!, slot, personId: out.personId, action: "assign_account" }] };
   });
 
-  api.route("DELETE", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_panel_users", tag: "Panel users", summary: "Unassign the panel user's account" }, async (req) => {
+  api.route("DELETE", "/api/v1/panels/:panelId/users/:slot/account", { response: R.commandIds, access: "manage_accounts", tag: "Panel users", summary: "Unassign the panel user's account" }, async (req) => {
     const slot = slotOf(req.params.slot!);
     const out = kicked(await unassignAccountFromSlot(store, req.params.panelId!, slot));
     return { body: { commands: out.commands }, audit: [{ panelId: req.params.panelId!, slot, personId: out.personId, action: "unassign_account" }] };

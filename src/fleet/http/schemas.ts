@@ -52,6 +52,18 @@ export const setAccessBody = z.strictObject({
   accountId: id.nullable().optional(),
 });
 
+/** Whether a raw body of setAccessBody's shape names an account (to assign, or null to unassign). */
+const namesAccount = (body: unknown): boolean => typeof body === "object" && body !== null && "accountId" in body;
+
+/** Seed doc 001: assigning or unassigning an account needs "manage accounts", whichever route carries it. */
+export const SETS_ACCOUNT = { permission: "manage_accounts", when: namesAccount, what: "the body names accountId (assign, or null to unassign)" } as const;
+/** The same for a bulk body: any of its panels naming an account. */
+export const SETS_ACCOUNT_ANYWHERE = {
+  permission: "manage_accounts",
+  when: (body: unknown) => typeof body === "object" && body !== null && Array.isArray((body as { panels?: unknown }).panels) && (body as { panels: unknown[] }).panels.some(namesAccount),
+  what: "a panel of the body names accountId (assign, or null to unassign)",
+} as const;
+
 export const usersQuery = z.strictObject(pageQuery);
 /** The Users grid's page; `include=panel` adds the panel's settings and features (the console's first paint in one request). */
 export const usersGridQuery = z.strictObject({ ...pageQuery, include: z.literal("panel").optional() });

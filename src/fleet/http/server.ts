@@ -34,6 +34,14 @@ export type Access = "public" | "signed_in" | Permission;
 /** A route's description: its access rule and, for the OpenAPI document, what it takes and answers. */
 export interface RouteMeta {
   access: Access;
+  /**
+   * A second permission the call needs when its body asks for something that permission governs
+   * (seed doc 001: assigning an account needs "manage accounts", even through a route that sets a
+   * panel user's other settings too).
+   */
+  alsoNeeds?: { permission: Permission; when: (body: unknown) => boolean; what: string };
+  /** The largest body this route reads (default 64 KiB); a bulk route's list needs more. */
+  maxBodyBytes?: number;
   summary: string;
   tag: string;
   body?: z.ZodType;
@@ -179,11 +187,21 @@ export class HttpApi {
     if (!this.#guard) throw new FleetError("not_signed_in");
     const principal = await this.#guard.authenticate(req);
     req.principal = principal;
-    if (route.access !== "signed_in" && !roleAllows(principal.role, route.access)) {
-      const e = new FleetError("permission_denied", { permission: route.access });
-      await this.#guard.record(principal, [{ actor: actorOf(principal), ...targetOf(req), action: `${route.method} ${route.path}`, outcome: "refused", code: e.code, sentence: e.message }]);
-      throw e;
-    }
+    if (route.access !== "signed_in" && !roleAllows(principal.role, route.access)) await this.#refuse(principal, route, req, route.access);
+  }
+
+  /** The second permission a route needs for what this body asks (RouteMeta.alsoNeeds), once the body is read. */
+  async #authoriseBody(route: Route, req: Request): Promise<void> {
+    const also = route.alsoNeeds;
+    if (!also || !req.principal || roleAllows(req.principal.role, also.permission) || !also.when(req.body)) return;
+    await this.#refuse(req.principal, route, req, also.permission);
+  }
+
+  /** 403 permission_denied, written to the action log first. */
+  async #refuse(principal: Principal, route: Route, req: Request, permission: Permission): Promise<never> {
+    const e = new FleetError("permission_denied", { permission });
+    await this.#guard!.record(principal, [{ actor: actorOf(principal), ...targetOf(req), action: `${route.method} ${route.path}`, outcome: "refused", code: e.code, sentence: e.message }]);
+    throw e;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -201,7 +219,8 @@ export class HttpApi {
       routePath = route.path;
       request = { method: req.method ?? "GET", params: m.params, query: url.searchParams, body: undefined, headers: req.headers };
       await this.#authorise(route, request);
-      request.body = await readJson(req);
+      request.body = await readJson(req, route.maxBodyBytes ?? MAX_BODY);
+      await this.#authoriseBody(route, request);
       const asked = request;
       const run = async (): Promise<Reply> => {
         const reply = await route!.handler(asked as Request & { principal: Principal });
@@ -225,7 +244,9 @@ export class HttpApi {
       if (p && route && route.method !== "GET" && e.code !== "permission_denied" && e.code !== "invalid_json" && this.#guard) {
         await this.#guard.record(p, [{ actor: actorOf(p), ...targetOf(request!), action: `${route.method} ${route.path}`, outcome: "refused", code: e.code, sentence: e.message }]);
       }
-      send(res, status, { error: e.toJSON() });
+      // The rest of a body too large is never read: the connection cannot carry another request, and
+      // says so, or a client reusing it finds it reset (the next call failed with ECONNRESET).
+      send(res, status, { error: e.toJSON() }, e.code === "payload_too_large" && !req.complete ? { connection: "close" } : {});
     } finally {
       this.#log.info({ method: req.method, route: routePath, status, ms: Math.round(performance.now() - started) }, "http");
     }
@@ -250,13 +271,13 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   if (req.method === "GET" || req.method === "HEAD") return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new FleetError("payload_too_large", { limit: MAX_BODY });
+    if (size > limit) throw new FleetError("payload_too_large", { limit });
     chunks.push(chunk);
   }
   if (size === 0) return undefined;

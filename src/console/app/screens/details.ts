@@ -88,7 +88,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
     const s = h("section", { class: "details-section", "aria-label": "Account" }, h("h3", null, "Account"));
     if (!d.account) {
       s.append(h("p", { class: "muted" }, "No account assigned."));
-      if (d.codeSet && can("manage_panel_users")) s.append(h("button", { type: "button", class: "button primary", onClick: () => openAssignAccount(panel, d.slot, mine) }, "Assign account"));
+      if (d.codeSet && can("manage_accounts")) s.append(h("button", { type: "button", class: "button primary", onClick: () => openAssignAccount(panel, d.slot, mine) }, "Assign account"));
       return s;
     }
     const a = d.account;
@@ -96,7 +96,7 @@ export function openUserDetails(panel: PanelDetails, slot: number, followed: Fol
       h("dl", { class: "summary" }, h("dt", null, "Email"), h("dd", null, a.email), h("dt", null, "Created"), h("dd", null, formatCreated(d.createdAt)), h("dt", null, "Status"), h("dd", null, d.status)),
     );
     const buttons = h("div", { class: "actions left" });
-    if (can("manage_panel_users")) buttons.append(h("button", { type: "button", class: "button", onClick: () => void unassign(d) }, "Unassign account"));
+    if (can("manage_accounts")) buttons.append(h("button", { type: "button", class: "button", onClick: () => void unassign(d) }, "Unassign account"));
     if (can("manage_accounts")) {
       buttons.append(
         h("button", { type: "button", class: "button", onClick: () => void resetPassword(a.id, a.email) }, "Reset password"),

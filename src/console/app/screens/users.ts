@@ -75,7 +75,7 @@ export function rowActions(panel: Pick<PanelDetails, "id">, r: UserRow, after: (
         })(),
     });
   }
-  if (r.account && can("manage_panel_users")) {
+  if (r.account && can("manage_accounts")) {
     const account = r.account;
     items.push({
       label: "Unassign account",
@@ -135,7 +135,7 @@ export async function usersScreen(ctx: ScreenContext): Promise<void> {
     void fate.follow(commands, what).then(() => refresh());
   };
 
-  const assignButton = can("manage_panel_users")
+  const assignButton = can("manage_accounts")
     ? h("button", { type: "button", class: "button primary", onClick: () => void panelLoad.then((p) => openAssignAccount(p, null, followed), (e) => fate.fail(e)) }, "Assign account")
     : null;
 
