@@ -86,6 +86,11 @@ export function fleetConfigFromEnv(env: NodeJS.ProcessEnv, overrides: { dataDir?
     const v = env[name];
     if (v && !/^https?:\/\/\S+$/.test(v)) problems.push(`${name}: must be an http:// or https:// URL`);
   }
+  // Receivers act on deliveries (an account removed, a duress); unsigned, anyone who can reach them could send one.
+  if ((env.FLEET_NOTIFICATION_WEBHOOK_URL || env.FLEET_ACCOUNT_WEBHOOK_URL) && !env.FLEET_WEBHOOK_SECRET) {
+    problems.push("FLEET_WEBHOOK_SECRET: needed with a webhook URL (every delivery is signed with it in X-Fleet-Signature, which the receiver checks)");
+  }
+  if (env.FLEET_WEBHOOK_SECRET && env.FLEET_WEBHOOK_SECRET.length < 16) problems.push("FLEET_WEBHOOK_SECRET: at least 16 characters");
   const retentionDays = Number(env.FLEET_EVENT_RETENTION_DAYS ?? "90");
   if (!Number.isFinite(retentionDays) || retentionDays <= 0) problems.push("FLEET_EVENT_RETENTION_DAYS: must be a positive number of days");
   const leaseSeconds = Number(env.FLEET_LEASE_SECONDS ?? DEFAULT_LEASE_MS / 1000);

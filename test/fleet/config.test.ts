@@ -42,4 +42,14 @@ describe("fleetConfigFromEnv", () => {
       expect(() => fleetConfigFromEnv(env({ FLEET_LEASE_SECONDS: bad }))).toThrow(/FLEET_LEASE_SECONDS: must be a number of seconds from 3 to 600/);
     }
   });
+
+  it("signs every webhook delivery: a webhook URL needs FLEET_WEBHOOK_SECRET, of 16 characters at least", () => {
+    const url = "https://hooks.example/fleet";
+    expect(() => fleetConfigFromEnv(env({ FLEET_NOTIFICATION_WEBHOOK_URL: url }))).toThrow(/FLEET_WEBHOOK_SECRET: needed with a webhook URL/);
+    expect(() => fleetConfigFromEnv(env({ FLEET_ACCOUNT_WEBHOOK_URL: url }))).toThrow(/FLEET_WEBHOOK_SECRET: needed with a webhook URL/);
+    expect(() => fleetConfigFromEnv(env({ FLEET_ACCOUNT_WEBHOOK_URL: url, FLEET_WEBHOOK_SECRET: "short" }))).toThrow(/FLEET_WEBHOOK_SECRET: at least 16 characters/);
+    const c = fleetConfigFromEnv(env({ FLEET_NOTIFICATION_WEBHOOK_URL: url, FLEET_ACCOUNT_WEBHOOK_URL: url, FLEET_WEBHOOK_SECRET: "a-long-enough-secret" }));
+    expect(c.webhooks).toEqual({ notificationUrl: url, accountUrl: url, secret: "a-long-enough-secret" });
+    expect(fleetConfigFromEnv(env({})).webhooks).toEqual({});
+  });
 });

@@ -1,11 +1,13 @@
 /**
  * The documents' flows through the API against a real agent (SQLite, keypad socket) on mosquitto,
  * on PGlite and on the PostgreSQL server: the Users grid and slot details, label / tags / door
- * locks, refusals with the agent's rule codes before anything is written, disable, accounts
+ * locks, every page size of the grid, refusals with the agent's rule codes before anything is
+ * written, disable and switch off, accounts
  * (assign, suspended, unassign, reset password and remove through the account webhook), the
- * access period, contacts, dealer access (grant 2 h, revoke, a dealer's request confirmed once
+ * access periods (weekly, temporary, at all times), contacts, dealer access (grant 2 h, revoke, a dealer's request confirmed once
  * through the one-time link from the notification webhook), events stored once and queryable, a
- * duress code notified through a receiver that fails the first attempts, and the action log.
+ * duress code notified through a receiver that fails the first attempts, the drift report of an
+ * offline panel, and the action log.
  */
 import { createHash, createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,6 +105,13 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(grid.body.rows).toHaveLength(15);
     expect(grid.body.rows[slot - 1]).toMatchObject({ slot, personId: ada.id, label: "Ada L", codeSet: true, enabled: true, pending: false, status: "Unknown", account: null });
     expect((await api.get<{ range: string }>(`/api/v1/panels/${panelId}/users?page=67&perPage=15`)).body.range).toBe("991-1000 of 1000");
+    // every page size the grid offers (001: 10, 15, 50, 100, 200)
+    for (const perPage of [10, 50, 100, 200]) {
+      const page = (await api.get<{ range: string; rows: unknown[]; pages: number }>(`/api/v1/panels/${panelId}/users?perPage=${perPage}`)).body;
+      expect([perPage, page.range, page.rows.length, page.pages]).toEqual([perPage, `1-${perPage} of 1000`, perPage, 1000 / perPage]);
+    }
+    expect((await api.get<{ range: string }>(`/api/v1/panels/${panelId}/users?page=5&perPage=200`)).body.range).toBe("801-1000 of 1000");
+    expect((await api.get<ErrorBody>(`/api/v1/panels/${panelId}/users?perPage=20`)).body.error.code).toBe("invalid_request");
     const one = await api.get(`/api/v1/panels/${panelId}/users/${slot}`);
     expect(one.body).toMatchObject({ slot, doorLocks: ["front"], tags: [{ kind: "keypad" }], person: { id: ada.id, firstName: "Ada", lastName: "Lovelace" }, schedule: { kind: "always" } });
     expect(JSON.stringify(one.body)).not.toContain("TAG-0042");
@@ -182,6 +191,29 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect(log.body.rows[0]).toMatchObject({ outcome: "refused", code: "master_cannot_be_disabled" });
   });
 
+  it("disables a panel user who is not the Master, and switches a person off at the panel: the code stops working there", async () => {
+    const dee = await person("Dee", "Disabled");
+    const on = await api.put<{ commands: string[]; access: { slot: number } }>(`/api/v1/people/${dee.id}/panels/${panelId}`, { enabled: true });
+    await settled(on.body.commands);
+    const slot = on.body.access.slot;
+    expect(await keypad(dee.code)).toBe("Access granted — Dee Disabled");
+    const disabled = await api.post<{ commands: string[] }>(`/api/v1/panels/${panelId}/users/${slot}/disable`);
+    expect(disabled.status).toBe(200);
+    expect((await settled(disabled.body.commands)).every((f) => f.status === "applied")).toBe(true);
+    expect(await keypad(dee.code)).not.toMatch(/^Access granted/);
+    expect((await api.get(`/api/v1/panels/${panelId}/users/${slot}`)).body).toMatchObject({ slot, enabled: false });
+    // on again, then switched off (000's Device Access switch): the slot is emptied at the panel
+    await settled((await api.put<{ commands: string[] }>(`/api/v1/people/${dee.id}/panels/${panelId}`, { enabled: true })).body.commands);
+    expect(await keypad(dee.code)).toBe("Access granted — Dee Disabled");
+    const off = await api.put<{ commands: string[] }>(`/api/v1/people/${dee.id}/panels/${panelId}`, { enabled: false });
+    expect(off.status).toBe(200);
+    expect((await settled(off.body.commands)).every((f) => f.status === "applied")).toBe(true);
+    expect(await keypad(dee.code)).not.toMatch(/^Access granted/);
+    expect(agents.agent(panelId).core!.table.slot(slot).codeDigest).toBeNull();
+    const entries = (await api.get<{ rows: { action: string; personId: string | null }[] }>(`/api/v1/action-log?personId=${dee.id}&perPage=50`)).body.rows.map((e) => e.action);
+    expect(entries).toEqual(expect.arrayContaining(["disable_user", "switch_off"]));
+  });
+
   it("assigns accounts (suspended refused), unassigns, resets a password and removes an account through the account webhook", async () => {
     const bob = await person("Bob", "Builder");
     const on = await api.put<{ commands: string[]; access: { slot: number } }>(`/api/v1/people/${bob.id}/panels/${panelId}`, { enabled: true });
@@ -234,6 +266,15 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     const people = await api.get<{ rows: { id: string; panels: string[]; codeSet: boolean }[] }>("/api/v1/people?q=period");
     expect(people.body.rows).toEqual([{ id: cy.id, firstName: "Cy", lastName: "Period", codeSet: true, panels: [panelId] }]);
     expect((await api.put<ErrorBody>(`/api/v1/people/${cy.id}/access-period`, { kind: "temporary", from: 2000, to: 1000 })).body.error.code).toBe("invalid_schedule");
+    // 000's other two access periods: Temporary (from .. to), then At All Times again
+    const temporary = { kind: "temporary", from: Date.now() - 3_600_000, to: Date.now() + 86_400_000 };
+    expect((await settled((await api.put<{ commands: string[] }>(`/api/v1/people/${cy.id}/access-period`, temporary)).body.commands)).map((f) => [f.kind, f.status])).toEqual([["set_schedule", "applied"]]);
+    const slot = (await api.get<{ panels: { panelId: string; slot: number }[] }>(`/api/v1/people/${cy.id}`)).body.panels[0]!.slot;
+    expect(agents.agent(panelId).core!.table.slot(slot).schedule).toMatchObject({ kind: "temporary", from: temporary.from, to: temporary.to });
+    expect(await keypad(cy.code)).toBe("Access granted — Cy Period");
+    expect((await settled((await api.put<{ commands: string[] }>(`/api/v1/people/${cy.id}/access-period`, { kind: "always" })).body.commands)).map((f) => f.status)).toEqual(["applied"]);
+    expect(agents.agent(panelId).core!.table.slot(slot).schedule).toEqual({ kind: "always" });
+    expect((await api.get(`/api/v1/people/${cy.id}`)).body).toMatchObject({ accessPeriod: { kind: "always" } });
   });
 
   it("grants dealer access for 2 h, revokes it, and confirms a dealer's request once through the one-time link (24 h)", async () => {
@@ -309,8 +350,8 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
 
     const access = await api.get<{ rows: { type: string; personId: string | null; data: { granted: boolean } }[]; total: number }>(`/api/v1/events?panelId=${panelId}&type=access&perPage=50`);
     expect(access.body.rows.some((e) => e.personId === dan.id && e.data.granted)).toBe(true);
-    // one row per (panel, n): the n are unique
-    const dup = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM (SELECT panel_id, n FROM events GROUP BY panel_id, n HAVING count(*) > 1) d");
+    // one row per (panel, epoch, n): the n are unique in the panel's database
+    const dup = await db.query<{ n: unknown }>("SELECT count(*) AS n FROM (SELECT panel_id, epoch, n FROM events GROUP BY panel_id, epoch, n HAVING count(*) > 1) d");
     expect(Number(dup.rows[0]!.n)).toBe(0);
     const types = new Set((await api.get<{ rows: { type: string }[] }>(`/api/v1/events?panelId=${panelId}&perPage=200`)).body.rows.map((e) => e.type));
     expect([...types]).toEqual(expect.arrayContaining(["access", "duress", "dealer_access"]));
@@ -336,6 +377,26 @@ describe.each(DATABASES)("the documents' flows through the API (fleet on $name)"
     expect((await api.get<{ rows: unknown[] }>("/api/v1/drift")).body.rows).toEqual([]);
     const snapshots = (await api.get<{ commands: { kind: string }[] }>(`/api/v1/panels/${panelId}/commands`)).body.commands.filter((c) => c.kind === "snapshot");
     expect(snapshots).toHaveLength(1);
+  });
+
+  it("lists an offline panel with commands waiting in the drift report (offline, how many, both digests); back online it converges and leaves the report", async () => {
+    const eve = await person("Eve", "Offline");
+    let waiting: string[] = [];
+    await agents.restart(panelId, {
+      whileDown: async () => {
+        waiting = (await api.put<{ commands: string[] }>(`/api/v1/people/${eve.id}/panels/${panelId}`, { enabled: true })).body.commands;
+        const drift = await until(async () => {
+          const rows = (await api.get<{ rows: { id: string; drift: string; pending: number; online: boolean; reportedDigest: string; desiredDigest: string }[] }>("/api/v1/drift")).body.rows;
+          return rows[0]?.drift === "offline" && rows;
+        }, 20_000);
+        expect(drift).toEqual([expect.objectContaining({ id: panelId, drift: "offline", online: false, pending: waiting.length, converged: false })]);
+        expect(drift[0]!.reportedDigest).not.toBe(drift[0]!.desiredDigest);
+        expect((await api.get(`/api/v1/panels/${panelId}`)).body).toMatchObject({ converged: false, drift: "offline" });
+      },
+    });
+    expect((await settled(waiting)).every((f) => f.status === "applied")).toBe(true);
+    await until(async () => (await api.get<{ rows: unknown[] }>("/api/v1/drift")).body.rows.length === 0 && (await api.get<{ converged: boolean }>(`/api/v1/panels/${panelId}`)).body.converged, 20_000);
+    expect(await keypad(eve.code)).toBe("Access granted — Eve Offline");
   });
 
   it("logs who changed what and each panel's acks, newest first; no code or tag id anywhere", async () => {

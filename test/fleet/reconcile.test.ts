@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFleet, type RunningFleet } from "../../src/fleet/app.js";
 import { CodeVault } from "../../src/fleet/code-vault.js";
 import type { Db } from "../../src/fleet/db.js";
+import { CloudPeer } from "../helpers/agent-harness.js";
 import { KeypadTestClient, lastDisplay } from "../helpers/keypad-client.js";
 import { DATABASES, logicalDump } from "./databases.js";
 import { AgentFleet, captureLog, until } from "./fixture.js";
@@ -128,5 +129,30 @@ describe.each(DATABASES)("reconcile by snapshot (fleet on $name)", (database) =>
     expect(log.lines.filter((l) => l.includes("seq_mismatch"))).toEqual([]);
     expect(leaks(await logicalDump(db), codes)).toEqual([]);
     expect(leaks(log.lines.join("\n"), codes)).toEqual([]);
+  });
+
+  it("answers a resync request for a sequence gap in the same database with one snapshot, and converges", async () => {
+    const before = (await api.get<{ reported: { epoch: string; lastSeq: number } }>("/api/v1/panels/rec-1")).body.reported;
+    const snapshots = async () => (await api.get<{ commands: Fate[] }>("/api/v1/panels/rec-1/commands")).body.commands.filter((c) => c.kind === "snapshot");
+    const had = (await snapshots()).length;
+    // Another sender with the fleet's key skips ahead: the panel refuses the gap and asks for a resync.
+    const peer = await new CloudPeer(agents.broker.url, "rec-1", agents.signingKey).connect();
+    try {
+      const command = { id: `gap-${Date.now()}`, actor: { kind: "cloud" as const, id: "another-sender" }, kind: "set_label", slot: 2, label: "Gap" } as never;
+      await peer.send({ seq: before.lastSeq + 5, expiresAt: Date.now() + 60_000, command });
+      await until(async () => peer.events.some((e) => e.type === "resync_request" && e.data.reason === "sequence_gap"), 20_000);
+    } finally {
+      await peer.client.endAsync();
+    }
+    const answered = await until(async () => {
+      const list = await snapshots();
+      return list.length === had + 1 && list.at(-1)!.status === "applied" && list.at(-1)!;
+    }, 20_000);
+    expect(answered.wireSeq).toBe(answered.seq);
+    expect(log.lines.some((l) => l.includes('"why":"resync_request:sequence_gap"') && l.includes(answered.id))).toBe(true);
+    await until(async () => (await api.get<{ converged: boolean }>("/api/v1/panels/rec-1")).body.converged, 20_000);
+    const after = (await api.get<{ reported: { epoch: string; lastSeq: number } }>("/api/v1/panels/rec-1")).body.reported;
+    expect(after).toMatchObject({ epoch: before.epoch, lastSeq: answered.seq });
+    expect(await snapshots()).toHaveLength(had + 1);
   });
 });

@@ -24,7 +24,10 @@ describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker proce
     expect(r.fleet_offline_fleet_dropped).toBeGreaterThanOrEqual(1);
     expect(r.fleet_acked_changes).toBeGreaterThan(100);
     expect(r.fleet_keypad_checks).toBeGreaterThan(0);
-    expect(r.fleet_takeover_ms).toBeGreaterThanOrEqual(0);
+    // "another takes its panels over within seconds": the lease (10 s) runs out, then the next round takes them;
+    // the PostgreSQL restart of the same burst can add a few seconds
+    expect(r.fleet_takeover_ms).toBeGreaterThan(0);
+    expect(r.fleet_takeover_ms).toBeLessThan(30_000);
     expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged, unanswered: r.fleet_api_unanswered }).toEqual({ lost: 0, duplicated: 0, unconverged: 0, unanswered: 0 });
   }, 280_000);
 });

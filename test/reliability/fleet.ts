@@ -13,9 +13,9 @@
  *   - node 2 is SIGKILLed mid-burst and the burst goes on; the panels on nodes 1 and 3 must
  *     converge while it is down (`fleet_nats_outage_unconverged`), then it comes back and its
  *     panels (which take one broker URL: they wait for their node) catch up.
- *     Not in `npm test`: sent during JetStream's leader election, a publish times out, nats-server
- *     closes the worker's connection, and a resubscribe refused meanwhile (SUBACK 0x80) is not
- *     retried by the cloud client, so that worker hears no acks again (1 run in 4 here).
+ *     In `npm test` (test/reliability/fleet.test.ts). Sent during JetStream's leader election, a
+ *     publish can time out and nats-server close the worker's connection; a resubscribe refused
+ *     meanwhile (SUBACK 0x80) is retried by the cloud client (test/integration/cloud-subscribe-retry.test.ts).
  * At the end, after convergence:
  *   lost        acknowledged (2xx) changes whose effect no panel holds (the agent's own table),
  *   duplicated  a journal command applied twice at a panel (the agent's `applied` records by command id),
