@@ -1,7 +1,8 @@
 import { PANEL_TYPES, pageWindow, type Page, type PageSize, type Role } from "../domain/index.js";
 import type { Queryable } from "./db.js";
-import { desiredDigest, nameLabel } from "./digest.js";
+import { desiredDigests, nameLabel } from "./digest.js";
 import { FleetError } from "./errors.js";
+import { panelFromRow } from "./panel-row.js";
 import type { FleetStore, PanelRow, Schedule } from "./store.js";
 import { num, text } from "./row.js";
 
@@ -54,55 +55,61 @@ const SUMMARY_SQL = `
     (SELECT count(*) FROM commands c WHERE c.panel_id = p.id AND c.status = 'pending') AS pending
   FROM panels p`;
 
+/** A panel's summary with what the drift report adds: its pending count and both digests. */
+type Summarised = PanelSummary & { pending: number; reportedDigest: string | null; desiredDigest: string };
+
 /**
  * A panel is converged when the fleet has nothing left to tell it (no command without a fate) and
  * the digest of its retained state is the digest of its desired table. Otherwise the reason:
  * never reported, offline with commands waiting, commands pending, or a digest that differs.
+ * Rows of SUMMARY_SQL; the desired digests of all of them with one query (the drift report reads
+ * every panel: two queries per panel had made it thousands of statements at fleet scale).
  */
-async function summary(store: FleetStore, r: Record<string, unknown>): Promise<PanelSummary> {
-  let drift: DriftReason = null;
-  if (r.state_at === null) drift = "never_reported";
-  else if (num(r.pending) > 0) drift = r.online === false ? "offline" : "pending_commands";
-  else {
-    const panel = (await store.panel(String(r.id)))!;
-    if (panel.digest !== (await desiredDigest(store.db, panel))) drift = "digest_mismatch";
-  }
-  return {
-    id: String(r.id),
-    type: String(r.type),
-    online: r.online === true,
-    usersCount: num(r.users),
-    lastReportAt: r.state_at ? (r.state_at as Date).toISOString() : null,
-    converged: drift === null,
-    drift,
-  };
+async function summaries(store: FleetStore, rows: readonly Record<string, unknown>[]): Promise<Summarised[]> {
+  const panels = rows.map(panelFromRow);
+  const desired = await desiredDigests(store.db, panels);
+  return rows.map((r, i) => {
+    const panel = panels[i]!;
+    const want = desired.get(panel.id)!;
+    let drift: DriftReason = null;
+    if (r.state_at === null) drift = "never_reported";
+    else if (num(r.pending) > 0) drift = r.online === false ? "offline" : "pending_commands";
+    else if (panel.digest !== want) drift = "digest_mismatch";
+    return {
+      id: String(r.id),
+      type: String(r.type),
+      online: r.online === true,
+      usersCount: num(r.users),
+      lastReportAt: r.state_at ? (r.state_at as Date).toISOString() : null,
+      converged: drift === null,
+      drift,
+      pending: num(r.pending),
+      reportedDigest: panel.digest,
+      desiredDigest: want,
+    };
+  });
 }
+
+/** The summary alone (the Equipment list and a panel's page do not show the digests). */
+const summaryOnly = ({ pending: _p, reportedDigest: _r, desiredDigest: _d, ...s }: Summarised): PanelSummary => s;
 
 export async function listPanels(store: FleetStore, filter: string | undefined, page: number, perPage: PageSize): Promise<Page<PanelSummary>> {
   const like = filter ? `%${filter.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : "%";
   const total = num((await store.db.query<{ n: unknown }>("SELECT count(*) AS n FROM panels WHERE id LIKE $1", [like])).rows[0]!.n);
   const w = pageWindow(total, page, perPage);
   const r = await store.db.query(`${SUMMARY_SQL} WHERE p.id LIKE $1 ORDER BY p.id LIMIT $2 OFFSET $3`, [like, w.perPage, w.offset]);
-  const rows: PanelSummary[] = [];
-  for (const x of r.rows) rows.push(await summary(store, x));
-  return w.withRows(rows);
+  return w.withRows((await summaries(store, r.rows)).map(summaryOnly));
 }
 
 export async function panelSummary(store: FleetStore, panelId: string): Promise<PanelSummary | undefined> {
   const r = await store.db.query(`${SUMMARY_SQL} WHERE p.id = $1`, [panelId]);
-  return r.rows[0] ? summary(store, r.rows[0]) : undefined;
+  return r.rows[0] ? summaryOnly((await summaries(store, r.rows))[0]!) : undefined;
 }
 
 /** The drift report: every panel not converged, with why, a page at a time. */
-export async function driftReport(store: FleetStore, page: number, perPage: PageSize): Promise<Page<PanelSummary & { pending: number; reportedDigest: string | null; desiredDigest: string }>> {
+export async function driftReport(store: FleetStore, page: number, perPage: PageSize): Promise<Page<Summarised>> {
   const r = await store.db.query(`${SUMMARY_SQL} ORDER BY p.id`);
-  const out: (PanelSummary & { pending: number; reportedDigest: string | null; desiredDigest: string })[] = [];
-  for (const x of r.rows) {
-    const s = await summary(store, x);
-    if (s.converged) continue;
-    const panel = (await store.panel(s.id))!;
-    out.push({ ...s, pending: num(x.pending), reportedDigest: panel.digest, desiredDigest: await desiredDigest(store.db, panel) });
-  }
+  const out = (await summaries(store, r.rows)).filter((s) => !s.converged);
   const w = pageWindow(out.length, page, perPage);
   return w.withRows(out.slice(w.offset, w.offset + w.count));
 }
