@@ -791,8 +791,8 @@ describe("the console", () => {
     expect(await theme()).toBe("light");
   });
 
-  it("who sees what: a viewer gets no Assign account, three-dot menu, edit icon, Save or switch, and the API refuses the call anyway (403, in the action log); an installer's Assign account shows the API's refusal", async () => {
-    for (const [email, role] of [["viewer@fleet.test", "viewer"], ["installer@fleet.test", "installer"]] as const) {
+  it("who sees what: a viewer gets no Assign account, three-dot menu, edit icon, Save or switch, and the API refuses the call anyway (403, in the action log); an installer gets no Assign account (and the API refuses its unassign), support gets Assign account and its suggestions (001)", async () => {
+    for (const [email, role] of [["viewer@fleet.test", "viewer"], ["installer@fleet.test", "installer"], ["support@fleet.test", "support"]] as const) {
       expect((await rig.api.call("POST", "/api-users", { email, name: `${role[0]!.toUpperCase()}${role.slice(1)}`, role, password: "a long viewer password" })).status).toBe(201);
     }
     await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
@@ -848,16 +848,33 @@ describe("the console", () => {
     const log = await rig.api.call<{ rows: { outcome: string; code?: string; actor: { name?: string } }[] }>("GET", `/action-log?panelId=${PANELS[0]}`);
     expect(log.body.rows.some((r) => r.outcome === "refused" && r.code === "permission_denied" && r.actor.name === "Viewer")).toBe(true);
 
-    // An installer manages panel users but not accounts: the Assign account modal says what the API said.
+    // 001: an installer manages panel users but not accounts: no Assign account, no Unassign account;
+    // support manages accounts but not panel users: Assign account and its suggestions, no label edit.
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn("installer@fleet.test", "a long viewer password");
+    await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
+    await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
+    await eventually(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
+    expect(await page.getByRole("button", { name: "Assign account" }).count()).toBe(0);
+    // the API says the same to a call made anyway from the installer's page
+    const installerAssign = await page.evaluate<{ status: number; body: { error: { code: string; detail: { permission: string } } } }>(`(async () => {
+      const s = await (await fetch("/api/v1/session")).json();
+      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/account", { method: "DELETE", headers: { "x-csrf-token": s.csrfToken } });
+      return { status: r.status, body: await r.json() };
+    })()`);
+    expect(installerAssign).toMatchObject({ status: 403, body: { error: { code: "permission_denied", detail: { permission: "manage_accounts" } } } });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await signIn("support@fleet.test", "a long viewer password");
     await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
     await page.goto(`${rig.url}/panels/${PANELS[0]}/users`);
     await page.getByRole("button", { name: "Assign account" }).click();
     const dialog = page.getByRole("dialog", { name: `Assign account to panel ${PANELS[0]}` });
     await dialog.getByRole("combobox", { name: "Email" }).fill("ada");
-    await eventually(() => dialog.getByRole("alert").textContent()).toBe("Your role does not allow that.");
+    await eventually(() => dialog.getByRole("listbox", { name: "Matching accounts" }).getByRole("option").count()).toBeGreaterThan(0);
+    // the first Escape closes the suggestions, the second the dialog
     await page.keyboard.press("Escape");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
   }, 60_000);
 
   it("a session ended on the server (signed out elsewhere, or expired) brings the console back to its sign-in, without a crash", async () => {
