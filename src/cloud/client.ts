@@ -86,6 +86,25 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       for (const p of this.#panels.values()) p.sender.republish();
     },
   });
+  /**
+   * With a share group AND a persistent session: a second connection holding the shared event
+   * subscription alone, in the persistent session (client id `<clientId>-events`); the main one
+   * (commands, acks, states, statuses) is then a clean session. A member's session kept at the
+   * broker while it is away then holds its share of the events only: in one session, the acks and
+   * states of every panel had filled mosquitto's queue for it (max_queued_messages) within seconds,
+   * and its share of the events past that was dropped (8 of 16 in test/reliability/fleet.test.ts).
+   */
+  readonly #splitEvents: boolean;
+  #eventClient: MqttClient | undefined;
+  readonly #eventSubscriptions = new Subscriptions({
+    client: () => this.#eventClient,
+    closed: () => this.#closed,
+    refused: (filter, retryMs, reason) => {
+      this.#o.logger?.warn({ filter, retryMs, reason }, "event subscription refused by the broker; retrying");
+      this.emit("warning", { code: "subscription_refused" });
+    },
+    grantedLate: () => {},
+  });
   readonly #senderOptions: SenderOptions;
   readonly #inbound: InboundContext;
   readonly #counter: CounterDeps;
@@ -119,6 +138,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       verify: options.verify ?? true,
       logger: options.logger,
     };
+    this.#splitEvents = options.eventShareGroup !== undefined && options.persistentSession === true;
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
     this.#senderOptions = {
@@ -164,8 +184,18 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#closed) throw new CloudError("closed", "the client was closed");
     if (this.#client) return;
     const o = this.#o;
-    if (o.fleet) void this.#subscriptions.add(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)));
-    const { client, ready } = openConnection(o, {
+    if (o.fleet) void this.#want(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)));
+    const events = this.#splitEvents
+      ? openConnection({ ...o, clientId: `${o.clientId ?? "cloud"}-events`, persistentSession: true }, {
+          connected: (c, sessionPresent) => this.#eventSubscriptions.connected(c, sessionPresent),
+          reconnected: () => {},
+          broker: () => {},
+          message: (topic, payload) => this.#onMessage(topic, payload),
+          closed: () => this.#closed,
+        })
+      : undefined;
+    this.#eventClient = events?.client;
+    const { client, ready } = openConnection(this.#splitEvents ? { ...o, persistentSession: false } : o, {
       connected: (c, sessionPresent) => this.#subscriptions.connected(c, sessionPresent),
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
       reconnected: () => {
@@ -177,12 +207,22 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     });
     this.#client = client;
     try {
-      await ready;
+      await Promise.all([ready, events?.ready]);
     } catch (err) {
       this.#client = undefined;
+      this.#eventClient = undefined;
       client.end(true);
+      events?.client.end(true);
       throw err;
     }
+  }
+
+  /** Subscribes filters on the connection they belong to: the shared events on the event connection when there is one. */
+  #want(filters: readonly string[]): Promise<void> {
+    if (!this.#splitEvents) return this.#subscriptions.add(filters);
+    const shared = filters.filter((f) => f.startsWith("$share/"));
+    const rest = filters.filter((f) => !f.startsWith("$share/"));
+    return Promise.all([rest.length ? this.#subscriptions.add(rest) : undefined, shared.length ? this.#eventSubscriptions.add(shared) : undefined]).then(() => {});
   }
 
   /** Ends the connection. Outcomes still open resolve `pending` with reason `closed`. */
@@ -191,13 +231,16 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#closed = true;
     for (const stop of [...this.#iterators]) stop();
     this.#subscriptions.close();
+    this.#eventSubscriptions.close();
     for (const p of this.#panels.values()) {
       p.deadlines.clear();
       for (const job of p.sender.close()) closeJob(job);
     }
     const client = this.#client;
+    const events = this.#eventClient;
     this.#client = undefined;
-    if (client) await client.endAsync();
+    this.#eventClient = undefined;
+    await Promise.all([client?.endAsync(), events?.endAsync()]);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -251,7 +294,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   #watch(p: Panel): Promise<void> {
     if (this.#o.fleet) return Promise.resolve();
     this.#client_();
-    p.subscribed ??= this.#subscriptions.add(AGENT_CHANNELS.map((c) => this.#shared(c, p.topics[c])));
+    p.subscribed ??= this.#want(AGENT_CHANNELS.map((c) => this.#shared(c, p.topics[c])));
     return p.subscribed;
   }
 
@@ -457,7 +500,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     this.#fleetEvents = true;
     this.#client_();
     // The states too: in `tofu` mode a panel's first signed state pins the identity its events are checked against.
-    void this.#subscriptions.add([this.#fleetFilter("evt"), this.#fleetFilter("state"), this.#fleetFilter("status")]);
+    void this.#want([this.#fleetFilter("evt"), this.#fleetFilter("state"), this.#fleetFilter("status")]);
   }
 
   /** Every panel's topic of a channel; events through the share group when there is one. */

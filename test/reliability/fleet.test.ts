@@ -14,7 +14,7 @@ import { runFleetFaults } from "./fleet.js";
 
 describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker processes, PG15, mosquitto)", () => {
   it("loses nothing, applies nothing twice and converges after a worker SIGKILL, a PostgreSQL restart and an offline panel", async () => {
-    const r = await runFleetFaults({ panels: 20, people: 6, changes: 150, faults: ["kill_worker", "restart_postgres", "offline_panel"], settleMs: 45_000, keypadSample: 4, progress: (line) => console.log(line) });
+    const r = await runFleetFaults({ panels: 20, people: 6, changes: 150, faults: ["kill_worker", "restart_postgres", "offline_panel"], settleMs: 45_000, keypadSample: 4, eventShareGroup: "faults", progress: (line) => console.log(line) });
     console.log(JSON.stringify({ ...r, details: undefined }), "\n", r.details.join("\n"));
     expect(r.fleet_worker_kills).toBe(1);
     expect(r.fleet_pg_restarts).toBe(1);
@@ -28,7 +28,8 @@ describe.skipIf(!POSTGRES_INSTALLED)("panel-fleet under faults (two worker proce
     // the PostgreSQL restart of the same burst can add a few seconds
     expect(r.fleet_takeover_ms).toBeGreaterThan(0);
     expect(r.fleet_takeover_ms).toBeLessThan(30_000);
-    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged, unanswered: r.fleet_api_unanswered }).toEqual({ lost: 0, duplicated: 0, unconverged: 0, unanswered: 0 });
+    expect(r.fleet_events_sent).toBeGreaterThan(0);
+    expect({ lost: r.fleet_lost, duplicated: r.fleet_duplicated, unconverged: r.fleet_unconverged, unanswered: r.fleet_api_unanswered, eventsLost: r.fleet_events_lost }).toEqual({ lost: 0, duplicated: 0, unconverged: 0, unanswered: 0, eventsLost: 0 });
   }, 280_000);
 });
 

@@ -71,6 +71,12 @@ export interface FleetFaultOptions {
   settleMs?: number;
   /** Panels whose keypad is tried with every person's code. */
   keypadSample?: number;
+  /**
+   * The workers' events through this MQTT shared subscription (FLEET_EVENT_SHARE_GROUP; mosquitto
+   * only): the keypad checks' events are counted (`fleet_events_lost`), with a killed worker
+   * started again under its id once they are made (its share waits in its session).
+   */
+  eventShareGroup?: string;
   seed?: number;
   progress?: (line: string) => void;
   /** Workers from dist/ (built by the caller, see buildDist), as users run them; from the sources through tsx otherwise. */
@@ -107,6 +113,10 @@ export interface FleetFaultResult {
   fleet_nats_commands_while_down: number;
   /** API calls a live worker did not answer within the client's timeout: the burst stops at the first (must be 0). */
   fleet_api_unanswered: number;
+  /** Access events of the keypad checks (one per entry) the fleet did not store (must be 0). */
+  fleet_events_lost: number;
+  /** Access events the keypad checks made (two entries per check). */
+  fleet_events_sent: number;
   details: string[];
 }
 
@@ -188,7 +198,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     fleet_lost: 0, fleet_duplicated: 0, fleet_unconverged: 0, fleet_acked_changes: 0, fleet_unknown_outcome: 0, fleet_commands: 0,
     fleet_worker_kills: 0, fleet_takeover_ms: 0, fleet_pg_restarts: 0, fleet_offline_panels: 0, fleet_offline_commands_queued: 0,
     fleet_offline_broker_dropped: 0, fleet_offline_fleet_dropped: 0, fleet_keypad_checks: 0, fleet_converge_ms: 0, fleet_nats_node_stops: 0, fleet_nats_panels_on_stopped_node: 0, fleet_nats_outage_unconverged: 0,
-    fleet_nats_outage_converge_ms: 0, fleet_nats_commands_while_down: 0, fleet_api_unanswered: 0, details,
+    fleet_nats_outage_converge_ms: 0, fleet_nats_commands_while_down: 0, fleet_api_unanswered: 0, fleet_events_lost: 0, fleet_events_sent: 0, details,
   };
 
   let ctx: FleetRigContext | undefined;
@@ -201,7 +211,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
     else await broker!.start();
     server = await PostgresServer.start();
     db = postgresDb(server.url);
-    ctx = { dir, brokerUrl: cluster ? cluster.mqttUrl(0) : broker!.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress, built: o.built === true };
+    ctx = { dir, brokerUrl: cluster ? cluster.mqttUrl(0) : broker!.url, signing, signingKeyFile, codeKeyFile, databaseUrl: server.url, progress, built: o.built === true, ...(o.eventShareGroup ? { eventShareGroup: o.eventShareGroup } : {}) };
     const offlinePanel = !onNats && o.faults.includes("offline_panel") ? "flt-offline" : undefined;
     const panelIds = Array.from({ length: o.panels }, (_, i) => `flt-${String(i + 1).padStart(4, "0")}`);
     /** NATS: the panels on each node (panel i on node i mod 3). */
@@ -512,6 +522,7 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
           kp.send({ t: "entry", action: "disarm", code: p.code });
           await kp.sync();
           result.fleet_keypad_checks++;
+          result.fleet_events_sent += 2;
           const granted = line.startsWith("Access granted");
           if (granted !== w.enabled) {
             result.fleet_unconverged++;
@@ -522,7 +533,20 @@ export async function runFleetFaults(o: FleetFaultOptions): Promise<FleetFaultRe
         }
       }
     }
-    if (result.fleet_lost + result.fleet_duplicated + result.fleet_unconverged > 0) for (const w of workers) details.push(...w.warnings.slice(-15).map((l) => `${w.id}: ${l}`));
+    // the keypad checks' access events: every one stored once (a killed worker back under its id
+    // first: with a share group, part of them were routed to its session while it was dead)
+    for (let i = 0; i < workers.length; i++) {
+      if (workers[i]!.alive) continue;
+      workers[i] = await startWorker(workers[i]!.id, cluster?.mqttUrl(NATS_WORKER_NODE[i === 0 ? 0 : 1]));
+      details.push(`worker ${workers[i]!.id} started again under its id`);
+    }
+    const storedEvents = async () =>
+      Number((await db!.query<{ n: unknown }>("SELECT count(*) AS n FROM events WHERE type = 'access' AND data->'point'->>'id' = 'kp-faults'")).rows[0]!.n);
+    await until(async () => (await storedEvents()) >= result.fleet_events_sent, 30_000, 250);
+    const stored = await storedEvents();
+    result.fleet_events_lost = Math.max(0, result.fleet_events_sent - stored);
+    details.push(`keypad checks' access events: ${result.fleet_events_sent} made, ${stored} stored${o.eventShareGroup ? ` (events shared in group ${o.eventShareGroup})` : ""}`);
+    if (result.fleet_lost + result.fleet_duplicated + result.fleet_unconverged + result.fleet_events_lost > 0) for (const w of workers) details.push(...w.warnings.slice(-15).map((l) => `${w.id}: ${l}`));
     for (const w of workers) if (w.stderr.trim()) details.push(`worker ${w.id} stderr: ${w.stderr.trim().slice(-400)}`);
     return result;
   } finally {
