@@ -48,7 +48,7 @@ async function fleetRuns(): Promise<{ figures: Record<string, number>; details: 
   const built = true;
   const fleet = await runFleetFaults({ built,
     panels: Number(values["fleet-panels"]), people: 12, changes: Number(values["fleet-changes"]),
-    faults: ["kill_worker", "restart_postgres", "offline_panel"], keypadSample: 10, seed, progress,
+    faults: ["kill_worker", "restart_postgres", "offline_panel"], keypadSample: 10, eventShareGroup: "faults", seed, progress,
   });
   progress("fleet fault suite done (mosquitto)");
   const nats = await runFleetFaults({ built,
@@ -67,8 +67,8 @@ async function fleetRuns(): Promise<{ figures: Record<string, number>; details: 
   return {
     figures: {
       ...pick("fleet_", fleet, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_unknown_outcome", "fleet_commands", "fleet_worker_kills",
-        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_offline_fleet_dropped", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered"]),
-      ...pick("fleet_nats_", nats, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_commands", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered"]),
+        "fleet_takeover_ms", "fleet_pg_restarts", "fleet_offline_panels", "fleet_offline_commands_queued", "fleet_offline_broker_dropped", "fleet_offline_fleet_dropped", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered", "fleet_events_sent", "fleet_events_lost"]),
+      ...pick("fleet_nats_", nats, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_commands", "fleet_keypad_checks", "fleet_converge_ms", "fleet_api_unanswered", "fleet_events_sent", "fleet_events_lost"]),
       ...pick("fleet_", nats, ["fleet_nats_node_stops", "fleet_nats_panels_on_stopped_node", "fleet_nats_commands_while_down", "fleet_nats_outage_unconverged", "fleet_nats_outage_converge_ms"]),
       ...pick("fleet_nats_wnode_", natsWorkerNode, ["fleet_lost", "fleet_duplicated", "fleet_unconverged", "fleet_acked_changes", "fleet_converge_ms", "fleet_api_unanswered"]),
       fleet_nats_wnode_outage_unconverged: natsWorkerNode.fleet_nats_outage_unconverged,
