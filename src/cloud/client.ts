@@ -45,7 +45,8 @@ const AGENT_CHANNELS = ["ack", "evt", "state", "status"] as const;
 
 /**
  * The cloud side of the wire protocol: signs, seals and sequences commands for many panels over
- * one MQTT connection, and turns acks back into one outcome per caller.
+ * one MQTT connection (two with a share group and a persistent session: see `eventShareGroup`), and
+ * turns acks back into one outcome per caller.
  *
  * Per panel, one envelope is in flight at a time; commands handed over meanwhile queue, and when
  * the ack arrives everything queued goes as ONE batch envelope (up to `maxBatch`), which the agent
@@ -139,6 +140,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       logger: options.logger,
     };
     this.#splitEvents = options.eventShareGroup !== undefined && options.persistentSession === true;
+    // Two clients splitting without an id would share one: each connect would end the other's.
+    if (this.#splitEvents && !options.clientId) throw new TypeError("eventShareGroup with persistentSession needs a fixed clientId");
     this.#seqStore = options.seqStore ?? new MemorySeqStore();
     this.#now = options.now ?? Date.now;
     this.#senderOptions = {
@@ -185,17 +188,28 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
     if (this.#client) return;
     const o = this.#o;
     if (o.fleet) void this.#want(AGENT_CHANNELS.map((ch) => this.#fleetFilter(ch)));
+    // The event connection keeps the client id (and so the session a worker of an earlier version
+    // left at the broker, with the events queued for it); the main one takes `<clientId>-cmd`.
     const events = this.#splitEvents
-      ? openConnection({ ...o, clientId: `${o.clientId ?? "cloud"}-events`, persistentSession: true }, {
-          connected: (c, sessionPresent) => this.#eventSubscriptions.connected(c, sessionPresent),
+      ? openConnection({ ...o, persistentSession: true }, {
+          connected: (c, sessionPresent) => {
+            // A session from before the split also holds the unshared filters: dropped, or the
+            // broker would keep queueing every panel's acks and states for this connection.
+            if (sessionPresent) c.unsubscribe(this.#unsharedFleetFilters(), () => {});
+            this.#eventSubscriptions.connected(c, sessionPresent);
+          },
           reconnected: () => {},
-          broker: () => {},
+          broker: (up) => {
+            if (up) this.#o.logger?.info({ connection: "events" }, "event connection back");
+            else this.#o.logger?.warn({ connection: "events" }, "event connection lost; the broker keeps this worker's share of the events in its session");
+            this.emit("warning", { code: up ? "event_connection_back" : "event_connection_lost" });
+          },
           message: (topic, payload) => this.#onMessage(topic, payload),
           closed: () => this.#closed,
         })
       : undefined;
     this.#eventClient = events?.client;
-    const { client, ready } = openConnection(this.#splitEvents ? { ...o, persistentSession: false } : o, {
+    const { client, ready } = openConnection(this.#splitEvents ? { ...o, clientId: `${o.clientId!}-cmd`, persistentSession: false } : o, {
       connected: (c, sessionPresent) => this.#subscriptions.connected(c, sessionPresent),
       // A reconnect: what was in flight may have been lost with the connection. Same bytes again.
       reconnected: () => {
@@ -215,6 +229,11 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       events?.client.end(true);
       throw err;
     }
+  }
+
+  /** Every panel's unshared filters (acks, states, statuses, events): what a pre-split session of the event connection may still hold. */
+  #unsharedFleetFilters(): string[] {
+    return AGENT_CHANNELS.map((ch) => fleetFilter(ch, this.#o.topicPrefix));
   }
 
   /** Subscribes filters on the connection they belong to: the shared events on the event connection when there is one. */
@@ -485,7 +504,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
 
   /**
    * Decoded events of one panel, or of every panel with "+", as an async iterator (break out of
-   * the loop to stop). Events are deduplicated by their outbox number `n` per panel.
+   * the loop to stop). Events are deduplicated by (epoch, outbox number `n`) per panel.
    */
   /** `panelId` "+" for every panel. */
   events(panelId: string): AsyncIterableIterator<{ panelId: string; event: WireEvent }> {

@@ -110,9 +110,10 @@ export interface CloudClientOptions {
    * event in flight to it when it drops is not handed to another member (eclipse-mosquitto issue
    * 2662); with a persistent session (fixed clientId) the broker keeps dealing that member its
    * share while it is away, delivered when it returns. Unshared, the other clients still hear it.
-   * With a persistent session too, the client opens a second connection (`<clientId>-events`)
-   * that holds the shared event subscription alone in the persistent session, and the main
-   * connection is a clean one: what the broker keeps for a member away is its share of the events,
+   * With a persistent session too, the client opens a second connection that holds the shared
+   * event subscription alone in the persistent session under `clientId` (a session left by an
+   * earlier version keeps its queued events; its unshared filters are dropped), and the main
+   * connection is a clean one under `<clientId>-cmd`: what the broker keeps for a member away is its share of the events,
    * not every panel's acks and states (which filled the broker's queue for it, so that its share of
    * the events past the queue's limit was dropped).
    */

@@ -94,7 +94,7 @@ export async function startFleet(o: FleetOptions): Promise<RunningFleet> {
   });
   const hooks = o.webhooks ?? {};
   const deliverer = new WebhookDeliverer(db, hooks, o.logger);
-  // Every worker hears every event unless they share them (eventShareGroup; NATS has no $share); the (panel, n) key stores each once and notifies it once either way.
+  // Every worker hears every event unless they share them (eventShareGroup; NATS has no $share); the (panel, epoch, n) key stores each once and notifies it once either way.
   client.on("event", (panelId, event) => {
     ingestEvent(db, panelId, event, { notify: Boolean(hooks.notificationUrl) })
       .then((fresh) => fresh && deliverer.kick())

@@ -29,8 +29,10 @@ export async function ingestEvent(db: Db, panelId: string, e: WireEvent, options
     if (panel.rows.length === 0) return false;
     const slot = slotOf(e);
     const person = slot === null ? undefined : (await tx.query<{ person_id: string }>("SELECT person_id FROM person_panels WHERE panel_id = $1 AND slot = $2", [panelId, slot])).rows[0];
+    // No conflict target: the key's columns changed once (migration 7), and a target naming them
+    // fails outright on a database whose key is another.
     const r = await tx.query(
-      "INSERT INTO events (panel_id, epoch, n, type, at, slot, person_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (panel_id, epoch, n) DO NOTHING RETURNING id",
+      "INSERT INTO events (panel_id, epoch, n, type, at, slot, person_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id",
       [panelId, e.epoch ?? "", e.n, e.type, new Date(e.at), slot, person?.person_id ?? null, JSON.stringify(e.data)],
     );
     if (r.rows.length === 0) return false;

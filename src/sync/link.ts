@@ -204,7 +204,8 @@ export class SyncLink {
   /**
    * What a row goes out as. Rows of this agent hold their final signed bytes (made in the
    * transaction that committed them) and go as stored; rows an older agent left before an upgrade
-   * (a bare ack, a bare event) are finished here, once.
+   * (a bare ack, a bare event) are finished here, once. Such an event goes without an epoch, as it
+   * went before the upgrade: a redelivery of one published then keeps its dedup key (panel, n).
    */
   #wireForm(row: OutboxRow): { topic: string; payload: Buffer } | undefined {
     switch (row.kind) {
@@ -218,7 +219,7 @@ export class SyncLink {
         try {
           const decoded = decodeCbor(row.body);
           const e = (decoded.ok ? decoded.value : {}) as { type: Parameters<typeof encodeEvent>[3]; at: number; data: Parameters<typeof encodeEvent>[4] };
-          return { topic: this.topics.evt, payload: this.#signed(encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data, this.#o.core.epoch)) };
+          return { topic: this.topics.evt, payload: this.#signed(encodeEvent(this.#o.panelId, row.n ?? row.id, e.at, e.type, e.data)) };
         } catch (err) {
           // A row no encoder accepts can never be published; holding it would stop every row after
           // it, and throwing here would crash the daemon on every start. Say so, and let it go.

@@ -229,6 +229,10 @@ describe.each(DATABASES)("sessions, tokens and roles (fleet on $name)", (databas
     expect((await as("support").call<ErrorBody>("DELETE", "/api/v1/panels/nope/users/3/account")).status).not.toBe(403);
     expect(outcome(await as("support").put<ErrorBody>("/api/v1/people/nope/panels/nope", { enabled: true, accountId: "acc-1" }))).toEqual({ ...denied, detail: { permission: "manage_panel_users" } });
     expect(outcome(await as("installer").put<ErrorBody>("/api/v1/panels/nope/users/3/account", { accountId: "acc-1" }))).toEqual(denied);
+    // registering accounts with a new person is account management too; the person alone is not
+    expect(outcome(await as("installer").post<ErrorBody>("/api/v1/people", { firstName: "Acc", lastName: "Ount", accounts: [{ email: "acc@roles.test", status: "Active" }] }))).toEqual(denied);
+    expect((await as("installer").post<ErrorBody>("/api/v1/people", { firstName: "No", lastName: "Accounts", accounts: [] })).status).toBe(201);
+    expect((await as("admin").post<ErrorBody>("/api/v1/people", { firstName: "Acc", lastName: "Ount", accounts: [{ email: "acc@roles.test", status: "Active" }] })).status).toBe(201);
     // the OpenAPI document says so
     const doc = (await new ApiClient(fleet.url).get<{ paths: Record<string, Record<string, Record<string, unknown>>> }>("/api/v1/openapi.json")).body;
     expect(doc.paths["/api/v1/people/{personId}/panels/{panelId}"]!.put!["x-permission-also"]).toMatchObject({ permission: "manage_accounts" });

@@ -6,7 +6,8 @@
  * codes at their keypads: access records, then lockouts).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { generateSigningKey } from "../../protocol/index.js";
+import mqtt from "mqtt";
+import { fleetFilter, generateSigningKey, sharedFilter } from "../../protocol/index.js";
 import type { Agent } from "../../src/agent.js";
 import { CloudClient, type CloudClientOptions } from "../../src/cloud/index.js";
 import { Secret } from "../../src/domain/index.js";
@@ -52,7 +53,7 @@ async function rig(protocolVersion: 4 | 5) {
       for (let i = 0; i < PER_PANEL; i++) await agent.core!.access({ keypadId: `kp${i % 3}`, partitions: [1] }, { kind: "pin", value: new Secret("9999") }, "disarm");
     }
   };
-  return { client, produce };
+  return { client, produce, url: broker.url, cloudKey };
 }
 
 /** Waits until `all` holds every event of every panel up to its highest number (numbers are gapless from 1). */
@@ -121,6 +122,37 @@ describe("cloud client: events through an MQTT shared subscription (eventShareGr
     expect(new Set([...setA, ...setB])).toEqual(all);
     expect(setA.size).toBeGreaterThan(0);
     expect(setB.size).toBeGreaterThan(0);
+  }, 90_000);
+
+  it("with a persistent session, the shared events have a connection of their own under the client id: a session left by an earlier version (events and every unshared filter in one) gives its queued events to it and loses its unshared filters", async () => {
+    const r = await rig(4);
+    // What a worker of the earlier version left at the broker: one persistent session holding the shared events and the acks/states/statuses.
+    const old = await mqtt.connectAsync(r.url, { clientId: "worker-1", clean: false });
+    await old.subscribeAsync([sharedFilter("workers", "evt"), fleetFilter("ack"), fleetFilter("state"), fleetFilter("status")], { qos: 1 });
+    await old.endAsync();
+    await r.produce();
+    const split = new CloudClient({ url: r.url, signingKey: r.cloudKey, fleet: true, eventShareGroup: "workers", persistentSession: true, clientId: "worker-1" });
+    const heard = listen(split);
+    await split.connect();
+    cleanups.push(() => split.close());
+    // the events queued for the old session while nobody was connected reach the split client
+    await complete(heard);
+    expect(heard.length).toBe(new Set(heard).size);
+    // the event connection's session no longer holds the unshared filters: away, it queues events only
+    await split.close();
+    const probe = await mqtt.connectAsync(r.url, { clientId: "probe", clean: true });
+    await probe.publishAsync("panels/sh1/state", Buffer.from("not retained, for the session"), { qos: 1 });
+    await probe.endAsync();
+    // listening before the connect: what the session queued arrives right after CONNACK
+    const back = mqtt.connect(r.url, { clientId: "worker-1", clean: false, reconnectPeriod: 0 });
+    const got: string[] = [];
+    back.on("message", (topic) => got.push(topic));
+    await new Promise((res) => back.once("connect", res));
+    await new Promise((res) => setTimeout(res, 1000));
+    await back.endAsync();
+    expect(got.filter((t) => t === "panels/sh1/state")).toEqual([]);
+    // a split client needs a fixed id: two without one would share a session
+    expect(() => new CloudClient({ url: r.url, signingKey: r.cloudKey, eventShareGroup: "workers", persistentSession: true })).toThrow(/fixed clientId/);
   }, 90_000);
 
   it("refuses a group name MQTT cannot carry, when the client is made", () => {

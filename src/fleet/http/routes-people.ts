@@ -7,7 +7,7 @@ import { listPeople, panelsOfPersonView } from "../views.js";
 import type { RouteDeps } from "./routes.js";
 import * as R from "./responses.js";
 import { parse, type HttpApi } from "./server.js";
-import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody, SETS_ACCOUNT } from "./schemas.js";
+import { accessPeriodBody, accountStatusBody, addTagBody, accountsQuery, assignAccountBody, contactsBody, createAccountBody, createPersonBody, peopleQuery, setAccessBody, setCodeBody, SETS_ACCOUNT, REGISTERS_ACCOUNTS } from "./schemas.js";
 import { afterCommit } from "../unit-of-work.js";
 
 const slotOf = (text: string): number => {
@@ -28,7 +28,7 @@ export function registerPeopleRoutes(api: HttpApi, { store, dispatcher, hooks, d
     return out;
   };
 
-  api.route("POST", "/api/v1/people", { response: R.person, access: "manage_panel_users", tag: "People", summary: "Create a person (first and last name, contacts)", body: createPersonBody, status: 201 }, async (req) => {
+  api.route("POST", "/api/v1/people", { response: R.person, access: "manage_panel_users", alsoNeeds: REGISTERS_ACCOUNTS, tag: "People", summary: "Create a person (first and last name, contacts)", body: createPersonBody, status: 201 }, async (req) => {
     const p = await store.createPerson(parse(createPersonBody, req.body));
     return { status: 201, body: p, audit: [{ personId: p.id, action: "create_person" }] };
   });

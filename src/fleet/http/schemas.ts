@@ -64,6 +64,13 @@ export const SETS_ACCOUNT_ANYWHERE = {
   what: "a panel of the body names accountId (assign, or null to unassign)",
 } as const;
 
+/** A new person's accounts registered with them (createPersonBody.accounts) are account management too. */
+export const REGISTERS_ACCOUNTS = {
+  permission: "manage_accounts",
+  when: (body: unknown) => typeof body === "object" && body !== null && Array.isArray((body as { accounts?: unknown }).accounts) && (body as { accounts: unknown[] }).accounts.length > 0,
+  what: "the body registers accounts with the person",
+} as const;
+
 export const usersQuery = z.strictObject(pageQuery);
 /** The Users grid's page; `include=panel` adds the panel's settings and features (the console's first paint in one request). */
 export const usersGridQuery = z.strictObject({ ...pageQuery, include: z.literal("panel").optional() });
