@@ -76,10 +76,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   readonly #subscriptions = new Subscriptions({
     client: () => this.#client,
     closed: () => this.#closed,
-    refused: (filter, retryMs, reason) => {
-      this.#o.logger?.warn({ filter, retryMs, reason }, "subscription refused by the broker; retrying");
-      this.emit("warning", { code: "subscription_refused" });
-    },
+    refused: (filter, retryMs, reason) => this.#refused("subscription", filter, retryMs, reason),
     // An ack may have gone by while its filter was refused: the commands in flight go again, the
     // same bytes (the agent answers a redelivery with its stored result).
     grantedLate: (filters) => {
@@ -89,8 +86,8 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   });
   /**
    * With a share group AND a persistent session: a second connection holding the shared event
-   * subscription alone, in the persistent session (client id `<clientId>-events`); the main one
-   * (commands, acks, states, statuses) is then a clean session. A member's session kept at the
+   * subscription alone, in the persistent session under `clientId`; the main one (commands, acks,
+   * states, statuses) is then a clean session under `<clientId>-cmd`. A member's session kept at the
    * broker while it is away then holds its share of the events only: in one session, the acks and
    * states of every panel had filled mosquitto's queue for it (max_queued_messages) within seconds,
    * and its share of the events past that was dropped (8 of 16 in test/reliability/fleet.test.ts).
@@ -100,10 +97,7 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
   readonly #eventSubscriptions = new Subscriptions({
     client: () => this.#eventClient,
     closed: () => this.#closed,
-    refused: (filter, retryMs, reason) => {
-      this.#o.logger?.warn({ filter, retryMs, reason }, "event subscription refused by the broker; retrying");
-      this.emit("warning", { code: "subscription_refused" });
-    },
+    refused: (filter, retryMs, reason) => this.#refused("event subscription", filter, retryMs, reason),
     grantedLate: () => {},
   });
   readonly #senderOptions: SenderOptions;
@@ -229,6 +223,12 @@ export class CloudClient extends EventEmitter<CloudClientEvents> {
       events?.client.end(true);
       throw err;
     }
+  }
+
+  /** A filter the broker refused, retried by its Subscriptions: logged and told as a warning. */
+  #refused(what: string, filter: string, retryMs: number, reason: string): void {
+    this.#o.logger?.warn({ filter, retryMs, reason }, `${what} refused by the broker; retrying`);
+    this.emit("warning", { code: "subscription_refused" });
   }
 
   /** Every panel's unshared filters (acks, states, statuses, events): what a pre-split session of the event connection may still hold. */

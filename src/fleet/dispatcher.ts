@@ -372,9 +372,7 @@ export class Dispatcher {
     const atEnd = list.filter(({ panel, state }) => state.lastSeq > 0 && state.lastSeq >= panel.nextSeq - 1);
     if (atEnd.length > 0) {
       try {
-        const pending = await this.#journal.withPending(atEnd.map((d) => d.panel.id));
-        const idle = atEnd.filter((d) => !pending.has(d.panel.id));
-        const desired = await desiredDigests(this.#store.db, idle.map((d) => d.panel));
+        const { idle, desired } = await this.#idleWithDesired(atEnd);
         for (const { panel, state } of idle) if (desired.get(panel.id) === state.digest) restored.add(panel.id);
       } catch (err) {
         this.#log.warn({ panels: atEnd.length, err: (err as Error).message }, "new epoch: desired table not compared; reconciling by snapshot");
@@ -382,6 +380,13 @@ export class Dispatcher {
     }
     for (const panelId of restored) this.#log.info({ panelId }, "new epoch: the panel already holds its desired table at the journal's last seq; no snapshot");
     await Promise.all(list.filter((d) => !restored.has(d.panel.id)).map((d) => this.#reconcile(d.panel.id, "new_epoch")));
+  }
+
+  /** Of these reports, the panels with no command pending, and their desired digests (one query each). */
+  async #idleWithDesired<T extends { panel: PanelRow }>(list: readonly T[]): Promise<{ idle: T[]; desired: Map<string, string> }> {
+    const pending = await this.#journal.withPending(list.map((d) => d.panel.id));
+    const idle = list.filter((d) => !pending.has(d.panel.id));
+    return { idle, desired: await desiredDigests(this.#store.db, idle.map((d) => d.panel)) };
   }
 
   /**
@@ -401,9 +406,7 @@ export class Dispatcher {
     const due = list.filter(({ panel, state }) => state.lastSeq >= panel.nextSeq - 1 && this.#matched.get(panel.id) !== key(panel, state));
     if (due.length === 0) return;
     try {
-      const pending = await this.#journal.withPending(due.map((d) => d.panel.id));
-      const idle = due.filter((d) => !pending.has(d.panel.id));
-      const desired = await desiredDigests(this.#store.db, idle.map((d) => d.panel));
+      const { idle, desired } = await this.#idleWithDesired(due);
       await Promise.all(
         idle.map(async ({ panel, state }) => {
           const want = desired.get(panel.id)!;

@@ -75,6 +75,15 @@ async function signIn(email: string, password: string): Promise<void> {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
+/** A write made from the signed-in page itself, with the session's CSRF token: what the API answers the person in the browser. */
+async function fromPage(method: string, apiPath: string): Promise<{ status: number; body: { error: { code: string; detail?: Record<string, unknown> } } }> {
+  return page.evaluate(`(async () => {
+      const s = await (await fetch("/api/v1/session")).json();
+      const r = await fetch(${JSON.stringify(apiPath)}, { method: ${JSON.stringify(method)}, headers: { "x-csrf-token": s.csrfToken } });
+      return { status: r.status, body: await r.json() };
+    })()`);
+}
+
 describe("the console", () => {
   it("signs in with an HttpOnly SameSite=Strict session; the page has its CSP and loads nothing from elsewhere", async () => {
     const res = await page.goto(rig.url + "/");
@@ -832,24 +841,16 @@ describe("the console", () => {
     expect(await page.getByRole("switch", { name: "Security Professional Access" }).isDisabled()).toBe(true);
     expect(await page.getByRole("button", { name: "SAVE" }).count()).toBe(0);
     // The API refuses the call anyway, made from the viewer's own page with the session's CSRF token.
-    const refused = await page.evaluate<{ status: number; body: { error: { code: string; detail: { permission: string } } } }>(`(async () => {
-      const s = await (await fetch("/api/v1/session")).json();
-      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/disable", { method: "POST", headers: { "x-csrf-token": s.csrfToken } });
-      return { status: r.status, body: await r.json() };
-    })()`);
+    const refused = await fromPage("POST", `/api/v1/panels/${PANELS[0]}/users/${graceSlot}/disable`);
     expect(refused).toMatchObject({ status: 403, body: { error: { code: "permission_denied", detail: { permission: "manage_panel_users" } } } });
-    const tagRefused = await page.evaluate<{ status: number; body: { error: { code: string } } }>(`(async () => {
-      const s = await (await fetch("/api/v1/session")).json();
-      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/tags/0", { method: "DELETE", headers: { "x-csrf-token": s.csrfToken } });
-      return { status: r.status, body: await r.json() };
-    })()`);
+    const tagRefused = await fromPage("DELETE", `/api/v1/panels/${PANELS[0]}/users/${graceSlot}/tags/0`);
     expect(tagRefused).toMatchObject({ status: 403, body: { error: { code: "permission_denied" } } });
     expect((await rig.api.call<{ tags: { kind: string }[] }>("GET", `/panels/${PANELS[0]}/users/${graceSlot}`)).body.tags).toEqual([{ kind: "doorlock" }]);
     const log = await rig.api.call<{ rows: { outcome: string; code?: string; actor: { name?: string } }[] }>("GET", `/action-log?panelId=${PANELS[0]}`);
     expect(log.body.rows.some((r) => r.outcome === "refused" && r.code === "permission_denied" && r.actor.name === "Viewer")).toBe(true);
 
     // 001: an installer manages panel users but not accounts: no Assign account, no Unassign account;
-    // support manages accounts but not panel users: Assign account and its suggestions, no label edit.
+    // support manages accounts but not panel users: Assign account and its suggestions.
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn("installer@fleet.test", "a long viewer password");
     await page.getByRole("heading", { name: "Equipment", exact: true }).waitFor();
@@ -857,11 +858,7 @@ describe("the console", () => {
     await eventually(() => page.locator(".pager .range").textContent()).toBe("1-15 of 1000");
     expect(await page.getByRole("button", { name: "Assign account" }).count()).toBe(0);
     // the API says the same to a call made anyway from the installer's page
-    const installerAssign = await page.evaluate<{ status: number; body: { error: { code: string; detail: { permission: string } } } }>(`(async () => {
-      const s = await (await fetch("/api/v1/session")).json();
-      const r = await fetch("/api/v1/panels/${PANELS[0]}/users/${graceSlot}/account", { method: "DELETE", headers: { "x-csrf-token": s.csrfToken } });
-      return { status: r.status, body: await r.json() };
-    })()`);
+    const installerAssign = await fromPage("DELETE", `/api/v1/panels/${PANELS[0]}/users/${graceSlot}/account`);
     expect(installerAssign).toMatchObject({ status: 403, body: { error: { code: "permission_denied", detail: { permission: "manage_accounts" } } } });
     await page.getByRole("button", { name: "Sign out" }).click();
     await signIn("support@fleet.test", "a long viewer password");

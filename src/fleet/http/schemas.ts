@@ -52,6 +52,12 @@ export const setAccessBody = z.strictObject({
   accountId: id.nullable().optional(),
 });
 
+/** The list a raw (not yet parsed) body holds under `key`, or undefined. */
+const listIn = (body: unknown, key: string): unknown[] | undefined => {
+  const v = typeof body === "object" && body !== null ? (body as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(v) ? v : undefined;
+};
+
 /** Whether a raw body of setAccessBody's shape names an account (to assign, or null to unassign). */
 const namesAccount = (body: unknown): boolean => typeof body === "object" && body !== null && "accountId" in body;
 
@@ -60,14 +66,14 @@ export const SETS_ACCOUNT = { permission: "manage_accounts", when: namesAccount,
 /** The same for a bulk body: any of its panels naming an account. */
 export const SETS_ACCOUNT_ANYWHERE = {
   permission: "manage_accounts",
-  when: (body: unknown) => typeof body === "object" && body !== null && Array.isArray((body as { panels?: unknown }).panels) && (body as { panels: unknown[] }).panels.some(namesAccount),
+  when: (body: unknown) => listIn(body, "panels")?.some(namesAccount) === true,
   what: "a panel of the body names accountId (assign, or null to unassign)",
 } as const;
 
 /** A new person's accounts registered with them (createPersonBody.accounts) are account management too. */
 export const REGISTERS_ACCOUNTS = {
   permission: "manage_accounts",
-  when: (body: unknown) => typeof body === "object" && body !== null && Array.isArray((body as { accounts?: unknown }).accounts) && (body as { accounts: unknown[] }).accounts.length > 0,
+  when: (body: unknown) => (listIn(body, "accounts")?.length ?? 0) > 0,
   what: "the body registers accounts with the person",
 } as const;
 
